@@ -1,0 +1,49 @@
+# Two commands on a fresh Debian machine: `make demo` and `make test` (both set up first).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+APT_PACKAGES := gcc libc6-dev make gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_OUT ?= out/demo
+PYTEST_ARGS ?=
+
+.PHONY: setup apt venv demo test test-fast bench clean
+
+setup: apt venv
+
+# Debian packages: installed only when one is missing (keeps `make setup` quick when done).
+apt:
+	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || ! $(PYTHON) -m venv --help >/dev/null 2>&1; then \
+	  echo "setup: installing Debian packages: $(APT_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    $(APT_PACKAGES) $$($(PYTHON) -m venv --help >/dev/null 2>&1 || echo python3 python3-venv python3-dev); \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-nodeps.txt setup.py
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+demo: setup
+	$(VENV)/bin/rct-tflm demo --out $(DEMO_OUT)
+
+# The whole suite, slow end-to-end tests included (CI runs this).
+test: setup
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) tools/bench_paper.py
+
+clean:
+	rm -rf out build *.egg-info .pytest_cache

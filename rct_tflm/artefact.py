@@ -1,0 +1,188 @@
+"""The model artefact: the one on-disk format every stage reads and writes (docs/artefact.md).
+
+A `.rct` file is a zip archive holding
+
+* `model.json` — format name and version, the layer graph (a sequential chain), per-tensor
+  metadata (shape, dtype, exponent, bitwidth, trainable), preprocessing, training record and,
+  once partitioned, the partition plan;
+* `tensors/<name>.npy` — one array per tensor: int32 integers for quantised tensors (real value
+  = q * 2**exp), float32 for float ones (FP32 / QAT baselines).
+
+Writes are atomic (temp file + rename). Loading checks everything it can and raises
+`UserError` with a one-line message for a missing, corrupt or incompatible file.
+This module imports numpy only.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import UserError
+from .fixedpoint.qtensor import QTensor
+from .fixedpoint.rounding import qmax, qmin
+
+FORMAT = "rct-tflm-model"
+VERSION = 1
+
+# Layer kinds of the graph and the config keys each one carries.
+LAYER_KINDS: dict[str, tuple[str, ...]] = {
+    "dense": ("units", "activation"),
+    "conv2d": ("filters", "kernel_size", "strides", "padding", "activation"),
+    "depthwise_conv2d": ("kernel_size", "strides", "padding", "depth_multiplier", "activation"),
+    "conv1d": ("filters", "kernel_size", "strides", "padding", "activation"),
+    "embedding": ("input_dim", "output_dim"),
+    "relu": (),
+    "relu6": (),
+    "maxpool2d": ("pool_size", "strides", "padding"),
+    "avgpool2d": ("pool_size", "strides", "padding"),
+    "gap1d": (),
+    "flatten": (),
+    "dropout": ("rate",),
+}
+PARAM_KINDS = ("dense", "conv2d", "depthwise_conv2d", "conv1d", "embedding")
+ACTIVATIONS = ("linear", "relu", "relu6")
+
+
+@dataclass
+class Layer:
+    name: str
+    kind: str
+    config: dict[str, Any]
+    input_shape: tuple[int, ...]  # per sample, no batch axis
+    output_shape: tuple[int, ...]
+    params: dict[str, str] = field(default_factory=dict)  # role ("kernel", "bias") -> tensor name
+    act_exp: int | None = None  # output activation exponent (8-bit), once calibrated
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "config": self.config,
+                "input_shape": list(self.input_shape), "output_shape": list(self.output_shape),
+                "params": self.params, "act_exp": self.act_exp}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Layer":
+        return cls(d["name"], d["kind"], dict(d["config"]), tuple(d["input_shape"]),
+                   tuple(d["output_shape"]), dict(d.get("params", {})), d.get("act_exp"))
+
+
+Tensor = QTensor | np.ndarray  # int tensor with exponent/bitwidth, or a float32 array
+
+
+@dataclass
+class ModelArtefact:
+    layers: list[Layer]
+    tensors: dict[str, Tensor]
+    input_shape: tuple[int, ...]
+    num_classes: int
+    trainable: set[str] = field(default_factory=set)  # tensor names trained on the device side
+    preprocess: dict[str, Any] = field(default_factory=dict)  # how raw data becomes the input
+    training: dict[str, Any] = field(default_factory=dict)  # method, seed, history summary
+    partition: dict[str, Any] | None = None  # filled by `rct-tflm partition`
+
+    # -- queries ---------------------------------------------------------------------------
+    def layer(self, name: str) -> Layer:
+        for l in self.layers:
+            if l.name == name:
+                return l
+        raise KeyError(name)
+
+    def param_layers(self) -> list[Layer]:
+        return [l for l in self.layers if l.params]
+
+    def bitwidths(self) -> dict[str, int]:
+        """Bitwidth of every integer tensor, by tensor name."""
+        return {n: t.bits for n, t in self.tensors.items() if isinstance(t, QTensor)}
+
+    def float_weights(self, name: str) -> np.ndarray:
+        t = self.tensors[name]
+        return t.to_float() if isinstance(t, QTensor) else np.asarray(t, dtype=np.float32)
+
+    # -- persistence -----------------------------------------------------------------------
+    def to_json(self) -> dict:
+        meta = {}
+        for n, t in self.tensors.items():
+            if isinstance(t, QTensor):
+                meta[n] = {"dtype": "int", "shape": list(t.q.shape), "exp": t.exp, "bits": t.bits}
+            else:
+                meta[n] = {"dtype": "float32", "shape": list(np.shape(t))}
+            meta[n]["trainable"] = n in self.trainable
+        return {"format": FORMAT, "version": VERSION, "input_shape": list(self.input_shape),
+                "num_classes": self.num_classes, "layers": [l.to_json() for l in self.layers],
+                "tensors": meta, "preprocess": self.preprocess, "training": self.training,
+                "partition": self.partition}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write atomically: a crash never leaves a half-written artefact at `path`."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".rct", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as z:
+                z.writestr("model.json", json.dumps(self.to_json(), indent=1))
+                for n, t in self.tensors.items():
+                    arr = t.q.astype(np.int32) if isinstance(t, QTensor) else np.asarray(t, np.float32)
+                    buf = io.BytesIO()
+                    np.save(buf, arr, allow_pickle=False)
+                    z.writestr(f"tensors/{n}.npy", buf.getvalue())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ModelArtefact":
+        path = Path(path)
+        fix = "re-create it with `rct-tflm train`"
+        if not path.is_file():
+            raise UserError(f"model artefact '{path}' does not exist; {fix}")
+        try:
+            with zipfile.ZipFile(path) as z:
+                meta = json.loads(z.read("model.json"))
+                if meta.get("format") != FORMAT:
+                    raise UserError(f"'{path}' is not an rct_tflm model artefact; {fix}")
+                if meta.get("version") != VERSION:
+                    raise UserError(f"'{path}' has artefact version {meta.get('version')}, this "
+                                    f"rct_tflm reads version {VERSION}; {fix}")
+                tensors: dict[str, Tensor] = {}
+                trainable = set()
+                for n, m in meta["tensors"].items():
+                    arr = np.load(io.BytesIO(z.read(f"tensors/{n}.npy")), allow_pickle=False)
+                    if list(arr.shape) != m["shape"]:
+                        raise UserError(f"corrupt model artefact '{path}': tensor {n} has shape "
+                                        f"{list(arr.shape)}, metadata says {m['shape']}; {fix}")
+                    if m["dtype"] == "int":
+                        bits = int(m["bits"])
+                        if arr.size and (arr.min() < qmin(bits) or arr.max() > qmax(bits)):
+                            raise UserError(f"corrupt model artefact '{path}': tensor {n} exceeds "
+                                            f"its {bits}-bit range; {fix}")
+                        tensors[n] = QTensor(arr.astype(np.int32), int(m["exp"]), bits)
+                    else:
+                        if not np.all(np.isfinite(arr)):
+                            raise UserError(f"corrupt model artefact '{path}': tensor {n} holds "
+                                            f"NaN/inf; {fix}")
+                        tensors[n] = arr.astype(np.float32)
+                    if m.get("trainable"):
+                        trainable.add(n)
+                layers = [Layer.from_json(d) for d in meta["layers"]]
+        except UserError:
+            raise
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError, json.JSONDecodeError) as e:
+            raise UserError(f"corrupt model artefact '{path}' ({type(e).__name__}: {e}); {fix}") from None
+        for l in layers:
+            if l.kind not in LAYER_KINDS:
+                raise UserError(f"model artefact '{path}' has unknown layer kind '{l.kind}'; {fix}")
+            for t in l.params.values():
+                if t not in tensors:
+                    raise UserError(f"corrupt model artefact '{path}': layer {l.name} needs "
+                                    f"missing tensor {t}; {fix}")
+        return cls(layers, tensors, tuple(meta["input_shape"]), int(meta["num_classes"]),
+                   trainable, meta.get("preprocess", {}), meta.get("training", {}),
+                   meta.get("partition"))

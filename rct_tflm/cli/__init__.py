@@ -1,0 +1,47 @@
+"""`rct-tflm`: the command line. Each stage's commands live in their own module here.
+
+Command modules import heavy dependencies (TensorFlow) inside the command functions only, so
+`rct-tflm --help` and the non-training commands start fast.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from ..errors import UserError
+
+# Modules that define commands; each exposes `COMMANDS`, a list of click commands.
+_COMMAND_MODULES = [
+]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rct_tflm")
+def cli() -> None:
+    """Resource Constrained Training (RCT): train, partition, generate, build, emulate, stream."""
+
+
+for _mod in _COMMAND_MODULES:
+    for _cmd in importlib.import_module(f"{__name__}.{_mod}").COMMANDS:
+        cli.add_command(_cmd)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        cli.main(args=argv, prog_name="rct-tflm", standalone_mode=False)
+    except UserError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(UserError.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+
+
+if __name__ == "__main__":
+    main()
