@@ -1,0 +1,1 @@
+"""Reports built from run metrics: comparison tables, JSON and plots (no TensorFlow)."""
