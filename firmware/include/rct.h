@@ -1,0 +1,343 @@
+/* rct.h — the one public header of the hand-written integer training runtime (C99, no heap,
+ * no floats, no recursion). Each function below lives in its own file under firmware/kernels/
+ * or firmware/runtime/ and has a numpy twin in rct_tflm/fixedpoint/kernels/ with the same
+ * argument order and semantics; tests compare the two integer by integer. The numeric rules
+ * (rounding, exponents, accumulator bounds) are in docs/numerics.md.
+ *
+ * Conventions
+ *  - Activations: int8, NHWC (dense: [n][features]), row-major, one static power-of-two
+ *    exponent per tensor (real = q * 2^exp). n is the number of samples in the call.
+ *  - Errors (gradients w.r.t. activations): int16 with a per-tensor exponent; the
+ *    backward-input kernels choose it from the intermediate's max |value| and return it.
+ *  - Weights: Keras layouts, row-major: dense [in][out], conv2d [kh][kw][cin][cout],
+ *    depthwise [kh][kw][cin][depth_multiplier]; bias [channels]. Read-only kernels take a raw
+ *    pointer plus `bits`: the container is int8_t when bits <= 8, int16_t otherwise (so frozen
+ *    `const int8_t` tables and trainable RAM tensors use the same kernels).
+ *  - Shifts/exponents are int32_t; a negative right shift is an exact (saturating) left shift.
+ *  - Signed right shifts go through rct_asr64 (floor, well-defined); left shifts through
+ *    multiplication, so no kernel relies on implementation-defined or undefined shifts.
+ */
+#ifndef RCT_H
+#define RCT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- types ---------------- */
+
+/* Contract PRNG (rct_tflm/fixedpoint/prng.py): draw(c) = mix32(mix32(c) + key), c = counter++. */
+typedef struct {
+    uint32_t key;
+    uint32_t counter;
+} rct_prng_t;
+
+/* A trainable weight tensor in RAM. `data` is int8_t[size] when bits <= 8, else int16_t[size].
+ * When the tensor may grow past 8 bits the storage must hold size int16_t values (declare it
+ * as an int16_t array: that gives alignment and makes the in-place repack well-defined). */
+typedef struct {
+    void    *data;
+    int32_t  size;
+    int16_t  exp;   /* real = q * 2^exp */
+    uint8_t  bits;  /* current bitwidth, 2..16 */
+    uint8_t  pad_;  /* reserved, 0 */
+} rct_tensor_t;
+
+/* Fused activation of dense/conv layers (applied on the requantised int8 output). */
+typedef enum {
+    RCT_ACT_LINEAR = 0,
+    RCT_ACT_RELU = 1,
+    RCT_ACT_RELU6 = 2
+} rct_act_t;
+
+/* Forward accumulator policy, chosen per layer by the generator (rct_tflm.fixedpoint.kernels.
+ * accum.needs_int64): RCT_ACC32 requires fan_in * 2^(w_bits_max + 6) <= 2^31 - 1. */
+typedef enum {
+    RCT_ACC32 = 0,
+    RCT_ACC64 = 1
+} rct_acc_t;
+
+/* Geometry of a conv2d / depthwise_conv2d / pooling layer (Keras/TF conventions). Fill it with
+ * rct_tflm.fixedpoint.kernels.shapes.conv_shape(): 'same' padding gives out = ceil(in/stride),
+ * pad_total = max((out-1)*stride + k - in, 0), pad_top = pad_total/2 (the extra row goes to the
+ * bottom/right); 'valid' gives out = (in - k)/stride + 1 and zero padding. Padded taps read 0 (conv)
+ * or are skipped (pools). For pools, k_h/k_w is the pool size and out_c = in_c. */
+typedef struct {
+    int32_t n;                 /* samples in the call */
+    int32_t in_h, in_w, in_c;
+    int32_t out_h, out_w, out_c;
+    int32_t k_h, k_w;
+    int32_t stride_h, stride_w;
+    int32_t pad_top, pad_left;
+    int32_t depth_multiplier;  /* depthwise only (out_c = in_c * depth_multiplier), else 1 */
+} rct_conv_shape_t;
+
+/* Bitwidth controller (rct_tflm/fixedpoint/controller.py), integer decisions. */
+typedef struct {
+    int32_t  t_min_q16;       /* round(T_min * 2^16) */
+    int32_t  t_max_q16;       /* round(T_max * 2^16) */
+    uint32_t sat_guard_ppm;   /* round(sat_guard * 10^6) */
+    uint32_t period_samples;  /* >= 512 */
+    uint8_t  bits_min;
+    uint8_t  bits_max;
+    uint8_t  enabled;         /* 0: never change bitwidths (fixed-bitwidth baseline) */
+    uint8_t  pad_;
+} rct_ctrl_config_t;
+
+typedef struct {
+    int64_t  gavg_sum_q16;  /* sum of observed Gavg (Q16.16) in the current period */
+    uint32_t steps;         /* observations in the current period */
+    uint8_t  bits_max;      /* min(per-tensor cap, config bits_max) */
+    uint8_t  pad_[3];
+} rct_ctrl_slot_t;
+
+typedef struct {
+    rct_ctrl_config_t cfg;
+    rct_ctrl_slot_t  *slots;        /* one per trainable tensor, registration order */
+    int32_t           n_slots;
+    uint32_t          samples;       /* samples counted so far */
+    uint32_t          next_decision; /* sample count of the next period boundary */
+} rct_controller_t;
+
+typedef enum {
+    RCT_ACTION_ADD_LOW = 1,
+    RCT_ACTION_DROP_LOW = 2,
+    RCT_ACTION_ADD_HIGH = 3
+} rct_action_t;
+
+typedef struct {
+    uint32_t sample;       /* controller sample count at the decision */
+    int32_t  tensor;       /* slot index */
+    int32_t  action;       /* rct_action_t */
+    int32_t  bits_before, bits_after;
+    int32_t  exp_before, exp_after;
+    int32_t  gavg_q16;     /* period mean gavg_sum // steps (saturated to int32) */
+    uint32_t saturated;    /* elements at either end of the range before the change */
+} rct_decision_t;
+
+/* -------------------------------------------------------- inline helpers ---------------- */
+
+#define RCT_GAVG_FRAC_BITS 16
+#define RCT_ERR_BITS 16          /* error tensors are int16 */
+#define RCT_CE_GRAD_EXP (-15)    /* softmax+CE gradient p - onehot is int16 at exponent -15 */
+#define RCT_CE_LOSS_FRAC_BITS 16 /* loss is Q16.16 */
+
+/* floor(v / 2^s) for 0 <= s <= 63, without relying on implementation-defined >> of negatives. */
+static inline int64_t rct_asr64(int64_t v, int32_t s)
+{
+    return v < 0 ? ~((~v) >> s) : (v >> s);
+}
+
+/* v * 2^k for 0 <= k, clipped first to |v| <= 2^(62-k) (k capped at 62), so |result| <= 2^62. */
+static inline int64_t rct_shl_sat64(int64_t v, int32_t k)
+{
+    int64_t lim;
+    if (k > 62) k = 62;
+    lim = (int64_t)1 << (62 - k);
+    if (v > lim) v = lim;
+    if (v < -lim) v = -lim;
+    return v * ((int64_t)1 << k);
+}
+
+/* Contract round-to-nearest shift for |v| <= 2^62: s >= 1: floor((v + 2^(s-1)) / 2^s) (ties to
+ * +inf; s >= 63 gives 0); s <= 0: rct_shl_sat64(v, -s). */
+static inline int64_t rct_round_nearest64(int64_t v, int32_t s)
+{
+    if (s <= 0) return rct_shl_sat64(v, -s);
+    if (s >= 63) return 0;
+    return rct_asr64(v + ((int64_t)1 << (s - 1)), s);
+}
+
+/* Clip to the signed range of `bits` bits (1..63). */
+static inline int64_t rct_sat64(int64_t v, int32_t bits)
+{
+    const int64_t hi = ((int64_t)1 << (bits - 1)) - 1;
+    const int64_t lo = -hi - 1;
+    return v > hi ? hi : (v < lo ? lo : v);
+}
+
+/* Element i of a weight tensor stored in the container of `bits` (int8 if bits <= 8). */
+static inline int32_t rct_wload(const void *w, int32_t bits, int32_t i)
+{
+    return bits <= 8 ? (int32_t)((const int8_t *)w)[i] : (int32_t)((const int16_t *)w)[i];
+}
+
+/* Upper clamp of ReLU6 on an int8 tensor at exponent e: 6 * 2^-e rounded to nearest, capped at
+ * 128 (128 means "no clamp below the int8 maximum"). */
+static inline int32_t rct_relu6_upper(int32_t e)
+{
+    int64_t u = rct_round_nearest64(6, e);
+    return u > 128 ? 128 : (int32_t)u;
+}
+
+/* ---------------------------------------------------------------- runtime --------------- */
+
+/* rct_prng.c */
+void     rct_prng_seed(rct_prng_t *r, uint32_t seed);           /* key = seed, counter = 0 */
+uint32_t rct_mix32(uint32_t x);                                 /* lowbias32 */
+uint32_t rct_prng_next(rct_prng_t *r);                          /* one draw, counter += 1 */
+
+/* rct_round.c: contract stochastic shift, one draw iff s >= 1:
+ * s >= 1: floor((v + (r >> (32 - min(s,31)))) / 2^min(s,31)) then floor-shift by s - min(s,31);
+ * s <= 0: rct_shl_sat64(v, -s), no draw. Requires |v| <= 2^62. */
+int64_t rct_round_stochastic64(int64_t v, int32_t s, rct_prng_t *r);
+
+/* rct_bitwidth.c: bit changes of a trainable tensor, in place, repacking the container between
+ * int8 and int16 when bits crosses 8 <-> 9 (docs/numerics.md "Bit changes"). */
+void     rct_add_low_bit(rct_tensor_t *t);                    /* q = 2q, exp-1, bits+1 */
+void     rct_drop_low_bit(rct_tensor_t *t, rct_prng_t *r);    /* q = sat(SR(q/2)), exp+1, bits-1; one draw/element, C order */
+void     rct_add_high_bit(rct_tensor_t *t);                   /* bits+1 */
+uint32_t rct_saturated_count(const rct_tensor_t *t);          /* elements at qmin or qmax */
+
+/* rct_controller.c: identical decisions to BitwidthController (order of checks, registration
+ * order, integer mean gavg_sum // steps, ppm guard sat*10^6 > ppm*size). `bits_max` (may be NULL)
+ * holds per-tensor caps; slot cap = min(cap, cfg->bits_max). */
+void    rct_controller_init(rct_controller_t *c, const rct_ctrl_config_t *cfg,
+                            rct_ctrl_slot_t *slots, const uint8_t *bits_max, int32_t n_slots);
+void    rct_controller_observe(rct_controller_t *c, int32_t slot, int32_t gavg_q16);
+/* Count n_samples; at a period boundary decide for every slot (tensors[i] is slot i), apply
+ * in place (drop_low_bit draws from r), write up to max_out decisions to out (may be NULL) and
+ * return how many decisions were made (also those beyond max_out). */
+int32_t rct_controller_advance(rct_controller_t *c, uint32_t n_samples, rct_tensor_t *tensors,
+                               rct_prng_t *r, rct_decision_t *out, int32_t max_out);
+
+/* ---------------------------------------------------------------- kernels --------------- */
+
+/* Forward of dense: acc = sum_i x[s][i]*w[i][o] (int32 or int64 per `acc`) at exponent
+ * e = x_exp + w_exp; v = acc + align(b[o]) where align moves b from b_exp to e (round-nearest
+ * if b_exp < e, else saturating left shift); y = act(sat8(round_nearest(v, y_exp - e))).
+ * b may be NULL (no bias). */
+void rct_dense_forward(const int8_t *x, int32_t x_exp,
+                       const void *w, int32_t w_bits, int32_t w_exp,
+                       const void *b, int32_t b_bits, int32_t b_exp,
+                       int8_t *y, int32_t y_exp,
+                       int32_t n, int32_t in, int32_t out, rct_act_t act, rct_acc_t acc);
+
+/* Error w.r.t. the input: v[s][i] = sum_o w[i][o]*dz[s][o] (int64) at exponent w_exp + dz_exp;
+ * shift = max(0, bitlen(max|v|) - 15); dx = sat16(round_nearest(v, shift)).
+ * Returns dx_exp = w_exp + dz_exp + shift. dz is the error after the activation mask. */
+int32_t rct_dense_backward_input(const int16_t *dz, int32_t dz_exp,
+                                 const void *w, int32_t w_bits, int32_t w_exp,
+                                 int16_t *dx, int32_t n, int32_t in, int32_t out);
+
+/* Weight gradient: g[i][o] = sat32(g[i][o] + sum_s x[s][i]*dz[s][o]) (sum in int64).
+ * Exponent of g: x_exp + dz_exp (callers accumulating over calls keep it equal). */
+void rct_dense_backward_weight(const int8_t *x, const int16_t *dz, int32_t n, int32_t in,
+                               int32_t out, int32_t *g);
+
+/* Bias gradient: g[c] = sat32(g[c] + sum_r dz[r][c]) over rows r < rows (rows = n * out_h *
+ * out_w for conv). Exponent of g: dz_exp. */
+void rct_bias_backward(const int16_t *dz, int32_t rows, int32_t channels, int32_t *g);
+
+/* The RCT update, shared by all parametric tensors: sh = t->exp + lr_shift - g_exp;
+ * step = round(-g, sh) (stochastic: rct_round_stochastic64, one draw per element in C order iff
+ * sh >= 1; nearest if stochastic == 0); q = sat_bits(q + step).
+ * Returns gavg_q16 = floor(sum|g| * 2^(16 - sh) / size), computed exactly in integers and
+ * saturated to INT32_MAX (docs/numerics.md). */
+int32_t rct_update(rct_tensor_t *t, const int32_t *g, int32_t g_exp, int32_t lr_shift,
+                   int32_t stochastic, rct_prng_t *r);
+
+/* Fused batch-`n` backward-weight + update of a dense kernel without a gradient buffer:
+ * identical to zeroing g, rct_dense_backward_weight, then rct_update with g_exp = x_exp + dz_exp.
+ * Call after rct_dense_backward_input (which must see the old weights). */
+int32_t rct_dense_backward_update(rct_tensor_t *w, const int8_t *x, int32_t x_exp,
+                                  const int16_t *dz, int32_t dz_exp, int32_t n, int32_t in,
+                                  int32_t out, int32_t lr_shift, int32_t stochastic,
+                                  rct_prng_t *r);
+
+/* Fused bias gradient + update: identical to zeroing g, rct_bias_backward, rct_update with
+ * g_exp = dz_exp. */
+int32_t rct_bias_backward_update(rct_tensor_t *b, const int16_t *dz, int32_t dz_exp,
+                                 int32_t rows, int32_t channels, int32_t lr_shift,
+                                 int32_t stochastic, rct_prng_t *r);
+
+/* Conv2D forward, NHWC, kernel [kh][kw][cin][cout]; same quantisation as rct_dense_forward with
+ * fan_in = k_h * k_w * in_c (padding taps contribute 0). */
+void rct_conv2d_forward(const int8_t *x, int32_t x_exp,
+                        const void *w, int32_t w_bits, int32_t w_exp,
+                        const void *b, int32_t b_bits, int32_t b_exp,
+                        int8_t *y, int32_t y_exp, const rct_conv_shape_t *sh,
+                        rct_act_t act, rct_acc_t acc);
+
+/* Conv2D error w.r.t. the input (int64 gather over taps and cout), normalised like
+ * rct_dense_backward_input; returns dx_exp. */
+int32_t rct_conv2d_backward_input(const int16_t *dz, int32_t dz_exp,
+                                  const void *w, int32_t w_bits, int32_t w_exp,
+                                  int16_t *dx, const rct_conv_shape_t *sh);
+
+/* Conv2D weight gradient g[kh][kw][ci][co] = sat32(g + sum_{s,oh,ow} x*dz) (int64 sum). */
+void rct_conv2d_backward_weight(const int8_t *x, const int16_t *dz, const rct_conv_shape_t *sh,
+                                int32_t *g);
+
+/* Fused conv2d backward-weight + update (see rct_dense_backward_update). */
+int32_t rct_conv2d_backward_update(rct_tensor_t *w, const int8_t *x, int32_t x_exp,
+                                   const int16_t *dz, int32_t dz_exp,
+                                   const rct_conv_shape_t *sh, int32_t lr_shift,
+                                   int32_t stochastic, rct_prng_t *r);
+
+/* DepthwiseConv2D, kernel [kh][kw][cin][dm], output channel oc = ci * dm + m (TF order). */
+void rct_depthwise_conv2d_forward(const int8_t *x, int32_t x_exp,
+                                  const void *w, int32_t w_bits, int32_t w_exp,
+                                  const void *b, int32_t b_bits, int32_t b_exp,
+                                  int8_t *y, int32_t y_exp, const rct_conv_shape_t *sh,
+                                  rct_act_t act, rct_acc_t acc);
+int32_t rct_depthwise_conv2d_backward_input(const int16_t *dz, int32_t dz_exp,
+                                            const void *w, int32_t w_bits, int32_t w_exp,
+                                            int16_t *dx, const rct_conv_shape_t *sh);
+void rct_depthwise_conv2d_backward_weight(const int8_t *x, const int16_t *dz,
+                                          const rct_conv_shape_t *sh, int32_t *g);
+int32_t rct_depthwise_conv2d_backward_update(rct_tensor_t *w, const int8_t *x, int32_t x_exp,
+                                             const int16_t *dz, int32_t dz_exp,
+                                             const rct_conv_shape_t *sh, int32_t lr_shift,
+                                             int32_t stochastic, rct_prng_t *r);
+
+/* ReLU / ReLU6 on int8 (exponent unchanged): y = min(max(x, 0), upper) with upper = 127 for
+ * ReLU and rct_relu6_upper(exp) for ReLU6 (x and y may alias). */
+void rct_relu_forward(const int8_t *x, int8_t *y, int32_t count, int32_t upper);
+
+/* Activation mask on the error, in place: dy[i] = 0 unless 0 < y[i] < upper, where y is the
+ * activation's int8 OUTPUT; upper = 128 for ReLU (no upper cut), rct_relu6_upper(exp) for
+ * ReLU6. Also used for fused activations of dense/conv before their backward kernels. */
+void rct_relu_backward(const int8_t *y, int16_t *dy, int32_t count, int32_t upper);
+
+/* MaxPool2D (exponent unchanged; padding taps skipped; windows always hold >= 1 valid tap). */
+void rct_maxpool2d_forward(const int8_t *x, int8_t *y, const rct_conv_shape_t *sh);
+/* Routes each dy to the first maximum of its window (window scan order kh, kw); an input
+ * receiving from several (overlapping) windows sums them in int64, then the tensor is
+ * normalised like rct_dense_backward_input. Returns dx_exp (= dy_exp when no overlap). */
+int32_t rct_maxpool2d_backward(const int8_t *x, const int16_t *dy, int32_t dy_exp,
+                               int16_t *dx, const rct_conv_shape_t *sh);
+
+/* AveragePool2D (exponent unchanged): y = sat8(div_round(sum, count)), count = valid taps
+ * (padding excluded, as TF), div_round(a, c) = floor((2a + c) / (2c)) (nearest, ties to +inf). */
+void rct_avgpool2d_forward(const int8_t *x, int8_t *y, const rct_conv_shape_t *sh);
+/* dx_i = sum over windows w containing i of div_round(dy_w * 2^8, count_w) (int64) at exponent
+ * dy_exp - 8, then normalised like rct_dense_backward_input. Returns dx_exp. */
+int32_t rct_avgpool2d_backward(const int16_t *dy, int32_t dy_exp, int16_t *dx,
+                               const rct_conv_shape_t *sh);
+
+/* Requantise an int8 tensor between exponents: y = sat8(round_nearest(x, to_exp - from_exp)).
+ * Flatten needs no kernel (NHWC row-major is already flat). */
+void rct_requantize_i8(const int8_t *x, int8_t *y, int32_t count, int32_t from_exp,
+                       int32_t to_exp);
+
+/* Softmax + cross-entropy on int8 logits z[n][classes] at exponent z_exp, no floats.
+ * Per sample: d_j = min(round((zmax - z_j) to exponent -16), 32 << 16) (Q16.16);
+ * e_j = exp2_q30(-(d_j * LOG2E_Q16 rounded)) via a 257-entry Q30 table + linear interpolation;
+ * p_j = div_round(e_j << 15, sum_j e_j); dz[s][j] = sat16(p_j - (j == label) * 2^15) at exponent
+ * RCT_CE_GRAD_EXP. loss (Q16.16, stats only) = d_label + ln(sum/2^30) summed over samples;
+ * written to *loss_q16_sum if not NULL (saturated to int32). Returns the number of samples
+ * whose argmax (first maximum) equals the label. labels[s] < classes is required. */
+int32_t rct_softmax_ce(const int8_t *z, int32_t z_exp, const uint8_t *labels, int16_t *dz,
+                       int32_t n, int32_t classes, int32_t *loss_q16_sum);
+
+/* First index of the maximum of z[0..count). */
+int32_t rct_argmax_i8(const int8_t *z, int32_t count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RCT_H */
