@@ -29,16 +29,16 @@ REQUIRED_FIELDS = ("test_accuracy", "gemm_energy_pj_per_step", "param_memory_bit
 _KEEP = ("final_bitwidths", "gemm_energy_breakdown")
 
 
-def _json_safe(v: Any) -> Any:
+def json_safe(v: Any) -> Any:
     """nan/inf are not JSON: they become null."""
     if isinstance(v, float) and not math.isfinite(v):
         return None
     if isinstance(v, dict):
-        return {str(k): _json_safe(x) for k, x in v.items()}
+        return {str(k): json_safe(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_json_safe(x) for x in v]
+        return [json_safe(x) for x in v]
     if hasattr(v, "item") and not isinstance(v, (str, bytes)):  # numpy scalar
-        return _json_safe(v.item())
+        return json_safe(v.item())
     return v
 
 
@@ -88,7 +88,7 @@ def compare_dict(runs: dict[str, dict]) -> dict:
                                                            tfmot) if tfmot else None),
         },
     }
-    return _json_safe(out)
+    return json_safe(out)
 
 
 def _pct(v: float | None) -> str:

@@ -1,0 +1,92 @@
+"""tools/bench_paper.py: the CLI, and its tables/targets on synthetic metrics (no training)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rct_tflm.artefact import Layer, ModelArtefact
+from rct_tflm.energy import run_costs
+from rct_tflm.fixedpoint import QTensor
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOL = ROOT / "tools" / "bench_paper.py"
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("bench_paper", TOOL)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_help():
+    p = subprocess.run([sys.executable, str(TOOL), "--help"], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    for opt in ("--quick", "--only", "digits", "mnist-cnn", "sms"):
+        assert opt in p.stdout
+
+
+def test_unknown_benchmark_is_rejected():
+    p = subprocess.run([sys.executable, str(TOOL), "--only", "cifar"], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 2 and "invalid choice" in p.stderr
+
+
+def _fake_artefact() -> ModelArtefact:
+    layers = [Layer("d1", "dense", {"units": 32}, (64,), (32,), {"kernel": "d1/kernel",
+                                                                 "bias": "d1/bias"}),
+              Layer("d2", "dense", {"units": 10}, (32,), (10,), {"kernel": "d2/kernel",
+                                                                 "bias": "d2/bias"})]
+    z = lambda *s: QTensor(np.zeros(s, np.int32), -7, 8)  # noqa: E731
+    return ModelArtefact(layers, {"d1/kernel": z(64, 32), "d1/bias": z(32), "d2/kernel": z(32, 10),
+                                  "d2/bias": z(10)}, (64,), 10)
+
+
+def test_pipeline_on_synthetic_runs(tmp_path, monkeypatch):
+    bp = _load()
+    art = _fake_artefact()
+    acc = {"fp32": 0.97, "qat": 0.965, "rct": 0.966, "rct-fixed8": 0.96, "rct-nearest": 0.95}
+
+    def fake_run_row(bench, row, epochs, seed):
+        method = row["method"]
+        bits = row.get("fixed_bits", 9)
+        hist = [{"step": 0, "sample": 0, "bits": {"d1/kernel": 8}},
+                {"step": 10, "sample": 320, "bits": {"d1/kernel": bits}}]
+        m = run_costs(art, method, hist if method == "rct" else [], 100, 32)
+        name = next(k for k, v in bp.ROWS.items() if v == row)
+        a = acc.get(name, 0.5 if "fixed8" in name else 0.9)
+        m.update(test_accuracy=a, test_f1=None, wall_seconds=0.0,
+                 final_bitwidths={"d1/kernel": bits, "d1/bias": 8, "d2/kernel": 8, "d2/bias": 8})
+        return m
+
+    monkeypatch.setattr(bp, "run_row", fake_run_row)
+    assert bp.main(["--only", "digits", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "paper.json").read_text())
+    rows = res["benchmarks"]["digits"]["rows"]
+    assert set(rows) == set(bp.ROWS)
+    c = res["benchmarks"]["digits"]["checks"]
+    assert c["score_delta_vs_fp32"]["ok"] is True  # -0.4 points, within 1.0
+    assert c["underflow_rct_recovers"]["ok"] is True  # 0.9 vs 0.5
+    assert rows["rct"]["gemm_energy_saving"] == pytest.approx(
+        res["benchmarks"]["digits"]["compare"]["rct_vs_fp32"]["gemm_energy_saving"])
+    assert rows["fp32"]["gemm_energy_saving"] == pytest.approx(0.0)
+    md = (tmp_path / "paper.md").read_text()
+    assert "| digits | rct | 96.60 (accuracy) |" in md
+    assert "9/8" in md  # final kernel bits
+
+
+def test_absent_dataset_is_skipped(tmp_path, monkeypatch):
+    bp = _load()
+    monkeypatch.setitem(bp.BENCHMARKS, "sms", dict(bp.BENCHMARKS["sms"],
+                                                    needs=tmp_path / "nope"))
+    monkeypatch.setattr(bp, "run_row", lambda *a: pytest.fail("must not train"))
+    assert bp.main(["--only", "sms", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "paper.json").read_text())
+    assert "absent" in res["skipped"]["sms"]
