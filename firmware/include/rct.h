@@ -172,6 +172,49 @@ static inline int32_t rct_relu6_upper(int32_t e)
     return u > 128 ? 128 : (int32_t)u;
 }
 
+/* Store v (already in range) as element i of a tensor in the container of `bits`. */
+static inline void rct_wstore(void *w, int32_t bits, int32_t i, int32_t v)
+{
+    if (bits <= 8) ((int8_t *)w)[i] = (int8_t)v;
+    else ((int16_t *)w)[i] = (int16_t)v;
+}
+
+/* Round-to-nearest a / c for c > 0, ties to +inf: floor((2a + c) / (2c)); |a| <= 2^61. */
+static inline int64_t rct_div_round64(int64_t a, int64_t c)
+{
+    const int64_t num = 2 * a + c, den = 2 * c;
+    int64_t q = num / den;
+    if (num % den != 0 && num < 0) q -= 1;
+    return q;
+}
+
+/* Magnitude used by the dynamic error exponent: v for v >= 0, -v - 1 for v < 0. */
+static inline int64_t rct_err_mag(int64_t v)
+{
+    return v < 0 ? ~v : v;
+}
+
+/* Right shift that brings magnitudes <= m into int16: max(0, bitlen(m) - 15). */
+static inline int32_t rct_err_shift(int64_t m)
+{
+    int32_t b = 0;
+    while (m > 0) { m >>= 1; b++; }
+    return b > 15 ? b - 15 : 0;
+}
+
+/* Forward output rule shared by dense/conv/depthwise: v is the int64 sum at exponent e (bias
+ * already added); returns act(sat8(round_nearest(v, y_exp - e))) with `upper` from
+ * rct_relu6_upper(y_exp) for ReLU6 (ignored otherwise). */
+static inline int8_t rct_out_i8(int64_t v, int32_t shift, rct_act_t act, int32_t upper)
+{
+    v = rct_sat64(rct_round_nearest64(v, shift), 8);
+    if (act != RCT_ACT_LINEAR) {
+        if (v < 0) v = 0;
+        if (act == RCT_ACT_RELU6 && v > upper) v = upper;
+    }
+    return (int8_t)v;
+}
+
 /* ---------------------------------------------------------------- runtime --------------- */
 
 /* rct_prng.c */
@@ -183,6 +226,15 @@ uint32_t rct_prng_next(rct_prng_t *r);                          /* one draw, cou
  * s >= 1: floor((v + (r >> (32 - min(s,31)))) / 2^min(s,31)) then floor-shift by s - min(s,31);
  * s <= 0: rct_shl_sat64(v, -s), no draw. Requires |v| <= 2^62. */
 int64_t rct_round_stochastic64(int64_t v, int32_t s, rct_prng_t *r);
+
+/* rct_gavg_q16.c: floor(abs_sum * 2^(16 - sh) / size) exactly, saturated to INT32_MAX; 0 when
+ * size <= 0 or abs_sum == 0. abs_sum = sum |g| < 2^62. */
+int32_t rct_gavg_q16(int64_t abs_sum, int32_t size, int32_t sh);
+
+/* rct_update_elem.c: one element of rct_update: returns sat_bits(q + round(-g, sh)), drawing one
+ * PRNG word iff stochastic and sh >= 1. */
+int32_t rct_update_elem(int32_t q, int32_t g, int32_t sh, int32_t bits, int32_t stochastic,
+                        rct_prng_t *r);
 
 /* rct_bitwidth.c: bit changes of a trainable tensor, in place, repacking the container between
  * int8 and int16 when bits crosses 8 <-> 9 (docs/numerics.md "Bit changes"). */
@@ -271,6 +323,11 @@ int32_t rct_conv2d_backward_input(const int16_t *dz, int32_t dz_exp,
 void rct_conv2d_backward_weight(const int8_t *x, const int16_t *dz, const rct_conv_shape_t *sh,
                                 int32_t *g);
 
+/* Exact int64 gradient of one conv2d kernel element over samples and positions (helper of the
+ * buffered and fused backward-weight kernels). */
+int64_t rct_conv2d_weight_grad(const int8_t *x, const int16_t *dz, const rct_conv_shape_t *sh,
+                               int32_t kh, int32_t kw, int32_t ci, int32_t co);
+
 /* Fused conv2d backward-weight + update (see rct_dense_backward_update). */
 int32_t rct_conv2d_backward_update(rct_tensor_t *w, const int8_t *x, int32_t x_exp,
                                    const int16_t *dz, int32_t dz_exp,
@@ -288,6 +345,9 @@ int32_t rct_depthwise_conv2d_backward_input(const int16_t *dz, int32_t dz_exp,
                                             int16_t *dx, const rct_conv_shape_t *sh);
 void rct_depthwise_conv2d_backward_weight(const int8_t *x, const int16_t *dz,
                                           const rct_conv_shape_t *sh, int32_t *g);
+int64_t rct_depthwise_conv2d_weight_grad(const int8_t *x, const int16_t *dz,
+                                         const rct_conv_shape_t *sh, int32_t kh, int32_t kw,
+                                         int32_t ci, int32_t m);
 int32_t rct_depthwise_conv2d_backward_update(rct_tensor_t *w, const int8_t *x, int32_t x_exp,
                                              const int16_t *dz, int32_t dz_exp,
                                              const rct_conv_shape_t *sh, int32_t lr_shift,

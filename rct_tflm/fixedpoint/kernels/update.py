@@ -21,6 +21,8 @@ def gavg_q16_int(abs_sum: int, size: int, sh: int) -> int:
     if size <= 0 or abs_sum == 0:
         return 0
     k = 16 - int(sh)
+    if k >= 64:  # abs_sum >= 1 and size < 2^31: the mean is >= 2^33 LSB, saturated
+        return INT32_MAX
     v = (abs_sum << k) // size if k >= 0 else (abs_sum >> -k) // size
     return int(min(v, INT32_MAX))
 

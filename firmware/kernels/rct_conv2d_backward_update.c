@@ -1,0 +1,26 @@
+/* Conv2D weight gradient + RCT update element by element (C order), no gradient buffer:
+ * exactly rct_conv2d_backward_weight into zeros followed by rct_update. */
+#include "rct.h"
+
+int32_t rct_conv2d_backward_update(rct_tensor_t *w, const int8_t *x, int32_t x_exp,
+                                   const int16_t *dz, int32_t dz_exp,
+                                   const rct_conv_shape_t *sh, int32_t lr_shift,
+                                   int32_t stochastic, rct_prng_t *r)
+{
+    const int32_t shift = w->exp + lr_shift - (x_exp + dz_exp);
+    const int32_t bits = w->bits;
+    int64_t abs_sum = 0;
+    int32_t kh, kw, ci, co, k = 0;
+    for (kh = 0; kh < sh->k_h; kh++)
+        for (kw = 0; kw < sh->k_w; kw++)
+            for (ci = 0; ci < sh->in_c; ci++)
+                for (co = 0; co < sh->out_c; co++, k++) {
+                    const int32_t g =
+                        (int32_t)rct_sat64(rct_conv2d_weight_grad(x, dz, sh, kh, kw, ci, co), 32);
+                    abs_sum += g < 0 ? -(int64_t)g : g;
+                    rct_wstore(w->data, bits, k,
+                               rct_update_elem(rct_wload(w->data, bits, k), g, shift, bits,
+                                               stochastic, r));
+                }
+    return rct_gavg_q16(abs_sum, w->size, shift);
+}
