@@ -14,6 +14,7 @@ from ..errors import UserError
 
 # Modules that define commands; each exposes `COMMANDS`, a list of click commands.
 _COMMAND_MODULES = [
+    "train",
 ]
 
 

@@ -1,0 +1,144 @@
+"""`rct-tflm train` and `rct-tflm compare`: host training (RCT, FP32, QAT) and the comparison.
+
+Everything that can be wrong with the input is checked before training starts. Outputs go to
+a temp folder beside --out that replaces --out only when the run succeeded, so a failed or
+interrupted run leaves --out as it was (absent if it did not exist).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import click
+
+from ..errors import UserError
+
+DEFAULTS = {"epochs": 20, "lr": 0.1, "batch_size": 32}
+
+
+def _options(with_method: bool) -> Callable:
+    def deco(f: Callable) -> Callable:
+        opts = [
+            click.option("--model", default="builtin", show_default=True,
+                         help="builtin, builtin:NAME (mlp, mlp784, mlp196, cnn, text, tabular), "
+                              "or a .keras/.h5 file"),
+            click.option("--data", default="digits", show_default=True,
+                         help="digits, mnist-idx:DIR[@14x14], sms:PATH, npz:PATH or csv:PATH"),
+            *([click.option("--method", default="rct", show_default=True,
+                            help="rct, qat or fp32")] if with_method else []),
+            click.option("--epochs", type=int, default=DEFAULTS["epochs"], show_default=True),
+            click.option("--seed", type=int, default=0, show_default=True),
+            click.option("--out", type=click.Path(file_okay=False), required=True,
+                         help="output folder (replaced only when the run succeeds)"),
+            click.option("--lr", type=float, default=DEFAULTS["lr"], show_default=True,
+                         help="SGD learning rate (no momentum)"),
+            click.option("--batch-size", type=int, default=DEFAULTS["batch_size"], show_default=True),
+            click.option("--rounding", default="stochastic", show_default=True,
+                         help="RCT weight-update rounding: stochastic or nearest"),
+            click.option("--fixed-bits/--dynamic-bits", default=False, show_default=True,
+                         help="RCT: keep every tensor at --bits-init (controller off)"),
+            click.option("--bits-init", type=int, default=8, show_default=True),
+            click.option("--bits-min", type=int, default=4, show_default=True),
+            click.option("--bits-max", type=int, default=16, show_default=True),
+            click.option("--t-min", type=float, default=0.1, show_default=True,
+                         help="Gavg below this adds a low bit"),
+            click.option("--t-max", type=float, default=0.5, show_default=True,
+                         help="Gavg above this drops a low bit"),
+            click.option("--sat-guard", type=float, default=0.005, show_default=True,
+                         help="saturated fraction that adds a high bit"),
+            click.option("--period-samples", type=int, default=1600, show_default=True,
+                         help="controller decision period in samples"),
+            click.option("--progress/--no-progress", default=True, show_default=True),
+        ]
+        for o in reversed(opts):
+            f = o(f)
+        return f
+    return deco
+
+
+def _config(kw: dict[str, Any], method: str) -> Any:
+    from ..fixedpoint import ControllerConfig
+    from ..rct.runner import TrainConfig
+    try:
+        ctrl = ControllerConfig(bits_init=kw["bits_init"], bits_min=kw["bits_min"],
+                                bits_max=kw["bits_max"], t_min=kw["t_min"], t_max=kw["t_max"],
+                                sat_guard=kw["sat_guard"], period_samples=kw["period_samples"])
+    except ValueError as e:
+        raise UserError(f"bad controller option: {e}") from None
+    cfg = TrainConfig(model=kw["model"], data=kw["data"], method=method, epochs=kw["epochs"],
+                      seed=kw["seed"], lr=kw["lr"], batch_size=kw["batch_size"],
+                      rounding=kw["rounding"], bits="fixed" if kw["fixed_bits"] else "dynamic",
+                      controller=ctrl)
+    cfg.validate()
+    return cfg
+
+
+@contextmanager
+def staged_out(out: str) -> Iterator[Path]:
+    """A temp folder beside `out`; on success it replaces `out`, on failure it is removed."""
+    dest = Path(out)
+    if dest.exists() and not dest.is_dir():
+        raise UserError(f"--out {dest} exists and is not a folder; give a folder path")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+        tmp.chmod(0o755)  # mkdtemp makes 0700; --out is an ordinary folder
+    except OSError as e:
+        raise UserError(f"cannot create a folder beside --out {dest} ({e}); choose a writable path")
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if dest.exists():
+        old = dest.parent / f".{dest.name}.old-{tmp.name.rsplit('-', 1)[-1]}"
+        dest.rename(old)
+    tmp.rename(dest)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _summary(m: dict) -> str:
+    f1 = f", F1 {100 * m['test_f1']:.2f}%" if m.get("test_f1") is not None else ""
+    bits = "/".join(str(b) for b in m["final_bitwidths"].values())
+    return (f"{m['method']}: test accuracy {100 * m['test_accuracy']:.2f}%{f1}, final bits "
+            f"{bits}, {m['steps']} steps in {m['train_seconds']:.1f} s")
+
+
+@click.command("train")
+@_options(with_method=True)
+def train_cmd(**kw: Any) -> None:
+    """Train a model on the host with RCT (integer weights), or the FP32 / QAT baselines."""
+    from ..rct.runner import prepare, train_run
+    cfg = _config(kw, kw["method"])
+    prep = prepare(cfg)  # every user error before any output or training
+    with staged_out(kw["out"]) as tmp:
+        m = train_run(cfg, tmp, progress=kw["progress"], prep=prep)
+    click.echo(_summary(m))
+    click.echo(f"wrote {kw['out']}/: model.rct metrics.json bitwidths.png curves.png energy_memory.png")
+
+
+@click.command("compare")
+@_options(with_method=False)
+def compare_cmd(**kw: Any) -> None:
+    """Train fp32, qat and rct with the same settings; write compare.md and compare.json."""
+    from ..rct.runner import compare_run
+    cfg = _config(kw, "rct")
+    with staged_out(kw["out"]) as tmp:
+        compare_run(cfg, tmp, progress=kw["progress"],
+                    on_done=lambda meth, m: click.echo(_summary(m)))
+        c = json.loads((tmp / "compare.json").read_text())
+    r = c.get("rct_vs_fp32", {})
+    fmt = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+    click.echo(f"RCT vs FP32: GEMM energy saving {fmt(r.get('gemm_energy_saving'))}, parameter "
+               f"memory saving {fmt(r.get('param_memory_saving'))} (containers), "
+               f"{fmt(r.get('param_memory_saving_packed'))} (packed)")
+    click.echo(f"wrote {kw['out']}/: compare.md compare.json fp32/ qat/ rct/")
+
+
+COMMANDS = [train_cmd, compare_cmd]

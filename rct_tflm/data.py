@@ -1,0 +1,339 @@
+"""Data sets for host training: one `load_dataset(spec)` for every `--data` spelling.
+
+numpy and scikit-learn only (no TensorFlow). Specs (docs/training.md):
+
+* `digits`                 scikit-learn's 8x8 digits, /16 -> [0, 1], stratified 80/20 split
+* `mnist-idx:DIR[@14x14]`  MNIST IDX files (gzip or raw), /255; a t10k-only folder gets one fixed
+                           (seed 0) 8,000/2,000 split; `@14x14` averages 2x2 blocks (196 inputs)
+* `sms:PATH`               SMS Spam Collection TSV (`Label<TAB>SMS` header): word ids, F1 metric
+* `npz:PATH`               arrays x_train, y_train, x_test, y_test (NxHxW, NxHxWxC or NxF)
+* `csv:PATH`               numeric columns; label column `label` or the last one; stratified 80/20
+
+Every problem with a spec or a file raises `UserError` naming it and the fix.
+"""
+from __future__ import annotations
+
+import gzip
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import UserError
+from .fixedpoint.qtensor import exponent_for
+
+SPEC_HELP = "digits, mnist-idx:DIR[@14x14], sms:PATH, npz:PATH or csv:PATH"
+TEXT_VOCAB = 2000  # most frequent training words; ids 0 = padding, 1 = out of vocabulary
+TEXT_LEN = 64
+PAD, OOV = 0, 1
+INPUT_BITS = 8
+MNIST_SPLIT_SEED = 0  # the t10k 8,000/2,000 split is the same for every run seed
+
+
+@dataclass
+class Dataset:
+    name: str
+    kind: str  # "image" | "tabular" | "text"
+    x_train: np.ndarray  # float32 (image/tabular) or int32 token ids (text)
+    y_train: np.ndarray  # int64 labels 0..C-1
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    metric: str = "accuracy"  # "f1" (positive class 1) for the spam set
+    preprocess: dict[str, Any] = field(default_factory=dict)  # stored in the model artefact
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def stratified_split(y: np.ndarray, test_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, test): each class split test_frac / 1-test_frac, seeded, sorted order."""
+    rng = np.random.default_rng(seed)
+    tr, te = [], []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        rng.shuffle(idx)
+        n_te = int(round(len(idx) * test_frac))
+        te.append(idx[:n_te])
+        tr.append(idx[n_te:])
+    return np.sort(np.concatenate(tr)), np.sort(np.concatenate(te))
+
+
+def downsample2x2(x: np.ndarray) -> np.ndarray:
+    """Average 2x2 blocks of N x H x W x C images (H, W even): 28x28 -> 14x14."""
+    n, h, w, c = x.shape
+    if h % 2 or w % 2:
+        raise UserError(f"cannot halve {h}x{w} images (odd size); drop the @14x14 suffix")
+    return x.reshape(n, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4)).astype(np.float32)
+
+
+def _check_labels(y: np.ndarray, what: str, fix: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise UserError(f"{what}: labels must be a 1-D array, got shape {y.shape}; {fix}")
+    if y.size == 0:
+        raise UserError(f"{what}: no samples; {fix}")
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            raise UserError(f"{what}: labels must be integers 0..C-1, found non-integer values; {fix}")
+    elif y.dtype.kind not in "iu":
+        raise UserError(f"{what}: labels must be integers 0..C-1, got dtype {y.dtype}; {fix}")
+    y = y.astype(np.int64)
+    if y.min() < 0:
+        raise UserError(f"{what}: labels must be integers 0..C-1, found {y.min()}; {fix}")
+    return y
+
+
+def _check_features(x: np.ndarray, what: str, fix: str) -> np.ndarray:
+    if x.dtype.kind not in "iuf":
+        raise UserError(f"{what}: features must be numeric, got dtype {x.dtype}; {fix}")
+    x = x.astype(np.float32)
+    if not np.all(np.isfinite(x)):
+        raise UserError(f"{what}: features contain NaN or inf; clean the data ({fix})")
+    return x
+
+
+def _num_classes(what: str, fix: str, *ys: np.ndarray) -> int:
+    c = int(max(int(y.max()) for y in ys)) + 1
+    present = np.unique(np.concatenate(ys))
+    if c < 2:
+        raise UserError(f"{what}: need at least 2 classes, found {c}; {fix}")
+    if len(present) != c:
+        missing = sorted(set(range(c)) - set(present.tolist()))
+        raise UserError(f"{what}: labels must be 0..C-1 with every class present; class(es) "
+                        f"{missing[:5]} never occur; {fix}")
+    return c
+
+
+def _scaled_preprocess(kind: str, x_train: np.ndarray, scale: float, **extra: Any) -> dict:
+    """Preprocessing record: raw * scale = model input; 8-bit input exponent covers the data."""
+    amax = float(np.max(np.abs(x_train))) if x_train.size else 1.0
+    # [0, 1] data: exponent -7 (q = 128 clips to 127, i.e. 1.0 -> 0.992), the device's choice.
+    exp = -INPUT_BITS + 1 if 0 < amax <= 1.0 else exponent_for(amax, INPUT_BITS)
+    return {"kind": kind, "scale": scale, "input_exp": int(exp), "input_bits": INPUT_BITS, **extra}
+
+
+# -- loaders ---------------------------------------------------------------------------------
+def _digits(seed: int) -> Dataset:
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x = (d.images.astype(np.float32) / 16.0)[..., None]
+    y = d.target.astype(np.int64)
+    tr, te = stratified_split(y, 0.2, seed)
+    return Dataset("digits", "image", x[tr], y[tr], x[te], y[te], 10,
+                   preprocess=_scaled_preprocess("image", x[tr], 1 / 16, source="digits"))
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as e:
+        raise UserError(f"cannot read IDX file {path} ({e}); give an MNIST IDX file (gzip or raw)")
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise UserError(f"{path} is not an unsigned-byte IDX file (bad magic); give MNIST IDX files")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    off = 4 + 4 * ndim
+    n = int(np.prod(dims))
+    if len(raw) - off != n:
+        raise UserError(f"{path} is truncated or corrupt: header says {dims}, holds "
+                        f"{len(raw) - off} bytes of data; re-download the file")
+    return np.frombuffer(raw, dtype=np.uint8, offset=off).reshape(dims)
+
+
+def _find_idx(d: Path, stem: str) -> Path | None:
+    for name in (f"{stem}.gz", stem, stem.replace("-idx", ".idx") + ".gz", stem.replace("-idx", ".idx")):
+        if (d / name).is_file():
+            return d / name
+    return None
+
+
+def _mnist(arg: str, seed: int) -> Dataset:
+    half = arg.endswith("@14x14")
+    d = Path(arg[: -len("@14x14")] if half else arg)
+    fix = "point mnist-idx: at a folder with t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz]"
+    if not d.is_dir():
+        raise UserError(f"MNIST folder '{d}' does not exist; {fix}")
+    files = {s: _find_idx(d, f"{s}-idx{3 if k == 'images' else 1}-ubyte")
+             for s, k in (("train-images", "images"), ("train-labels", "labels"),
+                          ("t10k-images", "images"), ("t10k-labels", "labels"))}
+    if files["t10k-images"] is None or files["t10k-labels"] is None:
+        raise UserError(f"no t10k-images/t10k-labels IDX files in '{d}'; {fix}")
+
+    def load(split: str) -> tuple[np.ndarray, np.ndarray]:
+        x = _read_idx(files[f"{split}-images"])
+        y = _read_idx(files[f"{split}-labels"])
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+            raise UserError(f"MNIST {split} files disagree: images {x.shape}, labels {y.shape}; "
+                            "use matching IDX image (N x H x W) and label (N) files")
+        if y.max() > 9:
+            raise UserError(f"MNIST {split} labels must be 0..9, found {y.max()}; use MNIST label files")
+        return (x.astype(np.float32) / 255.0)[..., None], y.astype(np.int64)
+
+    xt, yt = load("t10k")
+    if files["train-images"] is not None and files["train-labels"] is not None:
+        xtr, ytr = load("train")
+        xte, yte = xt, yt
+        split = "official"
+    else:  # only the 10k test set: fixed seeded 8,000 / 2,000 split
+        if len(xt) < 1000:
+            raise UserError(f"MNIST t10k files hold only {len(xt)} images; need the full 10,000")
+        perm = np.random.default_rng(MNIST_SPLIT_SEED).permutation(len(xt))
+        n_tr = int(round(len(xt) * 0.8))
+        xtr, ytr, xte, yte = xt[perm[:n_tr]], yt[perm[:n_tr]], xt[perm[n_tr:]], yt[perm[n_tr:]]
+        split = "t10k 80/20 seeded"
+    if half:
+        xtr, xte = downsample2x2(xtr), downsample2x2(xte)
+    name = "mnist14" if half else "mnist"
+    return Dataset(name, "image", xtr, ytr, xte, yte, 10,
+                   preprocess=_scaled_preprocess("image", xtr, 1 / 255, source="mnist-idx",
+                                                 split=split, downsample="2x2 mean" if half else None))
+
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercase word tokens (letters, digits, apostrophes)."""
+    return _WORD.findall(text.lower())
+
+
+def encode_texts(texts: list[str], vocab: dict[str, int], length: int = TEXT_LEN) -> np.ndarray:
+    """Word ids (OOV = 1), truncated / right-padded with 0 to `length`."""
+    out = np.zeros((len(texts), length), dtype=np.int32)
+    for i, t in enumerate(texts):
+        ids = [vocab.get(w, OOV) for w in tokenize(t)][:length]
+        out[i, : len(ids)] = ids
+    return out
+
+
+def _sms(arg: str, seed: int) -> Dataset:
+    p = Path(arg)
+    fix = "give the SMS Spam Collection TSV (header 'Label<TAB>SMS', rows 'ham|spam<TAB>text')"
+    if not p.is_file():
+        raise UserError(f"SMS file '{p}' does not exist; {fix}")
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read SMS file '{p}' ({e}); {fix}")
+    if not lines or lines[0].split("\t")[:2] != ["Label", "SMS"]:
+        raise UserError(f"'{p}' lacks the header line 'Label<TAB>SMS'; {fix}")
+    labels, texts = [], []
+    for no, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        lab, sep, text = line.partition("\t")
+        if not sep or lab not in ("ham", "spam"):
+            raise UserError(f"'{p}' line {no}: expected 'ham' or 'spam', a tab, then the text; {fix}")
+        labels.append(1 if lab == "spam" else 0)
+        texts.append(text)
+    y = np.asarray(labels, dtype=np.int64)
+    if len(np.unique(y)) < 2:
+        raise UserError(f"'{p}' needs both ham and spam messages; {fix}")
+    tr, te = stratified_split(y, 0.2, seed)
+    counts = Counter(w for i in tr for w in tokenize(texts[i]))
+    words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TEXT_VOCAB]]
+    vocab = {w: i + 2 for i, w in enumerate(words)}
+    x = encode_texts(texts, vocab)
+    pre = {"kind": "text", "tokenizer": "lowercase [a-z0-9']+ words", "seq_len": TEXT_LEN,
+           "vocab_size": len(words) + 2, "pad_id": PAD, "oov_id": OOV, "vocab": words}
+    return Dataset("sms", "text", x[tr], y[tr], x[te], y[te], 2, metric="f1", preprocess=pre)
+
+
+def _as_images(x: np.ndarray, what: str, fix: str) -> np.ndarray:
+    if x.ndim == 3:
+        return x[..., None]
+    if x.ndim in (2, 4):
+        return x
+    raise UserError(f"{what}: x must be N x H x W, N x H x W x C or N x F, got shape {x.shape}; {fix}")
+
+
+def _npz(arg: str, seed: int) -> Dataset:
+    p = Path(arg)
+    fix = "save arrays x_train, y_train, x_test, y_test with numpy.savez"
+    if not p.is_file():
+        raise UserError(f"npz file '{p}' does not exist; {fix}")
+    try:
+        z = np.load(p, allow_pickle=False)
+        arrs = {k: z[k] for k in z.files}
+    except Exception as e:  # noqa: BLE001 - any unreadable archive is the user's file
+        raise UserError(f"cannot read npz file '{p}' ({type(e).__name__}); {fix}") from None
+    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrs]
+    if missing:
+        raise UserError(f"'{p}' lacks array(s) {', '.join(missing)}; {fix}")
+    xs, ys = {}, {}
+    for s in ("train", "test"):
+        what = f"'{p}' {s} split"
+        x = _check_features(_as_images(np.asarray(arrs[f"x_{s}"]), what, fix), what, fix)
+        y = _check_labels(arrs[f"y_{s}"], what, fix)
+        if len(x) != len(y):
+            raise UserError(f"{what}: x has {len(x)} samples, y has {len(y)}; {fix}")
+        xs[s], ys[s] = x, y
+    if xs["train"].shape[1:] != xs["test"].shape[1:]:
+        raise UserError(f"'{p}': x_train samples are {xs['train'].shape[1:]}, x_test samples "
+                        f"{xs['test'].shape[1:]}; both splits need the same sample shape")
+    c = _num_classes(f"'{p}'", fix, ys["train"], ys["test"])
+    kind = "image" if xs["train"].ndim == 4 else "tabular"
+    return Dataset(p.stem, kind, xs["train"], ys["train"], xs["test"], ys["test"], c,
+                   preprocess=_scaled_preprocess(kind, xs["train"], 1.0, source="npz"))
+
+
+def _csv(arg: str, seed: int) -> Dataset:
+    p = Path(arg)
+    fix = "give a CSV with a header row, numeric feature columns and an integer 'label' column"
+    if not p.is_file():
+        raise UserError(f"CSV file '{p}' does not exist; {fix}")
+    try:
+        lines = [l for l in p.read_text(encoding="utf-8").splitlines() if l.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read CSV file '{p}' ({e}); {fix}")
+    if len(lines) < 3:
+        raise UserError(f"'{p}' has no data rows; {fix}")
+    header = [h.strip() for h in lines[0].split(",")]
+    lab_col = header.index("label") if "label" in header else len(header) - 1
+    rows = []
+    for no, line in enumerate(lines[1:], start=2):
+        cells = line.split(",")
+        if len(cells) != len(header):
+            raise UserError(f"'{p}' line {no} has {len(cells)} columns, the header {len(header)}; {fix}")
+        try:
+            rows.append([float(c) for c in cells])
+        except ValueError:
+            raise UserError(f"'{p}' line {no} has a non-numeric value; {fix}") from None
+    a = np.asarray(rows, dtype=np.float64)
+    y = _check_labels(a[:, lab_col], f"'{p}'", fix)
+    x = _check_features(np.delete(a, lab_col, axis=1), f"'{p}'", fix)
+    c = _num_classes(f"'{p}'", fix, y)
+    tr, te = stratified_split(y, 0.2, seed)
+    return Dataset(p.stem, "tabular", x[tr], y[tr], x[te], y[te], c,
+                   preprocess=_scaled_preprocess("tabular", x[tr], 1.0, source="csv",
+                                                 label_column=header[lab_col]))
+
+
+_LOADERS = {"mnist-idx": _mnist, "sms": _sms, "npz": _npz, "csv": _csv}
+
+
+def load_dataset(spec: str, seed: int = 0) -> Dataset:
+    """Load `spec` (see module doc); the split depends on `seed` where the source has none."""
+    spec = (spec or "").strip()
+    if spec == "digits":
+        return _digits(seed)
+    kind, sep, arg = spec.partition(":")
+    if not sep or kind not in _LOADERS or not arg:
+        raise UserError(f"unknown data set '{spec}'; use {SPEC_HELP}")
+    return _LOADERS[kind](arg, seed)
+
+
+def f1_score(y_true: np.ndarray, y_pred: np.ndarray, positive: int = 1) -> float:
+    """F1 of the positive class (0.0 when it is never predicted nor present)."""
+    tp = int(np.sum((y_pred == positive) & (y_true == positive)))
+    fp = int(np.sum((y_pred == positive) & (y_true != positive)))
+    fn = int(np.sum((y_pred != positive) & (y_true == positive)))
+    return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)

@@ -1,0 +1,128 @@
+"""Built-in Keras-2 models (tf_keras, which tfmot's QAT needs) and loading user models.
+
+`--model builtin` picks by data: 8x8 images -> mlp, 14x14 -> mlp196, 28x28 -> cnn, text -> text,
+tabular -> a 32-unit MLP; `builtin:NAME` picks one by name; a `.keras` / `.h5` path loads a
+saved model (tf_keras first, then Keras 3). TensorFlow is imported inside the functions.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from .data import Dataset
+from .errors import UserError
+
+BUILTIN = ("mlp", "mlp784", "mlp196", "cnn", "text", "tabular")
+MODEL_HELP = "builtin, builtin:NAME (NAME one of " + ", ".join(BUILTIN) + "), or a .keras/.h5 file"
+
+
+def _mlp(k: Any, shape: tuple, n_cls: int, hidden: int, name: str) -> Any:
+    return k.Sequential([k.layers.Input(shape), k.layers.Flatten(name="flatten"),
+                         k.layers.Dense(hidden, activation="relu", name="dense1"),
+                         k.layers.Dense(n_cls, name="logits")], name=name)
+
+
+def _cnn(k: Any, shape: tuple, n_cls: int) -> Any:
+    L = k.layers
+    return k.Sequential([L.Input(shape),
+                         L.Conv2D(8, 3, padding="same", activation="relu", name="conv1"),
+                         L.MaxPooling2D(2, name="pool1"),
+                         L.Conv2D(16, 3, padding="same", activation="relu", name="conv2"),
+                         L.MaxPooling2D(2, name="pool2"),
+                         L.Flatten(name="flatten"), L.Dense(n_cls, name="logits")], name="cnn")
+
+
+def _text(k: Any, shape: tuple, n_cls: int, vocab: int) -> Any:
+    L = k.layers
+    return k.Sequential([L.Input(shape, dtype="int32"), L.Embedding(vocab, 16, name="embedding"),
+                         L.GlobalAveragePooling1D(name="gap"),
+                         L.Dense(16, activation="relu", name="dense1"),
+                         L.Dense(n_cls, name="logits")], name="text")
+
+
+_EXPECT = {"mlp": "8x8x1 images", "mlp784": "28x28x1 images", "mlp196": "14x14x1 images",
+           "cnn": "HxWxC images", "text": "token-id sequences (sms:)", "tabular": "any non-text data"}
+
+
+def builtin_name_for(data: Dataset) -> str:
+    """The default built-in model for a data set."""
+    if data.kind == "text":
+        return "text"
+    shape = data.input_shape
+    if data.kind == "image" and len(shape) == 3:
+        return {(8, 8): "mlp", (14, 14): "mlp196", (28, 28): "cnn"}.get(shape[:2], "cnn")
+    return "tabular"
+
+
+def check_builtin(name: str, data: Dataset) -> None:
+    """UserError when a built-in model cannot take this data."""
+    fix = f"use --model builtin to pick one for this data ({data.name}: {data.input_shape})"
+    shape = data.input_shape
+    ok = {"mlp": shape == (8, 8, 1), "mlp784": shape == (28, 28, 1), "mlp196": shape == (14, 14, 1),
+          "cnn": data.kind == "image" and len(shape) == 3 and min(shape[:2]) >= 4,
+          "text": data.kind == "text", "tabular": data.kind != "text"}
+    if not ok[name]:
+        raise UserError(f"built-in model '{name}' needs {_EXPECT[name]}; {fix}")
+
+
+def build_builtin(name: str, data: Dataset, seed: int) -> Any:
+    """A fresh tf_keras model, weights initialised deterministically from `seed`."""
+    if name not in BUILTIN:
+        raise UserError(f"unknown built-in model '{name}'; use {MODEL_HELP}")
+    check_builtin(name, data)
+    import tf_keras as k
+    k.utils.set_random_seed(seed)
+    shape, c = data.input_shape, data.num_classes
+    makers: dict[str, Callable[[], Any]] = {
+        "mlp": lambda: _mlp(k, shape, c, 32, "mlp"),
+        "mlp784": lambda: _mlp(k, shape, c, 64, "mlp784"),
+        "mlp196": lambda: _mlp(k, shape, c, 64, "mlp196"),
+        "cnn": lambda: _cnn(k, shape, c),
+        "text": lambda: _text(k, shape, c, int(data.preprocess.get("vocab_size", 2002))),
+        "tabular": lambda: _mlp(k, shape, c, 32, "tabular"),
+    }
+    return makers[name]()
+
+
+def parse_model_spec(spec: str) -> tuple[str, str]:
+    """('builtin', NAME or '') or ('file', path); UserError for anything else."""
+    spec = (spec or "").strip()
+    if spec == "builtin":
+        return "builtin", ""
+    if spec.startswith("builtin:"):
+        name = spec.split(":", 1)[1]
+        if name not in BUILTIN:
+            raise UserError(f"unknown built-in model '{name}'; use {MODEL_HELP}")
+        return "builtin", name
+    if spec.endswith((".keras", ".h5")):
+        if not Path(spec).is_file():
+            raise UserError(f"model file '{spec}' does not exist; give an existing .keras/.h5 "
+                            "file or --model builtin")
+        return "file", spec
+    raise UserError(f"unknown model '{spec}'; use {MODEL_HELP}")
+
+
+def load_keras_file(path: str) -> Any:
+    """Load a saved Keras model: tf_keras (Keras 2) first, then Keras 3."""
+    errors = []
+    try:
+        import tf_keras
+        return tf_keras.models.load_model(path, compile=False)
+    except Exception as e:  # noqa: BLE001 - fall through to Keras 3
+        errors.append(f"tf_keras: {type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}")
+    try:
+        import keras
+        return keras.models.load_model(path, compile=False)
+    except Exception as e:  # noqa: BLE001
+        errors.append(f"keras: {type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}")
+    raise UserError(f"cannot load Keras model '{path}' ({'; '.join(errors)}); save it with "
+                    "model.save('m.keras') or model.save('m.h5')")
+
+
+def resolve_model(spec: str, data: Dataset, seed: int) -> tuple[Any, str]:
+    """(Keras model, model name) for a --model spec and the data it will train on."""
+    kind, val = parse_model_spec(spec)
+    if kind == "builtin":
+        name = val or builtin_name_for(data)
+        return build_builtin(name, data, seed), f"builtin:{name}"
+    return load_keras_file(val), val

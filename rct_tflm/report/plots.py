@@ -1,0 +1,120 @@
+"""PNG plots of one training run from its metrics dict (matplotlib, Agg; no TensorFlow).
+
+* bitwidths.png      per-tensor bitwidth over training steps (kernels solid, biases dashed)
+* curves.png         training loss and test accuracy (and F1) per epoch
+* energy_memory.png  GEMM energy per step by layer and GEMM, parameter memory peak/final
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def _fig() -> Any:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig: Any, path: Path) -> None:
+    """Atomic PNG write (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a plot is an ordinary output file
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+        _fig().close(fig)
+
+
+def plot_bitwidths(m: dict, path: Path) -> None:
+    plt = _fig()
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    hist = m.get("bitwidth_history") or []
+    steps = max(int(m.get("steps", 1)), 1)
+    if hist:
+        names = list(hist[0]["bits"])
+        for n in names:
+            xs, ys = [], []
+            for e in hist:
+                if xs:  # step function: hold the previous value until this change
+                    xs.append(e["step"])
+                    ys.append(ys[-1])
+                xs.append(e["step"])
+                ys.append(e["bits"][n])
+            xs.append(steps)
+            ys.append(ys[-1])
+            ax.plot(xs, ys, ls="--" if n.endswith("/bias") else "-", lw=1.5, label=n)
+        ax.legend(fontsize=7, loc="best")
+        ax.set_title(f"{m.get('method', '?').upper()} bitwidth per tensor ({m.get('model')})")
+    else:
+        for layer, b in (m.get("final_bitwidths") or {}).items():
+            ax.plot([0, steps], [b, b], label=layer)
+        ax.legend(fontsize=7, loc="best")
+        ax.set_title(f"{m.get('method', '?').upper()}: fixed weight width (no controller)")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("bits")
+    from matplotlib.ticker import MaxNLocator
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def plot_curves(m: dict, path: Path) -> None:
+    plt = _fig()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    loss = m.get("train_loss_curve") or []
+    ep = list(range(1, len(loss) + 1))
+    a1.plot(ep, loss, marker=".")
+    a1.set_title("training loss (softmax CE)")
+    a1.set_xlabel("epoch")
+    acc = m.get("test_accuracy_curve") or []
+    a2.plot(range(1, len(acc) + 1), [100 * a for a in acc], marker=".", label="accuracy")
+    if m.get("test_f1_curve"):
+        a2.plot(range(1, len(acc) + 1), [100 * (f or 0) for f in m["test_f1_curve"]], marker=".",
+                label="F1 (positive class)")
+    a2.set_title("test metric (%)")
+    a2.set_xlabel("epoch")
+    a2.legend(fontsize=8)
+    for a in (a1, a2):
+        a.grid(alpha=0.3)
+    fig.suptitle(f"{m.get('method', '?').upper()} on {m.get('data')} ({m.get('model')})", fontsize=10)
+    _save(fig, path)
+
+
+def plot_run_energy_memory(m: dict, path: Path) -> None:
+    plt = _fig()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    br = m.get("gemm_energy_breakdown") or {}
+    layers = list(br)
+    bottom = [0.0] * len(layers)
+    for part in ("forward", "backward_input", "backward_weight"):
+        vals = [br[l].get(part, 0.0) / 1e6 for l in layers]
+        a1.bar(layers, vals, bottom=bottom, label=part)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    a1.set_title("GEMM energy per step (uJ)")
+    a1.tick_params(axis="x", labelrotation=30, labelsize=7)
+    if layers:
+        a1.legend(fontsize=7)
+    keys = [("param_memory_bits_peak", "peak\ncontainers"),
+            ("param_memory_bits_peak_packed", "peak\npacked"),
+            ("param_memory_bits_final", "final\ncontainers"),
+            ("param_memory_bits_final_packed", "final\npacked")]
+    present = [(lab, m[k] / 8192) for k, lab in keys if m.get(k) is not None]
+    if present:
+        a2.bar([p[0] for p in present], [p[1] for p in present], color="tab:green")
+    a2.set_title("parameter memory (KiB)")
+    a2.tick_params(axis="x", labelsize=7)
+    if "energy_error" in m:
+        a2.text(0.5, 0.5, m["energy_error"], ha="center", va="center", transform=a2.transAxes,
+                fontsize=7, wrap=True)
+    for a in (a1, a2):
+        a.grid(alpha=0.3, axis="y")
+    fig.suptitle(f"{m.get('method', '?').upper()}: energy and memory ({m.get('model')})", fontsize=10)
+    _save(fig, path)
