@@ -1,0 +1,212 @@
+/* Protocol dispatch: validates every request completely before touching the model, so a bad
+ * request is NAKed with a reason and changes nothing (docs/protocol.md). */
+#include "rct_app.h"
+#include "rct_model.h"
+
+static uint8_t rsp[RCT_LINK_MAX_PAYLOAD];
+
+/* Duplicate detection: the host retransmits when a response is lost; a repeated mutating
+ * request must not be applied twice, so its (small) response is cached and resent. */
+static struct {
+    uint8_t valid, type, seq, msg, n;
+    uint8_t payload[8];
+} last;
+
+void rct_app_reset_session(void) { last.valid = 0; }
+
+static void nak(uint8_t seq, uint8_t reason, const char *text)
+{
+    size_t n = 0;
+    rsp[n++] = reason;
+    while (*text && n < 48)
+        rsp[n++] = (uint8_t)*text++;
+    rct_link_send(RCT_MSG_NAK, seq, rsp, n);
+}
+
+static int is_mutating(uint8_t type)
+{
+    return type == RCT_MSG_TRAIN || type == RCT_MSG_WEIGHTS_WRITE || type == RCT_MSG_SET_HPARAMS ||
+           type == RCT_MSG_RESET;
+}
+
+/* Sends a response and caches it when the request changed state. */
+static void reply(const rct_frame_t *req, uint8_t msg, const uint8_t *p, size_t n)
+{
+    if (is_mutating(req->type) && n <= sizeof last.payload) {
+        last.valid = 1;
+        last.type = req->type;
+        last.seq = req->seq;
+        last.msg = msg;
+        last.n = (uint8_t)n;
+        for (size_t i = 0; i < n; i++)
+            last.payload[i] = p[i];
+    }
+    rct_link_send(msg, req->seq, p, n);
+}
+
+static void nak_cached(const rct_frame_t *req, uint8_t reason, const char *text)
+{
+    nak(req->seq, reason, text);
+    if (is_mutating(req->type)) { /* a repeated bad request gets the same NAK, recomputed */
+        last.valid = 0;
+    }
+}
+
+static uint32_t app_samples;
+
+static void do_hello(const rct_frame_t *req)
+{
+    size_t n = 0;
+    rsp[n++] = RCT_PROTO_VERSION;
+    uint8_t caps = RCT_CAP_TRAIN | RCT_CAP_INFER | RCT_CAP_WEIGHTS | RCT_CAP_FAULT_REPORT;
+#ifdef RCT_TEST_HOOKS
+    caps |= RCT_CAP_TEST_HOOKS;
+#endif
+    rsp[n++] = caps;
+    rct_put_u16(rsp + n, RCT_LINK_MAX_PAYLOAD); n += 2;
+    rct_put_u16(rsp + n, RCT_MODEL_INPUT_SIZE); n += 2;
+    rct_put_u16(rsp + n, RCT_MODEL_NUM_CLASSES); n += 2;
+    rct_put_u16(rsp + n, RCT_MODEL_NUM_TRAINABLE); n += 2;
+    rct_put_u32(rsp + n, rct_model_weights_size()); n += 4;
+    for (int i = 0; i < 32; i++)
+        rsp[n++] = rct_model_hash[i];
+    size_t len_at = n++;
+    for (const char *s = rct_board_name; *s && n < 80; s++)
+        rsp[n++] = (uint8_t)*s;
+    rsp[len_at] = (uint8_t)(n - len_at - 1);
+    rct_app_reset_session(); /* a new session starts with HELLO */
+    rct_link_send(RCT_MSG_ACK, req->seq, rsp, n);
+}
+
+static void do_train(const rct_frame_t *req)
+{
+    const uint32_t in = RCT_MODEL_INPUT_SIZE;
+    if (req->n < 2)
+        return nak_cached(req, RCT_NAK_BAD_LENGTH, "train: missing batch/count header");
+    uint32_t batch = req->payload[0], count = req->payload[1];
+    if (batch == 0 || count == 0 || count % batch != 0)
+        return nak_cached(req, RCT_NAK_BAD_ARG, "train: count must be a multiple of batch >= 1");
+    if (req->n != 2 + count * (in + 1))
+        return nak_cached(req, RCT_NAK_BAD_LENGTH, "train: sample size != model input size");
+    const int8_t *x = (const int8_t *)(req->payload + 2);
+    const uint8_t *labels = req->payload + 2 + count * in;
+    for (uint32_t i = 0; i < count; i++)
+        if (labels[i] >= RCT_MODEL_NUM_CLASSES)
+            return nak_cached(req, RCT_NAK_BAD_ARG, "train: label >= number of classes");
+    for (uint32_t s = 0; s < count; s += batch) {
+        if (rct_model_train(x + s * in, labels + s, (uint16_t)batch) != 0)
+            return nak_cached(req, RCT_NAK_MODEL, "train: model error");
+        app_samples += batch;
+    }
+    uint8_t p[4];
+    rct_put_u32(p, app_samples);
+    reply(req, RCT_MSG_ACK, p, sizeof p);
+}
+
+static void do_infer(const rct_frame_t *req)
+{
+    const uint32_t in = RCT_MODEL_INPUT_SIZE, c = RCT_MODEL_NUM_CLASSES;
+    if (req->n < 2)
+        return nak(req->seq, RCT_NAK_BAD_LENGTH, "infer: missing count/flags header");
+    uint32_t count = req->payload[0], logits = req->payload[1] & 1u;
+    if (req->n != 2 + count * in)
+        return nak(req->seq, RCT_NAK_BAD_LENGTH, "infer: sample size != model input size");
+    if (count * (1 + (logits ? 4 * c : 0)) > RCT_LINK_MAX_PAYLOAD)
+        return nak(req->seq, RCT_NAK_BAD_ARG, "infer: response would exceed max payload");
+    int32_t lg[RCT_MODEL_NUM_CLASSES];
+    for (uint32_t s = 0; s < count; s++) {
+        int k = rct_model_infer((const int8_t *)(req->payload + 2 + s * in), lg);
+        if (k < 0)
+            return nak(req->seq, RCT_NAK_MODEL, "infer: model error");
+        rsp[s] = (uint8_t)k;
+        if (logits)
+            for (uint32_t j = 0; j < c; j++)
+                rct_put_u32(rsp + count + 4 * (s * c + j), (uint32_t)lg[j]);
+    }
+    rct_link_send(RCT_MSG_ACK, req->seq, rsp, count * (1 + (logits ? 4 * c : 0)));
+}
+
+static void do_weights_read(const rct_frame_t *req)
+{
+    if (req->n != 6)
+        return nak(req->seq, RCT_NAK_BAD_LENGTH, "weights_read: need offset u32 + length u16");
+    uint32_t off = rct_get_u32(req->payload), n = rct_get_u16(req->payload + 4);
+    uint32_t size = rct_model_weights_size();
+    if (n > RCT_LINK_MAX_PAYLOAD || off > size || n > size - off)
+        return nak(req->seq, RCT_NAK_BAD_ARG, "weights_read: range outside the weights");
+    if (rct_model_weights_read(off, rsp, n) != 0)
+        return nak(req->seq, RCT_NAK_MODEL, "weights_read: model error");
+    rct_link_send(RCT_MSG_ACK, req->seq, rsp, n);
+}
+
+static void do_weights_write(const rct_frame_t *req)
+{
+    if (req->n < 4)
+        return nak_cached(req, RCT_NAK_BAD_LENGTH, "weights_write: need offset u32 + data");
+    uint32_t off = rct_get_u32(req->payload), n = (uint32_t)req->n - 4;
+    uint32_t size = rct_model_weights_size();
+    if (off > size || n > size - off)
+        return nak_cached(req, RCT_NAK_BAD_ARG, "weights_write: range outside the weights");
+    if (rct_model_weights_write(off, req->payload + 4, n) != 0)
+        return nak_cached(req, RCT_NAK_MODEL, "weights_write: model rejected the data");
+    reply(req, RCT_MSG_ACK, rsp, 0);
+}
+
+static void do_set_hparams(const rct_frame_t *req)
+{
+    if (req->n != 21)
+        return nak_cached(req, RCT_NAK_BAD_LENGTH, "set_hparams: need 21 bytes");
+    const uint8_t *p = req->payload;
+    rct_hparams_t h;
+    h.lr_shift = p[0];
+    h.t_min_q16 = (int32_t)rct_get_u32(p + 1);
+    h.t_max_q16 = (int32_t)rct_get_u32(p + 5);
+    h.sat_guard_ppm = rct_get_u32(p + 9);
+    h.period_samples = rct_get_u32(p + 13);
+    h.seed = rct_get_u32(p + 17);
+    if (h.lr_shift > 31 || h.t_min_q16 <= 0 || h.t_max_q16 <= 2 * h.t_min_q16 || h.period_samples == 0)
+        return nak_cached(req, RCT_NAK_BAD_ARG, "set_hparams: need lr_shift<32, 0<2*t_min<t_max");
+    rct_model_set_hparams(&h);
+    reply(req, RCT_MSG_ACK, rsp, 0);
+}
+
+static void do_reset(const rct_frame_t *req)
+{
+    if (req->n != 4)
+        return nak_cached(req, RCT_NAK_BAD_LENGTH, "reset: need seed u32");
+    if (rct_model_init(rct_get_u32(req->payload)) != 0)
+        return nak_cached(req, RCT_NAK_MODEL, "reset: model init failed");
+    app_samples = 0;
+    reply(req, RCT_MSG_ACK, rsp, 0);
+}
+
+void rct_app_dispatch(const rct_frame_t *req)
+{
+    /* The host is stop-and-wait: a new seq means it got our last response, so only the
+     * immediately repeated request is a duplicate (safe across seq wrap-around). */
+    if (last.valid && req->seq != last.seq)
+        last.valid = 0;
+    if (last.valid && req->type == last.type) {
+        rct_link_send(last.msg, last.seq, last.payload, last.n); /* retransmitted request */
+        return;
+    }
+    switch (req->type) {
+    case RCT_MSG_HELLO: do_hello(req); break;
+    case RCT_MSG_TRAIN: do_train(req); break;
+    case RCT_MSG_INFER: do_infer(req); break;
+    case RCT_MSG_STATS: rct_link_send(RCT_MSG_ACK, req->seq, rsp, rct_app_stats(rsp, sizeof rsp)); break;
+    case RCT_MSG_WEIGHTS_READ: do_weights_read(req); break;
+    case RCT_MSG_WEIGHTS_WRITE: do_weights_write(req); break;
+    case RCT_MSG_SET_HPARAMS: do_set_hparams(req); break;
+    case RCT_MSG_RESET: do_reset(req); break;
+#ifdef RCT_TEST_HOOKS
+    case RCT_MSG_FAULT_TEST: {
+        /* Jump to an address in the never-executable system region: the fault handler reports. */
+        void (*volatile bad)(void) = (void (*)(void))0xFFFFFFF1u;
+        bad();
+        break;
+    }
+#endif
+    default: nak(req->seq, RCT_NAK_UNKNOWN, "unknown message type"); break;
+    }
+}

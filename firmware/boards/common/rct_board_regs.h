@@ -1,0 +1,52 @@
+/* The handful of memory-mapped registers the board ports touch (no vendor headers needed). */
+#ifndef RCT_BOARD_REGS_H
+#define RCT_BOARD_REGS_H
+#include <stdint.h>
+
+#define RCT_REG(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
+
+/* System control block (ARMv7-M). */
+#define SCB_CPACR RCT_REG(0xE000ED88u)
+#define SCB_CFSR RCT_REG(0xE000ED28u)
+#define SCB_HFSR RCT_REG(0xE000ED2Cu)
+#define SCB_MMFAR RCT_REG(0xE000ED34u)
+#define SCB_BFAR RCT_REG(0xE000ED38u)
+#define SCB_AIRCR RCT_REG(0xE000ED0Cu)
+
+/* SysTick. */
+#define SYST_CSR RCT_REG(0xE000E010u)
+#define SYST_RVR RCT_REG(0xE000E014u)
+#define SYST_CVR RCT_REG(0xE000E018u)
+
+/* QEMU only: QEMU's UART models do not tell the character back-end when the guest frees the
+ * receive register, so the back-end is re-polled only when QEMU's main loop wakes up. A free
+ * running SysTick (no interrupt) is a timer that wakes it every `reload` CPU clocks. */
+static inline void rct_qemu_uart_kick(uint32_t reload)
+{
+    SYST_RVR = reload - 1u;
+    SYST_CVR = 0;
+    SYST_CSR = 5u; /* ENABLE | CLKSOURCE = CPU; TICKINT off */
+}
+
+/* STM32 GPIO port (same layout on F4, F7 and L4). */
+#define GPIO_MODER(p) RCT_REG((p) + 0x00u)
+#define GPIO_OSPEEDR(p) RCT_REG((p) + 0x08u)
+#define GPIO_PUPDR(p) RCT_REG((p) + 0x0Cu)
+#define GPIO_AFR(p, pin) RCT_REG((p) + 0x20u + 4u * ((pin) / 8u))
+
+/* Puts `pin` of GPIO port `port` in alternate function `af` (push-pull, high speed, pull-up). */
+static inline void rct_gpio_af(uint32_t port, uint32_t pin, uint32_t af)
+{
+    GPIO_MODER(port) = (GPIO_MODER(port) & ~(3u << (2u * pin))) | (2u << (2u * pin));
+    GPIO_OSPEEDR(port) |= 3u << (2u * pin);
+    GPIO_PUPDR(port) = (GPIO_PUPDR(port) & ~(3u << (2u * pin))) | (1u << (2u * pin));
+    uint32_t sh = 4u * (pin % 8u);
+    GPIO_AFR(port, pin) = (GPIO_AFR(port, pin) & ~(0xFu << sh)) | (af << sh);
+}
+
+/* UART drivers (firmware/boards/common/uart_*.c); `brr` is the baud divider. */
+void rct_uart_stm32_v1_init(uint32_t base, uint32_t brr); /* F4: SR/DR */
+void rct_uart_stm32_v2_init(uint32_t base, uint32_t brr); /* F7/L4: ISR/TDR/RDR */
+void rct_uart_cmsdk_init(uint32_t base, uint32_t bauddiv); /* ARM CMSDK APB UART (MPS2) */
+
+#endif

@@ -1,0 +1,99 @@
+"""The board database: every board rct_tflm can build for, flash, emulate or stream to.
+
+Pure data (no imports beyond the standard library). C sources per board live in
+`firmware/boards/<name>/` (board.c: clock, pins, UART; linker.ld: memory) plus the shared
+`firmware/boards/common/` (start-up and vector table, FPU enable, fault handler, UART drivers).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import UserError
+
+DEFAULT_BOARD = "qemu-stm32f405"
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    mcu: str
+    core: str  # gcc -mcpu
+    fpu: str | None  # gcc -mfpu, None = no FPU (soft float)
+    flash_kb: int
+    ram_kb: int
+    uart: str  # peripheral and base address
+    uart_pins: str
+    uart_driver: str  # firmware/boards/common/uart_<driver>.c
+    clock: str
+    qemu_machine: str | None = None
+    pyocd_target: str | None = None  # `pyocd flash -t <target>`
+    openocd_config: str | None = None  # `openocd -f board/<cfg>`
+    flash_base: int = 0x08000000
+    notes: str = ""
+    extra_cflags: tuple[str, ...] = field(default=())
+
+    @property
+    def is_qemu(self) -> bool:
+        return self.qemu_machine is not None
+
+    @property
+    def flash_method(self) -> str:
+        if self.is_qemu:
+            return "none (QEMU: rct-tflm run-qemu)"
+        return f"pyocd -t {self.pyocd_target} | st-flash | openocd -f board/{self.openocd_config}"
+
+    def cpu_flags(self) -> list[str]:
+        flags = [f"-mcpu={self.core}", "-mthumb"]
+        if self.fpu:
+            flags += [f"-mfpu={self.fpu}", "-mfloat-abi=hard"]
+        else:
+            flags += ["-mfloat-abi=soft"]
+        return flags
+
+
+BOARDS: dict[str, Board] = {b.name: b for b in [
+    Board("qemu-stm32f405", "STM32F405RG", "cortex-m4", "fpv4-sp-d16", 1024, 128,
+          "USART1 @0x40011000 (SR/DR layout)", "PA9 TX / PA10 RX, AF7", "stm32_v1",
+          "HSI 16 MHz", qemu_machine="netduinoplus2",
+          notes="QEMU netduinoplus2; USART1 is QEMU serial0; 64 KB CCM unused"),
+    Board("qemu-mps2-an386", "MPS2 AN386", "cortex-m4", "fpv4-sp-d16", 4096, 4096,
+          "CMSDK UART0 @0x40004000", "FPGA-wired", "cmsdk", "25 MHz (fixed)",
+          qemu_machine="mps2-an386", flash_base=0x0, notes="QEMU mps2-an386"),
+    Board("qemu-mps2-an500", "MPS2 AN500", "cortex-m7", "fpv5-d16", 4096, 4096,
+          "CMSDK UART0 @0x40004000", "FPGA-wired", "cmsdk", "25 MHz (fixed)",
+          qemu_machine="mps2-an500", flash_base=0x0, notes="QEMU mps2-an500 (Cortex-M7)"),
+    Board("nucleo-f411re", "STM32F411RE", "cortex-m4", "fpv4-sp-d16", 512, 128,
+          "USART2 @0x40004400 (SR/DR layout)", "PA2 TX / PA3 RX, AF7 (ST-LINK VCP)", "stm32_v1",
+          "HSI 16 MHz", pyocd_target="stm32f411re", openocd_config="st_nucleo_f4.cfg"),
+    Board("nucleo-f446re", "STM32F446RE", "cortex-m4", "fpv4-sp-d16", 512, 128,
+          "USART2 @0x40004400 (SR/DR layout)", "PA2 TX / PA3 RX, AF7 (ST-LINK VCP)", "stm32_v1",
+          "HSI 16 MHz", pyocd_target="stm32f446re", openocd_config="st_nucleo_f4.cfg"),
+    Board("stm32f746g-disco", "STM32F746NG", "cortex-m7", "fpv5-sp-d16", 1024, 320,
+          "USART1 @0x40011000 (ISR/TDR/RDR layout)", "PA9 TX / PB7 RX, AF7 (ST-LINK VCP)",
+          "stm32_v2", "HSI 16 MHz", pyocd_target="stm32f746ng",
+          openocd_config="stm32f746g-disco.cfg"),
+    Board("nucleo-l476rg", "STM32L476RG", "cortex-m4", "fpv4-sp-d16", 1024, 96,
+          "USART2 @0x40004400 (ISR/TDR/RDR layout)", "PA2 TX / PA3 RX, AF7 (ST-LINK VCP)",
+          "stm32_v2", "HSI16 (switched from MSI 4 MHz)", pyocd_target="stm32l476rg",
+          openocd_config="st_nucleo_l4.cfg", notes="SRAM2 (32 KB) unused"),
+]}
+
+# Pseudo-board: the same firmware compiled with host gcc, stdin/stdout as the UART.
+HOST = "host"
+
+
+def get_board(name: str) -> Board:
+    """The board called `name`, or a UserError listing the known ones."""
+    try:
+        return BOARDS[name]
+    except KeyError:
+        raise UserError(f"unknown board '{name}'; known boards: {', '.join(BOARDS)} "
+                        f"(see `rct-tflm boards`)") from None
+
+
+def board_table() -> list[dict]:
+    """One dict per board, for `rct-tflm boards` and docs/boards.md."""
+    return [{"name": b.name, "mcu": b.mcu, "core": b.core, "fpu": b.fpu or "none",
+             "flash_kb": b.flash_kb, "ram_kb": b.ram_kb, "uart": b.uart, "pins": b.uart_pins,
+             "clock": b.clock, "qemu": b.qemu_machine or "-", "flash_method": b.flash_method,
+             "default": b.name == DEFAULT_BOARD} for b in BOARDS.values()]

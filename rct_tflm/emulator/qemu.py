@@ -1,0 +1,118 @@
+"""Boot a firmware ELF on a QEMU Cortex-M board with its UART on a local TCP socket.
+
+`QemuBoard(board, elf)` starts `qemu-system-arm -M <machine> -kernel ELF` with serial0 on
+`tcp:127.0.0.1:<free port>,server=on,wait=on` — QEMU holds the guest until the host connects,
+so no early output is lost — and exposes `url = socket://127.0.0.1:<port>` for pyserial.
+No semihosting: the firmware never issues a semihosting call.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from ..boards import get_board
+from ..errors import UserError
+
+QEMU = "qemu-system-arm"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def qemu_available() -> bool:
+    return shutil.which(QEMU) is not None
+
+
+def qemu_command(machine: str, elf: Path, port: int) -> list[str]:
+    return [QEMU, "-M", machine, "-display", "none", "-monitor", "none", "-nodefaults",
+            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on", "-kernel", str(elf)]
+
+
+class QemuBoard:
+    def __init__(self, board: str, firmware: str | os.PathLike) -> None:
+        self.board = get_board(board)
+        if not self.board.is_qemu:
+            raise UserError(f"board '{board}' has no QEMU machine; QEMU boards: "
+                            f"qemu-stm32f405, qemu-mps2-an386, qemu-mps2-an500")
+        elf = Path(firmware)
+        if elf.is_dir():
+            elf = elf / "firmware.elf"
+        if not elf.is_file():
+            raise UserError(f"firmware '{elf}' does not exist; build it with "
+                            f"`rct-tflm build --board {board} --model ART --out DIR`")
+        if not qemu_available():
+            raise UserError(f"{QEMU} not found; install qemu-system-arm (`make setup`)")
+        self.elf = elf
+        self.proc: subprocess.Popen | None = None
+        self.url = ""
+        self.cmd: list[str] = []
+
+    def start(self, attempts: int = 3) -> str:
+        """Start QEMU and wait until its socket listens; retries if the port was taken."""
+        for _ in range(attempts):
+            port = free_port()
+            self.cmd = qemu_command(self.board.qemu_machine, self.elf, port)
+            self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                if _listening(port):
+                    self.url = f"socket://127.0.0.1:{port}"
+                    return self.url
+                time.sleep(0.02)
+            err = self._reap()
+        raise UserError(f"QEMU did not start for {self.board.name}: {err.strip()[-500:]}")
+
+    def _reap(self) -> str:
+        err = ""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            _, e = self.proc.communicate()
+            err = (e or b"").decode(errors="replace")
+            self.proc = None
+        return err
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            if self.proc.stderr:
+                self.proc.stderr.close()
+            self.proc = None
+
+    def __enter__(self) -> "QemuBoard":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _listening(port: int) -> bool:
+    """True once something accepts on the port. A probe connection would be taken by QEMU as
+    its one client, so look the socket up in /proc instead (Linux)."""
+    hexport = f":{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as fh:
+                for line in fh.readlines()[1:]:
+                    parts = line.split()
+                    if parts[1].endswith(hexport) and parts[3] == "0A":  # 0A = LISTEN
+                        return True
+        except OSError:
+            continue
+    return False

@@ -1,0 +1,170 @@
+"""Build the firmware for a board: the app + link + board port + a generated model tree.
+
+`build_firmware(board, model_dir, out)` compiles with arm-none-eabi-gcc (or host gcc for the
+`host` pseudo-board), writes firmware.elf/.bin/.hex (host: an executable `firmware`), a linker
+map and `size.json` (text/data/bss against the board's flash and RAM), and raises UserError with
+the numbers when the image does not fit. The output directory appears complete or not at all.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .boards import HOST, Board, get_board
+from .errors import UserError
+from .resources import firmware_dir
+
+STACK_BYTES = 4096  # reserved above .bss by firmware/boards/common/sections.ld
+ARM_GCC = "arm-none-eabi-gcc"
+COMMON_CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-ffunction-sections", "-fdata-sections"]
+
+
+@dataclass
+class SizeReport:
+    board: str
+    text: int
+    data: int
+    bss: int
+    flash_used: int  # text + data (initialisers live in flash)
+    ram_used: int  # data + bss + reserved stack
+    flash_total: int
+    ram_total: int
+
+    @property
+    def fits(self) -> bool:
+        return self.flash_used <= self.flash_total and self.ram_used <= self.ram_total
+
+    def text_report(self) -> str:
+        return (f"{self.board}: text {self.text} B, data {self.data} B, bss {self.bss} B | "
+                f"flash {self.flash_used}/{self.flash_total} B "
+                f"({100 * self.flash_used / self.flash_total:.1f}%), RAM {self.ram_used}/"
+                f"{self.ram_total} B ({100 * self.ram_used / self.ram_total:.1f}%, incl. "
+                f"{STACK_BYTES} B stack)")
+
+
+def _model_sources(model_dir: Path) -> tuple[list[Path], list[Path]]:
+    """C files and include dirs of a generated model tree plus the hand-written runtime."""
+    if not (model_dir / "rct_model.h").is_file():
+        found = list(model_dir.rglob("rct_model.h"))
+        if not found:
+            raise UserError(f"'{model_dir}' holds no rct_model.h; generate it with "
+                            f"`rct-tflm generate --model ART --out DIR`")
+        model_dir = found[0].parent
+    srcs = sorted(p for p in model_dir.rglob("*.c"))
+    incs = sorted({p.parent for p in model_dir.rglob("*.h")} | {model_dir})
+    have = {p.name for p in srcs}
+    fw = firmware_dir()
+    for sub in ("kernels", "runtime"):  # H3's runtime, unless the tree ships its own copy
+        srcs += sorted(p for p in (fw / sub).glob("*.c") if p.name not in have)
+    if (fw / "include").is_dir():
+        incs.append(fw / "include")
+    return srcs, incs
+
+
+def _app_sources() -> tuple[list[Path], list[Path]]:
+    fw = firmware_dir()
+    srcs = sorted((fw / "app").glob("*.c")) + sorted((fw / "link").glob("*.c"))
+    return srcs, [fw / "app", fw / "link"]
+
+
+def _board_sources(board: Board) -> tuple[list[Path], list[Path]]:
+    bdir = firmware_dir() / "boards"
+    common = bdir / "common"
+    srcs = [bdir / board.name / "board.c", common / "startup.c", common / "fault.c",
+            common / f"uart_{board.uart_driver}.c"]
+    return srcs, [common]
+
+
+def _run(cmd: list[str], what: str) -> subprocess.CompletedProcess:
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise UserError(f"{cmd[0]} not found; install it (`make setup` installs "
+                        f"gcc-arm-none-eabi) or put it on PATH") from None
+    if r.returncode != 0:
+        err = (r.stderr or r.stdout).strip()
+        if "overflowed" in err or "RAM overflow" in err:
+            lines = [l for l in err.splitlines() if "overflow" in l]
+            raise UserError(f"{what} does not fit the board: {lines[0].strip()}; shrink the "
+                            f"trainable part (`rct-tflm partition`) or pick a bigger board")
+        raise UserError(f"{what} failed:\n{err[-3000:]}")
+    return r
+
+
+def _size(elf: Path, board: Board) -> SizeReport:
+    out = _run(["arm-none-eabi-size", "-B", str(elf)], "size").stdout.splitlines()[1].split()
+    text, data, bss = (int(v) for v in out[:3])
+    return SizeReport(board.name, text, data, bss, text + data, data + bss + STACK_BYTES,
+                      board.flash_kb * 1024, board.ram_kb * 1024)
+
+
+def build_firmware(board_name: str, model_dir: str | os.PathLike, out: str | os.PathLike,
+                   defines: dict[str, str | int] | None = None,
+                   flash_budget: int | None = None, ram_budget: int | None = None) -> dict:
+    """Compile and link; returns the manifest written to `out/build.json`.
+
+    `flash_budget`/`ram_budget` (bytes) tighten the board's limits (e.g. 64 KB / 20 KB)."""
+    model_dir, out = Path(model_dir), Path(out)
+    if not model_dir.is_dir():
+        raise UserError(f"model directory '{model_dir}' does not exist; create it with "
+                        f"`rct-tflm generate --model ART --out DIR`")
+    msrc, minc = _model_sources(model_dir)
+    asrc, ainc = _app_sources()
+    dflags = [f"-D{k}={v}" for k, v in (defines or {}).items()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-build-", dir=out.parent))
+    try:
+        if board_name == HOST:
+            manifest = _build_host(msrc + asrc, minc + ainc, dflags, tmp)
+        else:
+            manifest = _build_arm(get_board(board_name), msrc + asrc, minc + ainc, dflags, tmp,
+                                  flash_budget, ram_budget)
+        (tmp / "build.json").write_text(json.dumps(manifest, indent=1))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _build_host(srcs: list[Path], incs: list[Path], dflags: list[str], tmp: Path) -> dict:
+    board_c = firmware_dir() / "boards" / "host" / "board.c"
+    cmd = (["gcc", "-O2", *COMMON_CFLAGS, "-D_POSIX_C_SOURCE=200809L", *dflags]
+           + [f"-I{i}" for i in incs] + [str(s) for s in srcs + [board_c]]
+           + ["-Wl,--gc-sections", "-o", str(tmp / "firmware"), "-lm"])
+    _run(cmd, "host build")
+    return {"board": HOST, "executable": "firmware", "cmd": cmd}
+
+
+def _build_arm(board: Board, srcs: list[Path], incs: list[Path], dflags: list[str], tmp: Path,
+               flash_budget: int | None, ram_budget: int | None) -> dict:
+    bsrc, binc = _board_sources(board)
+    elf = tmp / "firmware.elf"
+    ld = firmware_dir() / "boards" / board.name / "linker.ld"
+    cmd = ([ARM_GCC, *board.cpu_flags(), "-Os", "-g", *COMMON_CFLAGS, *dflags]
+           + [f"-I{i}" for i in incs + binc] + [str(s) for s in srcs + bsrc]
+           + ["-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", f"-T{ld}",
+              f"-L{firmware_dir() / 'boards' / 'common'}", "-Wl,--gc-sections",
+              f"-Wl,-Map={tmp / 'firmware.map'}", "-o", str(elf)])
+    _run(cmd, f"firmware build for {board.name}")
+    _run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(tmp / "firmware.bin")], "objcopy")
+    _run(["arm-none-eabi-objcopy", "-O", "ihex", str(elf), str(tmp / "firmware.hex")], "objcopy")
+    size = _size(elf, board)
+    if flash_budget:
+        size.flash_total = min(size.flash_total, int(flash_budget))
+    if ram_budget:
+        size.ram_total = min(size.ram_total, int(ram_budget))
+    if not size.fits:
+        raise UserError(f"firmware does not fit: {size.text_report()}; shrink the trainable part "
+                        f"(`rct-tflm partition`) or pick a bigger board")
+    (tmp / "size.json").write_text(json.dumps(asdict(size), indent=1))
+    return {"board": board.name, "elf": "firmware.elf", "bin": "firmware.bin",
+            "hex": "firmware.hex", "size": asdict(size), "size_text": size.text_report(),
+            "cmd": cmd}

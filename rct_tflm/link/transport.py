@@ -1,0 +1,74 @@
+"""Opening the byte stream to a board: a real serial port, QEMU's `socket://`, or a pty.
+
+Everything is a pyserial object (`serial.serial_for_url`), so one code path serves real
+boards, QEMU (TCP socket) and the host build (a pty whose other end is the firmware process).
+"""
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import tty
+from pathlib import Path
+
+from ..errors import UserError
+
+BAUD = 115200
+
+
+def open_port(url: str, timeout: float = 0.05):
+    """pyserial port for `url` (/dev/ttyACM0, COM3, socket://host:port, loop://)."""
+    import serial
+
+    try:
+        return serial.serial_for_url(url, baudrate=BAUD, timeout=timeout, write_timeout=10)
+    except (serial.SerialException, ValueError, OSError) as e:
+        raise UserError(f"cannot open serial port '{url}' ({e}); check the name (list ports with "
+                        f"`python -m serial.tools.list_ports`) or use socket://HOST:PORT for QEMU") from None
+
+
+class HostFirmware:
+    """The host build of the firmware running on a pty: `url` is the pty's device path.
+
+    The process gets the pty master as stdin/stdout; we open the slave side like a real serial
+    port, so the host build exercises the same pyserial code path as a board."""
+
+    def __init__(self, executable: str | os.PathLike) -> None:
+        exe = Path(executable)
+        if exe.is_dir():
+            exe = exe / "firmware"
+        if not exe.is_file():
+            raise UserError(f"host firmware '{exe}' does not exist; build it with "
+                            f"`rct-tflm build --board host --model ART --out DIR`")
+        self.exe = exe
+        self.proc: subprocess.Popen | None = None
+        self.url = ""
+
+    def start(self) -> str:
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        tty.setraw(master)
+        self.proc = subprocess.Popen([str(self.exe)], stdin=master, stdout=master,
+                                     stderr=subprocess.DEVNULL, close_fds=True)
+        os.close(master)
+        self._slave = slave  # held open so the pty survives until we close it
+        self.url = os.ttyname(slave)
+        return self.url
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+            os.close(self._slave)
+
+    def __enter__(self) -> "HostFirmware":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
