@@ -55,8 +55,8 @@ def _model_sources(model_dir: Path) -> tuple[list[Path], list[Path]]:
             raise UserError(f"'{model_dir}' holds no rct_model.h; generate it with "
                             f"`rct-tflm generate --model ART --out DIR`")
         model_dir = found[0].parent
-    srcs = sorted(p for p in model_dir.rglob("*.c"))
-    incs = sorted({p.parent for p in model_dir.rglob("*.h")} | {model_dir})
+    srcs = sorted(model_dir.glob("*.c"))  # not host/: H4's optional host main lives there
+    incs = [model_dir]
     have = {p.name for p in srcs}
     fw = firmware_dir()
     for sub in ("kernels", "runtime"):  # H3's runtime, unless the tree ships its own copy

@@ -92,7 +92,9 @@ def test_float_stochastic_round_is_unbiased(x: float, seed: int) -> None:
     n = 40_000
     out = round_stochastic_float(np.full(n, x), Rng(seed))
     frac = x - np.floor(x)
-    assert abs(out.mean() - x) <= 5 * np.sqrt(max(frac * (1 - frac), 1e-12) / n) + 1e-9
+    # Variance floor of one draw in n: a fraction within 2^-32 of 0 or 1 still rounds the other
+    # way when the draw is exactly 0 (key 0 draws r = 0 first), a legitimate uniform outcome.
+    assert abs(out.mean() - x) <= 5 * np.sqrt(max(frac * (1 - frac), 1.0 / n) / n) + 1e-9
 
 
 def test_integer_and_float_stochastic_rounding_agree() -> None:

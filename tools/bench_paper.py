@@ -28,14 +28,14 @@ DATASETS = (ROOT / ".." / "shared" / "datasets").resolve()
 
 # name -> what to train; `needs` is the file that must exist, epochs (full, quick).
 BENCHMARKS: dict[str, dict] = {
-    "mnist-cnn": {"model": "cnn", "data": f"mnist-idx:{DATASETS / 'mnist10k'}",
+    "mnist-cnn": {"model": "builtin:cnn", "data": f"mnist-idx:{DATASETS / 'mnist10k'}",
                   "needs": DATASETS / "mnist10k", "epochs": (4, 1), "metric": "accuracy"},
-    "mnist-mlp": {"model": "mlp", "data": f"mnist-idx:{DATASETS / 'mnist10k'}",
+    "mnist-mlp": {"model": "builtin:mlp784", "data": f"mnist-idx:{DATASETS / 'mnist10k'}",
                   "needs": DATASETS / "mnist10k", "epochs": (6, 2), "metric": "accuracy"},
-    "sms": {"model": "text", "data": f"sms:{DATASETS / 'sms_spam' / 'SMSSpamCollection'}",
+    "sms": {"model": "builtin:text", "data": f"sms:{DATASETS / 'sms_spam' / 'SMSSpamCollection'}",
             "needs": DATASETS / "sms_spam" / "SMSSpamCollection", "epochs": (6, 2),
             "metric": "f1"},
-    "digits": {"model": "mlp", "data": "digits", "needs": None, "epochs": (20, 6),
+    "digits": {"model": "builtin:mlp", "data": "digits", "needs": None, "epochs": (20, 6),
                "metric": "accuracy"},
 }
 UNDERFLOW_LR = 0.005

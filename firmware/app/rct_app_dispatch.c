@@ -86,6 +86,10 @@ static void do_train(const rct_frame_t *req)
     uint32_t batch = req->payload[0], count = req->payload[1];
     if (batch == 0 || count == 0 || count % batch != 0)
         return nak_cached(req, RCT_NAK_BAD_ARG, "train: count must be a multiple of batch >= 1");
+#ifdef RCT_MODEL_MAX_BATCH
+    if (batch > RCT_MODEL_MAX_BATCH)
+        return nak_cached(req, RCT_NAK_BAD_ARG, "train: batch > RCT_MODEL_MAX_BATCH");
+#endif
     if (req->n != 2 + count * (in + 1))
         return nak_cached(req, RCT_NAK_BAD_LENGTH, "train: sample size != model input size");
     const int8_t *x = (const int8_t *)(req->payload + 2);

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 PROTO_VERSION = 1
 
@@ -62,24 +62,21 @@ class Stats:
     bits: list[int]
     exp: list[int]
     gavg_q16: list[int]
+    saturated: list[int]
     loss_q16: int
     samples: int
     steps: int
     decisions: int
+    prng_counter: int
     rx_errors: int
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def unpack(cls, p: bytes) -> "Stats":
         (t,) = struct.unpack_from("<H", p, 0)
-        bits, exp, gavg = [], [], []
-        off = 2
-        for _ in range(t):
-            b, e, g = struct.unpack_from("<Bbi", p, off)
-            bits.append(b), exp.append(e), gavg.append(g)
-            off += 6
-        loss, samples, steps, decisions, rx_err = struct.unpack_from("<iIIII", p, off)
-        return cls(bits, exp, gavg, loss, samples, steps, decisions, rx_err)
+        rows = [struct.unpack_from("<BbiI", p, 2 + 10 * i) for i in range(t)]
+        tail = struct.unpack_from("<iIIIII", p, 2 + 10 * t)
+        return cls([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+                   [r[3] for r in rows], *tail)
 
     @property
     def loss(self) -> float:

@@ -1,0 +1,1 @@
+"""Test driver for the hand-written C kernels (see driver.py)."""

@@ -1,0 +1,465 @@
+/* Kernel test harness: a loop of request -> kernel call -> response over a byte stream, so the
+ * same driver runs on the host (stdin/stdout, sanitizers) and later on Cortex-M under QEMU.
+ * No malloc: arrays live in a static pool reset per request.
+ *
+ * Frame (little-endian): u32 magic, u32 op (response: status), u32 n_ints, i64 ints[n_ints],
+ * u32 n_arrays, then per array: u32 type, u32 count, count elements. Types: 1 i8, 2 i16, 4 i32,
+ * 8 i64, 0x101 u8, 0x104 u32. Weight tensors travel as i16 values plus their bits; the harness
+ * stores them in the container of their bitwidth (int8 when bits <= 8). */
+#include <stddef.h>
+#include <string.h>
+#include "harness_io.h"
+#include "rct.h"
+
+#define MAGIC_REQ 0x51544352u /* "RCTQ" */
+#define MAGIC_RSP 0x41544352u /* "RCTA" */
+#define MAX_INTS 256
+#define MAX_ARRAYS 16
+#define POOL_WORDS (1u << 18) /* 2 MiB */
+
+enum { T_I8 = 1, T_I16 = 2, T_I32 = 4, T_I64 = 8, T_U8 = 0x101, T_U32 = 0x104 };
+
+typedef struct {
+    uint32_t type, count;
+    void *data;
+} arr_t;
+
+static int64_t pool[POOL_WORDS];
+static uint32_t pool_used;
+static int64_t in_ints[MAX_INTS], out_ints[MAX_INTS];
+static uint32_t n_in_ints, n_out_ints, n_in_arrays, n_out_arrays;
+static arr_t in_arr[MAX_ARRAYS], out_arr[MAX_ARRAYS];
+static int failed;
+
+static uint32_t elem_size(uint32_t type)
+{
+    return type & 0xFFu;
+}
+
+static void *palloc(uint32_t bytes)
+{
+    const uint32_t words = (bytes + 7u) / 8u;
+    void *p;
+    if (pool_used + words > POOL_WORDS) {
+        failed = 1;
+        return NULL;
+    }
+    p = &pool[pool_used];
+    memset(p, 0, (size_t)words * 8u);
+    pool_used += words;
+    return p;
+}
+
+static void *out_array(uint32_t type, int32_t count)
+{
+    arr_t *a;
+    if (n_out_arrays >= MAX_ARRAYS || count < 0) {
+        failed = 1;
+        return NULL;
+    }
+    a = &out_arr[n_out_arrays++];
+    a->type = type;
+    a->count = (uint32_t)count;
+    a->data = palloc(a->count * elem_size(type) + 8u);
+    return a->data;
+}
+
+static void out_int(int64_t v)
+{
+    if (n_out_ints < MAX_INTS) out_ints[n_out_ints++] = v;
+    else failed = 1;
+}
+
+static int32_t I(uint32_t k)
+{
+    return k < n_in_ints ? (int32_t)in_ints[k] : 0;
+}
+
+static void *A(uint32_t k)
+{
+    return k < n_in_arrays ? in_arr[k].data : NULL;
+}
+
+static int32_t N(uint32_t k)
+{
+    return k < n_in_arrays ? (int32_t)in_arr[k].count : 0;
+}
+
+/* Weights (i16 values) -> container of `bits`. */
+static const void *weights(uint32_t k, int32_t bits)
+{
+    const int16_t *src = (const int16_t *)A(k);
+    const int32_t n = N(k);
+    int32_t i;
+    void *dst;
+    if (bits > 8) return src;
+    dst = palloc((uint32_t)n + 8u);
+    if (dst == NULL) return NULL;
+    for (i = 0; i < n; i++) ((int8_t *)dst)[i] = (int8_t)src[i];
+    return dst;
+}
+
+/* A trainable tensor from i16 values: storage sized for int16 (room for repacking). */
+static void tensor_in(rct_tensor_t *t, uint32_t k, int32_t exp, int32_t bits)
+{
+    const int16_t *src = (const int16_t *)A(k);
+    int32_t i;
+    t->size = N(k);
+    t->exp = (int16_t)exp;
+    t->bits = (uint8_t)bits;
+    t->pad_ = 0u;
+    t->data = palloc((uint32_t)t->size * 2u + 8u);
+    if (t->data == NULL) return;
+    for (i = 0; i < t->size; i++) rct_wstore(t->data, bits, i, src[i]);
+}
+
+static void tensor_out(const rct_tensor_t *t)
+{
+    int16_t *q = (int16_t *)out_array(T_I16, t->size);
+    int32_t i;
+    if (q == NULL) return;
+    for (i = 0; i < t->size; i++) q[i] = (int16_t)rct_wload(t->data, t->bits, i);
+}
+
+static void shape_in(rct_conv_shape_t *s, uint32_t k)
+{
+    s->n = I(k); s->in_h = I(k + 1); s->in_w = I(k + 2); s->in_c = I(k + 3);
+    s->out_h = I(k + 4); s->out_w = I(k + 5); s->out_c = I(k + 6);
+    s->k_h = I(k + 7); s->k_w = I(k + 8); s->stride_h = I(k + 9); s->stride_w = I(k + 10);
+    s->pad_top = I(k + 11); s->pad_left = I(k + 12); s->depth_multiplier = I(k + 13);
+}
+
+static int32_t out_size(const rct_conv_shape_t *s)
+{
+    return s->n * s->out_h * s->out_w * s->out_c;
+}
+
+static int32_t in_size(const rct_conv_shape_t *s)
+{
+    return s->n * s->in_h * s->in_w * s->in_c;
+}
+
+static void prng_in(rct_prng_t *r, uint32_t k)
+{
+    r->key = (uint32_t)in_ints[k];
+    r->counter = (uint32_t)in_ints[k + 1];
+}
+
+static void run_controller(void)
+{
+    /* ints: t_min, t_max, ppm, period, bits_min, bits_max, enabled, n_tensors, key, counter,
+     * then per tensor (exp, bits, cap); arrays: one q (i16) per tensor, then events i64
+     * [kind, a, b]*: kind 0 = observe(slot a, gavg b), kind 1 = advance(a samples). */
+    rct_ctrl_config_t cfg;
+    rct_controller_t c;
+    rct_ctrl_slot_t slots[8];
+    rct_tensor_t t[8];
+    uint8_t caps[8];
+    rct_decision_t dec[64];
+    rct_prng_t r;
+    const int32_t nt = I(7);
+    const int64_t *ev;
+    int32_t i, ne, total = 0;
+    int64_t *log;
+    if (nt < 1 || nt > 8) {
+        failed = 1;
+        return;
+    }
+    cfg.t_min_q16 = I(0); cfg.t_max_q16 = I(1); cfg.sat_guard_ppm = (uint32_t)I(2);
+    cfg.period_samples = (uint32_t)I(3); cfg.bits_min = (uint8_t)I(4);
+    cfg.bits_max = (uint8_t)I(5); cfg.enabled = (uint8_t)I(6); cfg.pad_ = 0u;
+    prng_in(&r, 8);
+    for (i = 0; i < nt; i++) {
+        tensor_in(&t[i], (uint32_t)i, I(10u + 3u * (uint32_t)i), I(11u + 3u * (uint32_t)i));
+        caps[i] = (uint8_t)I(12u + 3u * (uint32_t)i);
+    }
+    rct_controller_init(&c, &cfg, slots, caps, nt);
+    ev = (const int64_t *)A((uint32_t)nt);
+    ne = N((uint32_t)nt) / 3;
+    log = (int64_t *)out_array(T_I64, 64 * 9);
+    if (log == NULL) return;
+    for (i = 0; i < ne; i++) {
+        if (ev[3 * i] == 0) {
+            rct_controller_observe(&c, (int32_t)ev[3 * i + 1], (int32_t)ev[3 * i + 2]);
+        } else {
+            const int32_t room = 64 - total;
+            int32_t made = rct_controller_advance(&c, (uint32_t)ev[3 * i + 1], t, &r, dec, room);
+            int32_t k;
+            if (made > room) made = room;
+            for (k = 0; k < made; k++, total++) {
+                int64_t *d = log + 9 * total;
+                d[0] = dec[k].sample; d[1] = dec[k].tensor; d[2] = dec[k].action;
+                d[3] = dec[k].bits_before; d[4] = dec[k].bits_after;
+                d[5] = dec[k].exp_before; d[6] = dec[k].exp_after;
+                d[7] = dec[k].gavg_q16; d[8] = dec[k].saturated;
+            }
+        }
+    }
+    out_arr[n_out_arrays - 1].count = (uint32_t)(9 * total);
+    for (i = 0; i < nt; i++) {
+        tensor_out(&t[i]);
+        out_int(t[i].exp);
+        out_int(t[i].bits);
+    }
+    out_int(r.counter);
+    out_int(c.samples);
+}
+
+static void dispatch(uint32_t op)
+{
+    rct_prng_t r;
+    rct_tensor_t t;
+    rct_conv_shape_t s;
+    int32_t i;
+    switch (op) {
+    case 1: { /* prng: key, counter, n -> u32[n] */
+        uint32_t *o = (uint32_t *)out_array(T_U32, I(2));
+        prng_in(&r, 0);
+        for (i = 0; o != NULL && i < I(2); i++) o[i] = rct_prng_next(&r);
+        out_int(r.counter);
+        break;
+    }
+    case 2: { /* round_nearest64: s; v i64 -> i64 */
+        int64_t *o = (int64_t *)out_array(T_I64, N(0));
+        for (i = 0; o != NULL && i < N(0); i++) o[i] = rct_round_nearest64(((int64_t *)A(0))[i], I(0));
+        break;
+    }
+    case 3: { /* round_stochastic64: s, key, counter; v i64 -> i64 */
+        int64_t *o = (int64_t *)out_array(T_I64, N(0));
+        prng_in(&r, 1);
+        for (i = 0; o != NULL && i < N(0); i++)
+            o[i] = rct_round_stochastic64(((int64_t *)A(0))[i], I(0), &r);
+        out_int(r.counter);
+        break;
+    }
+    case 4: /* gavg: abs_sum, size, sh */
+        out_int(rct_gavg_q16(in_ints[0], I(1), I(2)));
+        break;
+    case 5: { /* dense_forward */
+        int8_t *y = (int8_t *)out_array(T_I8, I(7) * I(9));
+        if (y == NULL) break;
+        rct_dense_forward((const int8_t *)A(0), I(0), weights(1, I(1)), I(1), I(2),
+                          I(3) ? weights(2, I(4)) : NULL, I(4), I(5), y, I(6), I(7), I(8), I(9),
+                          (rct_act_t)I(10), (rct_acc_t)I(11));
+        break;
+    }
+    case 6: { /* dense_backward_input */
+        int16_t *dx = (int16_t *)out_array(T_I16, I(3) * I(4));
+        if (dx == NULL) break;
+        out_int(rct_dense_backward_input((const int16_t *)A(0), I(0), weights(1, I(1)), I(1), I(2),
+                                         dx, I(3), I(4), I(5)));
+        break;
+    }
+    case 7: { /* dense_backward_weight: g in/out */
+        int32_t *g = (int32_t *)out_array(T_I32, N(2));
+        if (g == NULL) break;
+        memcpy(g, A(2), (size_t)N(2) * 4u);
+        rct_dense_backward_weight((const int8_t *)A(0), (const int16_t *)A(1), I(0), I(1), I(2), g);
+        break;
+    }
+    case 8: { /* bias_backward */
+        int32_t *g = (int32_t *)out_array(T_I32, N(1));
+        if (g == NULL) break;
+        memcpy(g, A(1), (size_t)N(1) * 4u);
+        rct_bias_backward((const int16_t *)A(0), I(0), I(1), g);
+        break;
+    }
+    case 9: /* update: exp, bits, g_exp, lr_shift, stochastic, key, counter; q, g */
+        tensor_in(&t, 0, I(0), I(1));
+        prng_in(&r, 5);
+        out_int(rct_update(&t, (const int32_t *)A(1), I(2), I(3), I(4), &r));
+        out_int(r.counter);
+        tensor_out(&t);
+        break;
+    case 10: /* dense_backward_update: exp, bits, x_exp, dz_exp, n, in, out, lr, sto, key, ctr */
+        tensor_in(&t, 0, I(0), I(1));
+        prng_in(&r, 9);
+        out_int(rct_dense_backward_update(&t, (const int8_t *)A(1), I(2), (const int16_t *)A(2),
+                                          I(3), I(4), I(5), I(6), I(7), I(8), &r));
+        out_int(r.counter);
+        tensor_out(&t);
+        break;
+    case 11: /* bias_backward_update: exp, bits, dz_exp, rows, channels, lr, sto, key, ctr */
+        tensor_in(&t, 0, I(0), I(1));
+        prng_in(&r, 7);
+        out_int(rct_bias_backward_update(&t, (const int16_t *)A(1), I(2), I(3), I(4), I(5), I(6),
+                                         &r));
+        out_int(r.counter);
+        tensor_out(&t);
+        break;
+    case 12: case 16: { /* conv/depthwise forward: x_exp, w_bits, w_exp, has_b, b_bits, b_exp,
+                         * y_exp, act, acc, shape@9 */
+        int8_t *y;
+        shape_in(&s, 9);
+        y = (int8_t *)out_array(T_I8, out_size(&s));
+        if (y == NULL) break;
+        if (op == 12)
+            rct_conv2d_forward((const int8_t *)A(0), I(0), weights(1, I(1)), I(1), I(2),
+                               I(3) ? weights(2, I(4)) : NULL, I(4), I(5), y, I(6), &s,
+                               (rct_act_t)I(7), (rct_acc_t)I(8));
+        else
+            rct_depthwise_conv2d_forward((const int8_t *)A(0), I(0), weights(1, I(1)), I(1), I(2),
+                                         I(3) ? weights(2, I(4)) : NULL, I(4), I(5), y, I(6), &s,
+                                         (rct_act_t)I(7), (rct_acc_t)I(8));
+        break;
+    }
+    case 13: case 17: { /* backward_input: dz_exp, w_bits, w_exp, shape@3 */
+        int16_t *dx;
+        shape_in(&s, 3);
+        dx = (int16_t *)out_array(T_I16, in_size(&s));
+        if (dx == NULL) break;
+        if (op == 13)
+            out_int(rct_conv2d_backward_input((const int16_t *)A(0), I(0), weights(1, I(1)), I(1),
+                                              I(2), dx, &s));
+        else
+            out_int(rct_depthwise_conv2d_backward_input((const int16_t *)A(0), I(0),
+                                                        weights(1, I(1)), I(1), I(2), dx, &s));
+        break;
+    }
+    case 14: case 18: { /* backward_weight: shape@0; x, dz, g */
+        int32_t *g = (int32_t *)out_array(T_I32, N(2));
+        if (g == NULL) break;
+        shape_in(&s, 0);
+        memcpy(g, A(2), (size_t)N(2) * 4u);
+        if (op == 14) rct_conv2d_backward_weight((const int8_t *)A(0), (const int16_t *)A(1), &s, g);
+        else rct_depthwise_conv2d_backward_weight((const int8_t *)A(0), (const int16_t *)A(1), &s, g);
+        break;
+    }
+    case 15: case 19: /* backward_update: exp, bits, x_exp, dz_exp, lr, sto, key, ctr, shape@8 */
+        shape_in(&s, 8);
+        tensor_in(&t, 0, I(0), I(1));
+        prng_in(&r, 6);
+        if (op == 15)
+            out_int(rct_conv2d_backward_update(&t, (const int8_t *)A(1), I(2), (const int16_t *)A(2),
+                                               I(3), &s, I(4), I(5), &r));
+        else
+            out_int(rct_depthwise_conv2d_backward_update(&t, (const int8_t *)A(1), I(2),
+                                                         (const int16_t *)A(2), I(3), &s, I(4),
+                                                         I(5), &r));
+        out_int(r.counter);
+        tensor_out(&t);
+        break;
+    case 20: { /* relu_forward: upper; x */
+        int8_t *y = (int8_t *)out_array(T_I8, N(0));
+        if (y != NULL) rct_relu_forward((const int8_t *)A(0), y, N(0), I(0));
+        break;
+    }
+    case 21: { /* relu_backward: upper; y, dy */
+        int16_t *dy = (int16_t *)out_array(T_I16, N(1));
+        if (dy == NULL) break;
+        memcpy(dy, A(1), (size_t)N(1) * 2u);
+        rct_relu_backward((const int8_t *)A(0), dy, N(1), I(0));
+        break;
+    }
+    case 22: case 24: { /* max/avg pool forward: shape@0; x */
+        int8_t *y;
+        shape_in(&s, 0);
+        y = (int8_t *)out_array(T_I8, out_size(&s));
+        if (y == NULL) break;
+        if (op == 22) rct_maxpool2d_forward((const int8_t *)A(0), y, &s);
+        else rct_avgpool2d_forward((const int8_t *)A(0), y, &s);
+        break;
+    }
+    case 23: { /* maxpool backward: dy_exp, shape@1; x, dy */
+        int16_t *dx;
+        shape_in(&s, 1);
+        dx = (int16_t *)out_array(T_I16, in_size(&s));
+        if (dx != NULL)
+            out_int(rct_maxpool2d_backward((const int8_t *)A(0), (const int16_t *)A(1), I(0), dx, &s));
+        break;
+    }
+    case 25: { /* avgpool backward: dy_exp, shape@1; dy */
+        int16_t *dx;
+        shape_in(&s, 1);
+        dx = (int16_t *)out_array(T_I16, in_size(&s));
+        if (dx != NULL) out_int(rct_avgpool2d_backward((const int16_t *)A(0), I(0), dx, &s));
+        break;
+    }
+    case 26: { /* requantize: from, to; x */
+        int8_t *y = (int8_t *)out_array(T_I8, N(0));
+        if (y != NULL) rct_requantize_i8((const int8_t *)A(0), y, N(0), I(0), I(1));
+        break;
+    }
+    case 27: { /* softmax_ce: z_exp, n, classes; z, labels */
+        int16_t *dz = (int16_t *)out_array(T_I16, I(1) * I(2));
+        int32_t loss = 0;
+        if (dz == NULL) break;
+        out_int(rct_softmax_ce((const int8_t *)A(0), I(0), (const uint8_t *)A(1), dz, I(1), I(2),
+                               &loss));
+        out_int(loss);
+        break;
+    }
+    case 28: /* bit change: which (1 add_low, 2 drop_low, 3 add_high), exp, bits, key, ctr; q */
+        tensor_in(&t, 0, I(1), I(2));
+        prng_in(&r, 3);
+        if (I(0) == 1) rct_add_low_bit(&t);
+        else if (I(0) == 2) rct_drop_low_bit(&t, &r);
+        else rct_add_high_bit(&t);
+        out_int(t.exp);
+        out_int(t.bits);
+        out_int(r.counter);
+        out_int(rct_saturated_count(&t));
+        tensor_out(&t);
+        break;
+    case 29:
+        run_controller();
+        break;
+    case 30: /* argmax_i8; z */
+        out_int(rct_argmax_i8((const int8_t *)A(0), N(0)));
+        break;
+    default:
+        failed = 1;
+    }
+}
+
+static int read_request(uint32_t *op)
+{
+    uint32_t hdr[3], k;
+    if (harness_io_read(hdr, sizeof hdr) != 0 || hdr[0] != MAGIC_REQ || hdr[2] > MAX_INTS) return -1;
+    *op = hdr[1];
+    n_in_ints = hdr[2];
+    if (harness_io_read(in_ints, 8u * n_in_ints) != 0) return -1;
+    if (harness_io_read(&n_in_arrays, 4u) != 0 || n_in_arrays > MAX_ARRAYS) return -1;
+    for (k = 0; k < n_in_arrays; k++) {
+        uint32_t th[2], bytes;
+        if (harness_io_read(th, sizeof th) != 0) return -1;
+        in_arr[k].type = th[0];
+        in_arr[k].count = th[1];
+        bytes = th[1] * elem_size(th[0]);
+        in_arr[k].data = palloc(bytes + 8u);
+        if (in_arr[k].data == NULL || harness_io_read(in_arr[k].data, bytes) != 0) return -1;
+    }
+    return 0;
+}
+
+static void write_response(void)
+{
+    uint32_t hdr[3], k;
+    hdr[0] = MAGIC_RSP;
+    hdr[1] = (uint32_t)failed;
+    hdr[2] = n_out_ints;
+    harness_io_write(hdr, sizeof hdr);
+    harness_io_write(out_ints, 8u * n_out_ints);
+    harness_io_write(&n_out_arrays, 4u);
+    for (k = 0; k < n_out_arrays; k++) {
+        uint32_t th[2];
+        th[0] = out_arr[k].type;
+        th[1] = out_arr[k].count;
+        harness_io_write(th, sizeof th);
+        harness_io_write(out_arr[k].data, th[1] * elem_size(th[0]));
+    }
+    harness_io_flush();
+}
+
+int main(void)
+{
+    uint32_t op;
+    for (;;) {
+        pool_used = 0u;
+        n_out_ints = n_out_arrays = 0u;
+        failed = 0;
+        if (read_request(&op) != 0) return 0;
+        dispatch(op);
+        write_response();
+    }
+}

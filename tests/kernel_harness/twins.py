@@ -1,0 +1,172 @@
+"""C twins of the golden kernels: same signatures as rct_tflm.fixedpoint.kernels, executed by the
+C harness (driver.py). Weights travel as int16 values with their bits; the harness stores them in
+the container of that bitwidth."""
+from __future__ import annotations
+
+import numpy as np
+
+from rct_tflm.fixedpoint import QTensor, Rng
+from rct_tflm.fixedpoint.kernels import ConvShape
+
+from .driver import Harness
+
+
+def _i8(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int8).ravel()
+
+
+def _i16(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int16).ravel()
+
+
+def _i32(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int32).ravel()
+
+
+class CKernels:
+    def __init__(self, h: Harness) -> None:
+        self.h = h
+
+    # -- runtime ------------------------------------------------------------------------------
+    def prng(self, key: int, counter: int, n: int) -> tuple[np.ndarray, int]:
+        ints, arrs = self.h.call(1, [key, counter, n])
+        return arrs[0], ints[0]
+
+    def round_nearest(self, v: np.ndarray, s: int) -> np.ndarray:
+        return self.h.call(2, [s], [np.asarray(v, np.int64).ravel()])[1][0]
+
+    def round_stochastic(self, v: np.ndarray, s: int, rng: Rng) -> np.ndarray:
+        ints, arrs = self.h.call(3, [s, rng.key, rng.counter], [np.asarray(v, np.int64).ravel()])
+        rng.counter = ints[0]
+        return arrs[0]
+
+    def gavg_q16(self, abs_sum: int, size: int, sh: int) -> int:
+        return self.h.call(4, [abs_sum, size, sh])[0][0]
+
+    def _tensor_op(self, op: int, t: QTensor, head: list[int], rng: Rng, tail: list[int],
+                   arrays: list[np.ndarray]) -> int:
+        ints, arrs = self.h.call(op, [t.exp, t.bits, *head, rng.key, rng.counter, *tail],
+                                 [_i16(t.q), *arrays])
+        rng.counter = ints[1]
+        t.q = arrs[0].astype(np.int32).reshape(t.q.shape)
+        return ints[0]
+
+    def update(self, t: QTensor, g, g_exp: int, lr_shift: int, rng: Rng, stochastic=True) -> int:
+        return self._tensor_op(9, t, [g_exp, lr_shift, int(stochastic)], rng, [], [_i32(g)])
+
+    def bit_change(self, which: str, t: QTensor, rng: Rng) -> int:
+        code = {"add_low": 1, "drop_low": 2, "add_high": 3}[which]
+        ints, arrs = self.h.call(28, [code, t.exp, t.bits, rng.key, rng.counter], [_i16(t.q)])
+        t.exp, t.bits, rng.counter = ints[0], ints[1], ints[2]
+        t.q = arrs[0].astype(np.int32).reshape(t.q.shape)
+        return ints[3]
+
+    # -- dense --------------------------------------------------------------------------------
+    def dense_forward(self, x, x_exp, w, w_bits, w_exp, b, b_bits, b_exp, y_exp, act, acc):
+        n, fin = x.shape
+        out = w.shape[1]
+        arrays = [_i8(x), _i16(w)] + ([_i16(b)] if b is not None else [])
+        ints = [x_exp, w_bits, w_exp, int(b is not None), b_bits, b_exp, y_exp, n, fin, out, act,
+                acc]
+        return self.h.call(5, ints, arrays)[1][0].reshape(n, out)
+
+    def dense_backward_input(self, dz, dz_exp, w, w_bits, w_exp):
+        n, out = dz.shape
+        fin = w.shape[0]
+        ints, arrs = self.h.call(6, [dz_exp, w_bits, w_exp, n, fin, out], [_i16(dz), _i16(w)])
+        return arrs[0].reshape(n, fin), ints[0]
+
+    def dense_backward_weight(self, x, dz, g):
+        n, fin = x.shape
+        g[...] = self.h.call(7, [n, fin, dz.shape[1]], [_i8(x), _i16(dz), _i32(g)])[1][0].reshape(g.shape)
+
+    def bias_backward(self, dz, g):
+        c = dz.shape[-1]
+        g[...] = self.h.call(8, [dz.size // c, c], [_i16(dz), _i32(g)])[1][0]
+
+    def dense_backward_update(self, t, x, x_exp, dz, dz_exp, lr_shift, rng, stochastic=True):
+        n, fin = x.shape
+        return self._tensor_op(10, t, [x_exp, dz_exp, n, fin, dz.shape[1], lr_shift,
+                                       int(stochastic)], rng, [], [_i8(x), _i16(dz)])
+
+    def bias_backward_update(self, t, dz, dz_exp, lr_shift, rng, stochastic=True):
+        c = dz.shape[-1]
+        return self._tensor_op(11, t, [dz_exp, dz.size // c, c, lr_shift, int(stochastic)], rng,
+                               [], [_i16(dz)])
+
+    # -- conv / depthwise ---------------------------------------------------------------------
+    def _fwd(self, op, x, x_exp, w, w_bits, w_exp, b, b_bits, b_exp, y_exp, sh: ConvShape, act,
+             acc):
+        arrays = [_i8(x), _i16(w)] + ([_i16(b)] if b is not None else [])
+        ints = [x_exp, w_bits, w_exp, int(b is not None), b_bits, b_exp, y_exp, act, acc,
+                *sh.as_tuple()]
+        return self.h.call(op, ints, arrays)[1][0].reshape(sh.n, sh.out_h, sh.out_w, sh.out_c)
+
+    def _bin(self, op, dz, dz_exp, w, w_bits, w_exp, sh: ConvShape):
+        ints, arrs = self.h.call(op, [dz_exp, w_bits, w_exp, *sh.as_tuple()], [_i16(dz), _i16(w)])
+        return arrs[0].reshape(sh.n, sh.in_h, sh.in_w, sh.in_c), ints[0]
+
+    def _bw(self, op, x, dz, sh: ConvShape, g):
+        g[...] = self.h.call(op, list(sh.as_tuple()), [_i8(x), _i16(dz), _i32(g)])[1][0].reshape(g.shape)
+
+    def _bu(self, op, t, x, x_exp, dz, dz_exp, sh: ConvShape, lr_shift, rng, stochastic=True):
+        return self._tensor_op(op, t, [x_exp, dz_exp, lr_shift, int(stochastic)], rng,
+                               list(sh.as_tuple()), [_i8(x), _i16(dz)])
+
+    def conv2d_forward(self, *a, **k):
+        return self._fwd(12, *a, **k)
+
+    def conv2d_backward_input(self, *a):
+        return self._bin(13, *a)
+
+    def conv2d_backward_weight(self, *a):
+        return self._bw(14, *a)
+
+    def conv2d_backward_update(self, *a, **k):
+        return self._bu(15, *a, **k)
+
+    def depthwise_conv2d_forward(self, *a, **k):
+        return self._fwd(16, *a, **k)
+
+    def depthwise_conv2d_backward_input(self, *a):
+        return self._bin(17, *a)
+
+    def depthwise_conv2d_backward_weight(self, *a):
+        return self._bw(18, *a)
+
+    def depthwise_conv2d_backward_update(self, *a, **k):
+        return self._bu(19, *a, **k)
+
+    # -- activations, pools, softmax ----------------------------------------------------------
+    def relu_forward(self, x, upper):
+        return self.h.call(20, [upper], [_i8(x)])[1][0].reshape(np.shape(x))
+
+    def relu_backward(self, y, dy, upper):
+        return self.h.call(21, [upper], [_i8(y), _i16(dy)])[1][0].reshape(np.shape(dy))
+
+    def maxpool2d_forward(self, x, sh: ConvShape):
+        return self.h.call(22, list(sh.as_tuple()), [_i8(x)])[1][0].reshape(
+            sh.n, sh.out_h, sh.out_w, sh.out_c)
+
+    def maxpool2d_backward(self, x, dy, dy_exp, sh: ConvShape):
+        ints, arrs = self.h.call(23, [dy_exp, *sh.as_tuple()], [_i8(x), _i16(dy)])
+        return arrs[0].reshape(sh.n, sh.in_h, sh.in_w, sh.in_c), ints[0]
+
+    def avgpool2d_forward(self, x, sh: ConvShape):
+        return self.h.call(24, list(sh.as_tuple()), [_i8(x)])[1][0].reshape(
+            sh.n, sh.out_h, sh.out_w, sh.out_c)
+
+    def avgpool2d_backward(self, dy, dy_exp, sh: ConvShape):
+        ints, arrs = self.h.call(25, [dy_exp, *sh.as_tuple()], [_i16(dy)])
+        return arrs[0].reshape(sh.n, sh.in_h, sh.in_w, sh.in_c), ints[0]
+
+    def requantize_i8(self, x, from_exp, to_exp):
+        return self.h.call(26, [from_exp, to_exp], [_i8(x)])[1][0].reshape(np.shape(x))
+
+    def softmax_ce(self, z, z_exp, labels):
+        n, c = z.shape
+        ints, arrs = self.h.call(27, [z_exp, n, c], [_i8(z), np.asarray(labels, np.uint8)])
+        return arrs[0].reshape(n, c), ints[1], ints[0]
+
+    def argmax_i8(self, z):
+        return self.h.call(30, [], [_i8(z)])[0][0]
