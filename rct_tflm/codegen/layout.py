@@ -59,8 +59,8 @@ def build_layout(m: LoweredModel, max_batch: int) -> Layout:
     for op in ops:
         in_of.append(cur)
         use(cur, op.index)
-        if op.kind in INPLACE_KINDS and cur is not None:
-            out = cur
+        if op.kind in ("flatten", "dropout") or (op.kind in INPLACE_KINDS and cur is not None):
+            out = cur  # a reshape (even of the caller's input) or an in-place activation
         else:
             out = f"act{op.index}"
             bufs[out] = Buffer(out, max_batch * op.out_size, op.index, op.index, 4, "activation")
