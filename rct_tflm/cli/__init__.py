@@ -14,7 +14,10 @@ from ..errors import UserError
 
 # Modules that define commands; each exposes `COMMANDS`, a list of click commands.
 _COMMAND_MODULES = [
-    "train",
+    "train",     # train, compare (host RCT trainer + baselines)
+    "engine",    # generate, emulate (integer engine: golden / host C / firmware boot)
+    "device",    # boards, build, flash, stream (firmware, link, boards)
+    "pipeline",  # partition, report, demo (the whole story)
 ]
 
 

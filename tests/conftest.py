@@ -1,0 +1,68 @@
+"""Shared fixtures: data sets, toolchain availability and small numpy-only model artefacts.
+
+Tests that need `../shared/datasets` skip with a reason naming the missing folder (CI has it);
+everything else runs everywhere `make setup` has run.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = (ROOT / ".." / "shared" / "datasets").resolve()
+
+
+def shared_dataset(rel: str) -> Path:
+    """Path of a data set under ../shared/datasets, or skip (with the reason) when absent."""
+    p = SHARED_DATASETS / rel
+    if not p.exists():
+        pytest.skip(f"needs {p} (../shared/datasets beside the checkout, as in CI)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    return shared_dataset("mnist10k")
+
+
+@pytest.fixture(scope="session")
+def sms_path() -> Path:
+    return shared_dataset("sms_spam/SMSSpamCollection")
+
+
+def require_tools(*tools: str) -> None:
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run `make setup` (installs gcc-arm-none-eabi "
+                    f"and qemu-system-arm)")
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from rct_tflm.data import load_dataset
+    return load_dataset("digits", 0)
+
+
+def float_digits_mlp(digits, hidden: int = 32, epochs: int = 2, seed: int = 0):
+    """A 64-hidden-10 MLP trained briefly with float SGD (numpy), act_exp calibrated; no TF."""
+    from rct_tflm.emulator.floatref import calibrate_act_exps, mlp_artefact, sgd_mlp
+    art = mlp_artefact([64, hidden, 10], seed=seed, input_exp=int(digits.preprocess["input_exp"]))
+    x = digits.x_train.reshape(len(digits.x_train), -1)
+    rng = np.random.default_rng(seed)
+    w = None
+    for _ in range(epochs):
+        w = sgd_mlp(art, x, digits.y_train, 0.05, rng.permutation(len(x)), w)
+    art.tensors.update(w)
+    calibrate_act_exps(art, x)
+    art.preprocess = dict(digits.preprocess)
+    return art
+
+
+@pytest.fixture(scope="session")
+def digits_mlp_artefact(digits):
+    """The digits 64-32-10 MLP as an 8-bit integer artefact (what `rct-tflm train` writes)."""
+    from rct_tflm.emulator.floatref import quantise_artefact
+    return quantise_artefact(float_digits_mlp(digits))
