@@ -64,6 +64,14 @@ def stratified_split(y: np.ndarray, test_frac: float, seed: int) -> tuple[np.nda
     return np.sort(np.concatenate(tr)), np.sort(np.concatenate(te))
 
 
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """Sample order of one training epoch: a permutation seeded by (seed, epoch).
+
+    The one definition of "same data order" shared by the host trainer, the golden engine, the
+    host C build and on-device streaming, so equal seeds give equal weights everywhere."""
+    return np.random.default_rng([int(seed), int(epoch)]).permutation(int(n))
+
+
 def downsample2x2(x: np.ndarray) -> np.ndarray:
     """Average 2x2 blocks of N x H x W x C images (H, W even): 28x28 -> 14x14."""
     n, h, w, c = x.shape
