@@ -121,8 +121,11 @@ def _tensor_tables(m: LoweredModel, lay: Layout) -> tuple[list[dict], list[dict]
 
 def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | None = None,
              trainable_layers: int | None = None, frozen_layers: int | None = None,
-             ram_budget: int = DEFAULT_RAM_BUDGET, artefact_name: str = "model") -> dict:
-    """Generate the C project for `art` into directory `out`; returns the memory report."""
+             ram_budget: int | None = DEFAULT_RAM_BUDGET, artefact_name: str = "model") -> dict:
+    """Generate the C project for `art` into directory `out`; returns the memory report.
+
+    `ram_budget` (bytes, None: no limit, e.g. the host) bounds the model's RAM (arena + state);
+    a model over it raises UserError before anything is written."""
     import jinja2  # only generation needs it
 
     cfg = cfg or EngineConfig()
@@ -133,7 +136,7 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
     blob_bytes = len(weights_blob([m.tensors[n] for n in m.trainable]))
     state_bytes = STATE_BYTES_FIXED + STATE_BYTES_PER_TENSOR * len(m.trainable)
     report = memory_report(m, lay, frozen, trainable, state_bytes, ram_budget, cfg)
-    if report["ram"]["total"] > ram_budget:
+    if ram_budget is not None and report["ram"]["total"] > ram_budget:
         big = sorted(report["ram"]["buffers"], key=lambda b: -b["bytes"])[:3]
         raise UserError(
             f"the trainable part needs {report['ram']['total']} B of RAM, over the budget of "

@@ -13,7 +13,7 @@ from .layout import Layout
 
 
 def memory_report(m: LoweredModel, lay: Layout, frozen: list[dict], trainable: list[dict],
-                  state_bytes: int, ram_budget: int, cfg: EngineConfig) -> dict:
+                  state_bytes: int, ram_budget: int | None, cfg: EngineConfig) -> dict:
     bufs = [{"name": b.name, "kind": b.kind, "bytes": b.size, "offset": b.offset,
              "live": [b.first, b.last]} for b in sorted(lay.buffers, key=lambda b: b.offset)]
     flash = ([{"name": t["name"], "kind": "frozen", "bytes": t["size"]} for t in frozen]
@@ -37,7 +37,8 @@ def write_memory_report(report: dict, out_dir: Path) -> None:
     r = report["ram"]
     lines = ["# Memory report", "",
              f"RAM for one training step (micro-batch {report['max_batch']}): **{r['total']} B** "
-             f"= arena {r['arena']} B + static state {r['state']} B (budget {r['budget']} B; "
+             f"= arena {r['arena']} B + static state {r['state']} B (budget "
+             f"{'none' if r['budget'] is None else str(r['budget']) + ' B'}; "
              f"{r['unshared']} B without buffer sharing).", "",
              "| buffer | kind | bytes | offset | live steps |", "|---|---|---|---|---|"]
     lines += [f"| {b['name']} | {b['kind']} | {b['bytes']} | {b['offset']} | {b['live'][0]}..{b['live'][1]} |"

@@ -6,6 +6,8 @@ Float code lives here, outside `rct_tflm.fixedpoint`, on purpose: the engine its
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..artefact import Layer, ModelArtefact
@@ -23,7 +25,7 @@ def _pad_same(n: int, k: int, s: int) -> tuple[int, int]:
 
 
 def _im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, padding: str) -> np.ndarray:
-    """x (N,H,W,C) -> (N,OH,OW,kh*kw*C) patches, zero padded like Keras 'same'."""
+    """x (N,H,W,C) -> (N,OH,OW,kh*kw*C) patches (order kh, kw, c), zero padded like Keras 'same'."""
     n, h, w, c = x.shape
     if padding == "same":
         pt, pb = _pad_same(h, kh, sh)
@@ -45,33 +47,50 @@ def _act(y: np.ndarray, a: str) -> np.ndarray:
     return y
 
 
+def _pair(v: Any) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else (int(v[0]), int(v[1]))
+
+
+def _pool(a: np.ndarray, c: dict, kind: str) -> np.ndarray:
+    """Max/average pooling, Keras rules ('same' pads; padded taps are ignored, as in TF)."""
+    ph, pw = _pair(c["pool_size"])
+    sh, sw = _pair(c.get("strides") or c["pool_size"])
+    n, h, wd, ch = a.shape
+    pad = c.get("padding", "valid")
+    if pad == "same":
+        pt, pb = _pad_same(h, ph, sh)
+        pl, pr = _pad_same(wd, pw, sw)
+        a = np.pad(a, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=np.nan)
+    oh, ow = _conv_out(h, ph, sh, pad), _conv_out(wd, pw, sw, pad)
+    win = np.stack([a[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] for i in range(ph) for j in range(pw)])
+    return np.nanmax(win, 0) if kind == "maxpool2d" else np.nanmean(win, 0)
+
+
 def float_forward(art: ModelArtefact, x: np.ndarray,
                   weights: dict[str, np.ndarray] | None = None) -> list[np.ndarray]:
     """Outputs of every layer for a batch x (N, *input_shape), float64."""
     w = weights or {n: art.float_weights(n).astype(np.float64) for n in art.tensors}
     outs = []
-    a = np.asarray(x, np.float64)
+    a = np.asarray(x, np.float64).reshape(len(x), *art.input_shape)
     for l in art.layers:
         c = l.config
+        bias = w[l.params["bias"]] if "bias" in l.params else 0.0
         if l.kind == "dense":
-            a = _act(a @ w[l.params["kernel"]] + w[l.params["bias"]] if "bias" in l.params
-                     else a @ w[l.params["kernel"]], c.get("activation", "linear"))
+            a = _act(a @ w[l.params["kernel"]] + bias, c.get("activation", "linear"))
         elif l.kind == "conv2d":
             k = w[l.params["kernel"]]
             kh, kw, _, f = k.shape
-            cols = _im2col(a, kh, kw, *c["strides"], c["padding"])
-            y = cols @ k.reshape(-1, f)
-            if "bias" in l.params:
-                y = y + w[l.params["bias"]]
-            a = _act(y, c.get("activation", "linear"))
+            cols = _im2col(a, kh, kw, *_pair(c["strides"]), c["padding"])
+            a = _act(cols @ k.reshape(-1, f) + bias, c.get("activation", "linear"))
+        elif l.kind == "depthwise_conv2d":
+            k = w[l.params["kernel"]]  # [kh, kw, cin, dm]; output channel ci * dm + m
+            kh, kw, cin, dm = k.shape
+            cols = _im2col(a, kh, kw, *_pair(c["strides"]), c["padding"])
+            cols = cols.reshape(*cols.shape[:3], kh * kw, cin)
+            y = np.einsum("nhwtc,tcm->nhwcm", cols, k.reshape(kh * kw, cin, dm))
+            a = _act(y.reshape(*y.shape[:3], cin * dm) + bias, c.get("activation", "linear"))
         elif l.kind in ("maxpool2d", "avgpool2d"):
-            ph, pw = c["pool_size"]
-            sh, sw = c.get("strides") or c["pool_size"]
-            n, h, wd, ch = a.shape
-            oh, ow = _conv_out(h, ph, sh, "valid"), _conv_out(wd, pw, sw, "valid")
-            win = np.stack([a[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :]
-                            for i in range(ph) for j in range(pw)])
-            a = win.max(0) if l.kind == "maxpool2d" else win.mean(0)
+            a = _pool(a, c, l.kind)
         elif l.kind == "flatten":
             a = a.reshape(a.shape[0], -1)
         elif l.kind == "relu":
@@ -86,10 +105,15 @@ def float_forward(art: ModelArtefact, x: np.ndarray,
     return outs
 
 
-def calibrate_act_exps(art: ModelArtefact, x: np.ndarray, headroom_bits: int = 0) -> None:
-    """Set every layer's act_exp to the int8 grid covering max|output| over the batch x."""
-    for l, o in zip(art.layers, float_forward(art, x)):
-        l.act_exp = exponent_for(float(np.max(np.abs(o))), 8, headroom_bits)
+def calibrate_act_exps(art: ModelArtefact, x: np.ndarray, headroom_bits: int = 0,
+                       logits_headroom_bits: int | None = None) -> None:
+    """Set every layer's act_exp to the int8 grid covering max|output| over the batch x, plus
+    `headroom_bits` (the last layer, the logits: `logits_headroom_bits`, default the same)."""
+    outs = float_forward(art, x)
+    for i, (l, o) in enumerate(zip(art.layers, outs)):
+        h = logits_headroom_bits if i == len(outs) - 1 and logits_headroom_bits is not None \
+            else headroom_bits
+        l.act_exp = exponent_for(float(np.max(np.abs(o))), 8, h)
 
 
 def dense_layer(name: str, n_in: int, n_out: int, activation: str) -> Layer:
@@ -140,6 +164,68 @@ def cnn_artefact(input_shape: tuple[int, int, int], filters: int, hidden: int, n
                          set(tensors), {"input_exp": input_exp}, {"method": "init", "seed": seed})
 
 
+def _out_shape(kind: str, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+    if kind == "dense":
+        if len(shape) != 1:
+            raise ValueError(f"dense needs a flat input, got {shape}; add a flatten layer")
+        return (int(c["units"]),)
+    if kind == "flatten":
+        return (int(np.prod(shape)),)
+    if kind in ("relu", "relu6", "dropout"):
+        return shape
+    h, w, ch = shape
+    ks = _pair(c["kernel_size"] if "kernel_size" in c else c["pool_size"])
+    st = _pair(c.get("strides") or c["pool_size"])
+    pad = c.get("padding", "valid")
+    oh, ow = _conv_out(h, ks[0], st[0], pad), _conv_out(w, ks[1], st[1], pad)
+    out_c = {"conv2d": lambda: int(c.get("filters", 0)),
+             "depthwise_conv2d": lambda: ch * int(c.get("depth_multiplier", 1))}.get(kind, lambda: ch)()
+    return (oh, ow, out_c)
+
+
+def sequential_artefact(input_shape: tuple[int, ...], specs: list[tuple[str, str, dict]],
+                        seed: int = 0, input_exp: int = -7) -> ModelArtefact:
+    """A float32 sequential model from (name, kind, config) specs: shapes inferred with Keras
+    rules, Glorot-uniform kernels (Keras fan-in/fan-out), zero biases; classes = last width.
+    Kinds: dense, conv2d, depthwise_conv2d, maxpool2d, avgpool2d, flatten, relu, relu6, dropout."""
+    rng = np.random.default_rng(seed)
+    layers, tensors = [], {}
+    shape = tuple(int(v) for v in input_shape)
+    for name, kind, cfg in specs:
+        cfg = dict(cfg)
+        if kind in ("conv2d", "depthwise_conv2d"):
+            cfg.setdefault("strides", [1, 1])
+            cfg.setdefault("padding", "valid")
+            cfg.setdefault("activation", "linear")
+            cfg["kernel_size"] = list(_pair(cfg["kernel_size"]))
+            cfg["strides"] = list(_pair(cfg["strides"]))
+        elif kind in ("maxpool2d", "avgpool2d"):
+            cfg["pool_size"] = list(_pair(cfg["pool_size"]))
+            cfg["strides"] = list(_pair(cfg.get("strides") or cfg["pool_size"]))
+            cfg.setdefault("padding", "valid")
+        elif kind == "dense":
+            cfg.setdefault("activation", "linear")
+        if kind == "depthwise_conv2d":
+            cfg.setdefault("depth_multiplier", 1)
+        out = _out_shape(kind, cfg, shape)
+        params = {}
+        if kind in ("dense", "conv2d", "depthwise_conv2d"):
+            params = {"kernel": f"{name}/kernel", "bias": f"{name}/bias"}
+            if kind == "dense":
+                kshape = (shape[0], out[0])
+            elif kind == "conv2d":
+                kshape = (*cfg["kernel_size"], shape[2], out[2])
+            else:
+                kshape = (*cfg["kernel_size"], shape[2], int(cfg["depth_multiplier"]))
+            rf = int(np.prod(kshape[:-2]))
+            tensors[params["kernel"]] = glorot(rng, kshape, rf * kshape[-2], rf * kshape[-1])
+            tensors[params["bias"]] = np.zeros(out[-1], np.float32)
+        layers.append(Layer(name, kind, cfg, shape, out, params))
+        shape = out
+    return ModelArtefact(layers, tensors, tuple(int(v) for v in input_shape), int(np.prod(shape)),
+                         set(tensors), {"input_exp": input_exp}, {"method": "init", "seed": seed})
+
+
 def sgd_mlp(art: ModelArtefact, x: np.ndarray, y: np.ndarray, lr: float, order: np.ndarray,
             weights: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Batch-1 float SGD with softmax cross-entropy over samples x[order]; returns new weights.
@@ -147,9 +233,12 @@ def sgd_mlp(art: ModelArtefact, x: np.ndarray, y: np.ndarray, lr: float, order: 
     Only dense/relu MLPs; tensors not in art.trainable stay fixed (the frozen prefix)."""
     w = {n: np.array(v, np.float64) for n, v in
          (weights or {n: art.float_weights(n) for n in art.tensors}).items()}
+    other = sorted({l.kind for l in art.layers} - {"dense", "flatten", "dropout"})
+    if other:
+        raise ValueError(f"sgd_mlp trains dense/flatten/dropout chains only, not {other}")
     dense = [l for l in art.layers if l.kind == "dense"]
     for i in order:
-        acts = [np.asarray(x[i], np.float64)]
+        acts = [np.asarray(x[i], np.float64).reshape(-1)]
         for l in dense:
             z = acts[-1] @ w[l.params["kernel"]] + w[l.params["bias"]]
             acts.append(_act(z, l.config["activation"]))

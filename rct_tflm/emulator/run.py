@@ -1,0 +1,234 @@
+"""One integer training run (`rct-tflm emulate --target {golden,host}`), callable without the CLI.
+
+`prepare(cfg)` loads and checks everything (artefact, data, options) before any output;
+`emulate_run(cfg, out_dir)` trains and writes into `out_dir` (the CLI stages it atomically):
+
+* emulate.json  the run record (fields in docs/codegen.md "emulate.json")
+* bitwidths.png bits of every trainable tensor over the samples trained
+* curves.png    training loss (moving mean) and test accuracy over the samples trained
+* model.rct     the trained artefact: the integer weights, bits and exponents the run ended with
+
+Data order: epoch e visits `rct_tflm.data.epoch_order(n, seed, e)`, cut into micro-batches of
+`batch` samples (the last one may be shorter). Inputs are `engine.quantise_inputs(x,
+preprocess['input_exp'])`; labels uint8. Only training steps are timed for samples_per_s.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..artefact import ModelArtefact
+from ..data import Dataset, epoch_order, load_dataset
+from ..errors import UserError
+from ..fixedpoint.engine import EngineConfig, LoweredModel, lower, quantise_inputs, weights_sha256
+from ..fixedpoint.qtensor import QTensor
+from .targets import TARGETS, history_of, make_target
+
+FORMAT = "rct-tflm-emulate"
+VERSION = 1
+LOSS_FRAC = 1 << 16
+
+
+@dataclass
+class EmulateConfig:
+    target: str
+    model: str  # path of a .rct artefact
+    data: str = "digits"
+    epochs: int = 1
+    seed: int = 0
+    batch: int = 1
+    max_samples: int | None = None  # stop after this many training samples (None: all epochs)
+    eval_every: int | None = None  # test accuracy every N samples (None: once per epoch)
+    trainable_layers: int | None = None
+    frozen_layers: int | None = None
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    sanitize: bool = False  # host: -fsanitize=address,undefined (needs the ASan runtime preloaded)
+    build_dir: str | None = None  # host: where to generate and build (None: a temp folder)
+    train_classes: tuple[int, ...] | None = None  # train only on samples of these classes
+
+
+@dataclass
+class Prepared:
+    cfg: EmulateConfig
+    art: ModelArtefact
+    data: Dataset
+    model: LoweredModel
+    x_train: np.ndarray  # int8 [n, input_size]
+    y_train: np.ndarray  # uint8
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def check_config(cfg: EmulateConfig) -> EmulateConfig:
+    if cfg.target not in TARGETS:
+        raise UserError(f"unknown --target '{cfg.target}'; use one of {', '.join(TARGETS)}")
+    if cfg.epochs < 1:
+        raise UserError(f"--epochs must be >= 1, got {cfg.epochs}")
+    if not 1 <= cfg.batch <= 256:
+        raise UserError(f"--batch must be in 1..256 (micro-batch size), got {cfg.batch}")
+    if cfg.max_samples is not None and cfg.max_samples < 1:
+        raise UserError(f"--max-samples must be >= 1, got {cfg.max_samples}")
+    if cfg.eval_every is not None and cfg.eval_every < 1:
+        raise UserError(f"--eval-every must be >= 1 sample, got {cfg.eval_every}")
+    # the engine's buffers are sized for the micro-batch; its seed is the run's seed
+    return replace(cfg, engine=replace(cfg.engine, max_batch=cfg.batch, seed=cfg.seed))
+
+
+def prepare(cfg: EmulateConfig, art: ModelArtefact | None = None,
+            data: Dataset | None = None) -> Prepared:
+    """Every check that can fail on bad input, before any output or training."""
+    cfg = check_config(cfg)
+    art = art if art is not None else ModelArtefact.load(cfg.model)
+    model = lower(art, cfg.engine, cfg.trainable_layers, cfg.frozen_layers)
+    data = data if data is not None else load_dataset(cfg.data, cfg.seed)
+    if data.kind == "text":
+        raise UserError(f"data set '{cfg.data}' is text (token ids); the integer engine trains on "
+                        f"image or tabular inputs")
+    size = int(np.prod(data.input_shape))
+    if size != model.input_size:
+        raise UserError(f"data set '{cfg.data}' has inputs of shape {data.input_shape}, the model "
+                        f"expects {tuple(art.input_shape)}; use the data the model was built for")
+    if data.num_classes > model.num_classes:
+        raise UserError(f"data set '{cfg.data}' has {data.num_classes} classes, the model outputs "
+                        f"{model.num_classes}; use the data the model was built for")
+    exp = model.input_exp
+    xtr = quantise_inputs(data.x_train.reshape(len(data.x_train), -1), exp)
+    xte = quantise_inputs(data.x_test.reshape(len(data.x_test), -1), exp)
+    ytr, yte = data.y_train.astype(np.uint8), data.y_test.astype(np.uint8)
+    if cfg.train_classes is not None:
+        keep = np.isin(ytr, np.asarray(cfg.train_classes))
+        if not keep.any():
+            raise UserError(f"no training samples of classes {list(cfg.train_classes)}")
+        xtr, ytr = xtr[keep], ytr[keep]
+    return Prepared(cfg, art, data, model, xtr, ytr, xte, yte)
+
+
+def schedule(n: int, cfg: EmulateConfig) -> list[np.ndarray]:
+    """The index arrays of every training step, in order."""
+    steps, total = [], 0
+    limit = cfg.max_samples if cfg.max_samples is not None else n * cfg.epochs
+    for e in range(cfg.epochs):
+        order = epoch_order(n, cfg.seed, e)
+        for i in range(0, n, cfg.batch):
+            idx = order[i:i + cfg.batch][: limit - total]
+            if len(idx) == 0:
+                return steps
+            steps.append(idx)
+            total += len(idx)
+    return steps
+
+
+def _accuracy(target, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(target.predict(x) == y)) if len(y) else 0.0
+
+
+def trained_artefact(p: Prepared, tensors: list[QTensor], record: dict) -> ModelArtefact:
+    """The input artefact with the integer tensors the run ended with: trainable ones as
+    trained, frozen ones as the engine ran them (int8)."""
+    m = p.model
+    final = dict(zip(m.trainable, tensors))
+    new = {n: (final[n] if n in final else m.tensors[n]).copy() if n in m.tensors else t
+           for n, t in p.art.tensors.items()}
+    return ModelArtefact(list(p.art.layers), new, p.art.input_shape, p.art.num_classes,
+                         set(m.trainable), dict(p.art.preprocess),
+                         {**p.art.training, "method": "rct-int", "emulate": record},
+                         p.art.partition)
+
+
+def emulate_run(p: Prepared, out_dir: str | os.PathLike | None, progress: bool = True,
+                on_eval: Callable[[int, float], None] | None = None) -> dict:
+    """Train as configured; write the outputs into out_dir (None: return the record only)."""
+    cfg = p.cfg
+    target = make_target(cfg.target, p.art, cfg.engine, cfg.trainable_layers, cfg.frozen_layers,
+                         cfg.build_dir, cfg.sanitize)
+    try:
+        return _train(p, target, out_dir, progress, on_eval)
+    finally:
+        target.close()
+
+
+def _train(p: Prepared, target, out_dir, progress: bool, on_eval) -> dict:
+    from tqdm import tqdm
+
+    cfg = p.cfg
+    steps = schedule(len(p.y_train), cfg)
+    total = int(sum(len(s) for s in steps))
+    n_train = len(p.y_train)
+    eval_at = set()
+    if cfg.eval_every:
+        eval_at = set(range(cfg.eval_every, total + 1, cfg.eval_every))
+    else:
+        eval_at = {min(n_train * (e + 1), total) for e in range(cfg.epochs)}
+    eval_at.add(total)
+    acc0 = _accuracy(target, p.x_test, p.y_test)
+    curve = {"samples": [0], "test_accuracy": [acc0]}
+    if on_eval:
+        on_eval(0, acc0)
+    losses: list[float] = []
+    loss_curve = {"samples": [], "loss": []}
+    seconds, done = 0.0, 0
+    window = max(1, min(200, total // 50 or 1))
+    bar = tqdm(total=total, unit="sample", desc=f"emulate {cfg.target}", disable=not progress,
+               leave=False)
+    try:
+        for idx in steps:
+            t0 = time.perf_counter()
+            loss = target.train(p.x_train[idx], p.y_train[idx])
+            seconds += time.perf_counter() - t0
+            done += len(idx)
+            losses.append(loss / LOSS_FRAC / len(idx))
+            if len(losses) % window == 0:
+                loss_curve["samples"].append(done)
+                loss_curve["loss"].append(float(np.mean(losses[-window:])))
+            bar.update(len(idx))
+            if done in eval_at:
+                acc = _accuracy(target, p.x_test, p.y_test)
+                curve["samples"].append(done)
+                curve["test_accuracy"].append(acc)
+                bar.set_postfix(acc=f"{100 * acc:.1f}%", loss=f"{np.mean(losses[-window:]):.3f}")
+                if on_eval:
+                    on_eval(done, acc)
+    finally:
+        bar.close()
+    tensors = target.trainable_tensors()
+    hist = history_of(target)
+    m = p.model
+    record = {
+        "format": FORMAT, "version": VERSION, "target": cfg.target,
+        "model": str(cfg.model), "data": cfg.data, "epochs": cfg.epochs, "seed": cfg.seed,
+        "batch": cfg.batch, "max_samples": cfg.max_samples,
+        "train_classes": list(cfg.train_classes) if cfg.train_classes is not None else None,
+        "engine": {"lr_shift": cfg.engine.lr_shift, "stochastic": cfg.engine.stochastic,
+                   "acc_policy": cfg.engine.acc_policy, "controller": asdict(cfg.engine.controller)},
+        "trainable": list(m.trainable), "frozen_ops": m.first_trainable,
+        "test_accuracy_before": acc0, "test_accuracy_after": curve["test_accuracy"][-1],
+        "samples": done, "steps": len(steps), "train_seconds": seconds,
+        "samples_per_s": done / seconds if seconds > 0 else None,
+        "weights_sha256": weights_sha256(tensors),
+        "weights_sha256_order": "trainable tensors in artefact layer order (kernel, bias), "
+                                "int16 little-endian row-major values",
+        "final_bitwidths": {n: {"bits": t.bits, "exp": t.exp} for n, t in zip(m.trainable, tensors)},
+        "bitwidth_history": hist, "prng_counter": target.prng_counter(),
+        "accuracy_curve": curve, "loss_curve": loss_curve,
+        "final_loss": float(np.mean(losses[-window:])) if losses else None,
+    }
+    if out_dir is not None:
+        write_outputs(p, record, tensors, Path(out_dir))
+    return record
+
+
+def write_outputs(p: Prepared, record: dict, tensors: list[QTensor], out: Path) -> None:
+    from .plots import plot_bitwidths, plot_curves
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "emulate.json").write_text(json.dumps(record, indent=1))
+    plot_bitwidths(record, out / "bitwidths.png")
+    plot_curves(record, out / "curves.png")
+    summary = {k: record[k] for k in ("target", "test_accuracy_before", "test_accuracy_after",
+                                      "samples", "weights_sha256")}
+    trained_artefact(p, tensors, summary).save(out / "model.rct")

@@ -1,0 +1,68 @@
+"""Numpy-built model artefacts for the integer engine (no TensorFlow): the shapes of the
+built-in Keras models in rct_tflm/models.py plus a small all-kernels CNN, Glorot-initialised,
+with calibrated activation exponents, quantised to 8 bits like a fresh `rct-tflm train` model.
+
+Activation exponents are static on the device, so they must cover the activations the model
+will reach *after* training, not only those at initialisation: measured on float SGD runs
+(digits, MNIST-14), hidden activations grow about 4x (2 bits) and the logits about 20x (4-5
+bits). Calibrating without headroom clips the logits, the cross-entropy gradient then never
+vanishes and the weights run away (docs/codegen.md "Activation headroom"). The defaults below
+add HIDDEN_HEADROOM bits to every hidden layer and LOGITS_HEADROOM bits to the logits.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..artefact import ModelArtefact
+from ..data import Dataset
+from ..errors import UserError
+from .floatref import calibrate_act_exps, quantise_artefact, sequential_artefact
+
+HIDDEN_HEADROOM = 2
+LOGITS_HEADROOM = 4
+ZOO = ("mlp", "cnn", "tiny_cnn")
+
+
+def specs(name: str, input_shape: tuple[int, ...], num_classes: int, hidden: int = 32) -> list:
+    if name == "mlp":  # models._mlp: Flatten -> Dense(hidden, relu) -> Dense(classes)
+        return [("flatten", "flatten", {}),
+                ("dense1", "dense", {"units": hidden, "activation": "relu"}),
+                ("logits", "dense", {"units": num_classes})]
+    if name == "cnn":  # models._cnn
+        return [("conv1", "conv2d", {"filters": 8, "kernel_size": 3, "padding": "same",
+                                     "activation": "relu"}),
+                ("pool1", "maxpool2d", {"pool_size": 2}),
+                ("conv2", "conv2d", {"filters": 16, "kernel_size": 3, "padding": "same",
+                                     "activation": "relu"}),
+                ("pool2", "maxpool2d", {"pool_size": 2}),
+                ("flatten", "flatten", {}),
+                ("logits", "dense", {"units": num_classes})]
+    if name == "tiny_cnn":  # every conv/pool kernel and ReLU6, for bit-exactness tests
+        return [("conv1", "conv2d", {"filters": 4, "kernel_size": 3, "padding": "same",
+                                     "activation": "relu6"}),
+                ("dw1", "depthwise_conv2d", {"kernel_size": 3, "strides": 1, "padding": "valid",
+                                             "depth_multiplier": 2, "activation": "relu"}),
+                ("pool1", "maxpool2d", {"pool_size": 2}),
+                ("relu6", "relu6", {}),
+                ("pool2", "avgpool2d", {"pool_size": 2, "strides": 1}),
+                ("flatten", "flatten", {}),
+                ("logits", "dense", {"units": num_classes})]
+    raise UserError(f"unknown zoo model '{name}'; known: {', '.join(ZOO)}")
+
+
+def build(name: str, data: Dataset, seed: int = 0, hidden: int = 32, bits: int = 8,
+          headroom: int = HIDDEN_HEADROOM, logits_headroom: int = LOGITS_HEADROOM,
+          quantise: bool = True) -> ModelArtefact:
+    """A fresh model for `data`: init, act_exp calibrated on the training inputs (+ headroom),
+    preprocess copied from the data set, tensors quantised to `bits` (or left float)."""
+    art = sequential_artefact(data.input_shape, specs(name, data.input_shape, data.num_classes,
+                                                      hidden), seed,
+                              int(data.preprocess["input_exp"]))
+    art.preprocess = dict(data.preprocess)
+    calibrate_act_exps(art, data.x_train, headroom, logits_headroom)
+    return quantise_artefact(art, bits) if quantise else art
+
+
+def float_mlp_weights(art: ModelArtefact) -> dict[str, np.ndarray]:
+    """The float weights of an artefact (the FP32 reference's starting point)."""
+    return {n: art.float_weights(n) for n in art.tensors}
