@@ -47,14 +47,20 @@ class SizeReport:
                 f"{STACK_BYTES} B stack)")
 
 
+def _model_root(model_dir: Path) -> Path:
+    """The folder holding rct_model.h: `model_dir` itself or (a build folder) one below it."""
+    if (model_dir / "rct_model.h").is_file():
+        return model_dir
+    found = sorted(model_dir.rglob("rct_model.h"))
+    if not found:
+        raise UserError(f"'{model_dir}' holds no rct_model.h; generate it with "
+                        f"`rct-tflm generate --model ART --out DIR`")
+    return found[0].parent
+
+
 def _model_sources(model_dir: Path) -> tuple[list[Path], list[Path]]:
     """C files and include dirs of a generated model tree plus the hand-written runtime."""
-    if not (model_dir / "rct_model.h").is_file():
-        found = list(model_dir.rglob("rct_model.h"))
-        if not found:
-            raise UserError(f"'{model_dir}' holds no rct_model.h; generate it with "
-                            f"`rct-tflm generate --model ART --out DIR`")
-        model_dir = found[0].parent
+    model_dir = _model_root(model_dir)
     srcs = sorted(model_dir.glob("*.c"))  # not host/: H4's optional host main lives there
     incs = [model_dir]
     have = {p.name for p in srcs}
@@ -124,6 +130,11 @@ def build_firmware(board_name: str, model_dir: str | os.PathLike, out: str | os.
         else:
             manifest = _build_arm(get_board(board_name), msrc + asrc, minc + ainc, dflags, tmp,
                                   flash_budget, ram_budget)
+        # The model tree travels with the image: `rct-tflm stream --firmware DIR` reads its
+        # manifest (trainable split, compiled hyper-parameters) to mirror the board exactly.
+        shutil.copytree(_model_root(model_dir), tmp / "model",
+                        ignore=shutil.ignore_patterns("build", "*.o", "host"))
+        manifest["model_dir"] = "model"
         (tmp / "build.json").write_text(json.dumps(manifest, indent=1))
         if out.exists():
             shutil.rmtree(out)

@@ -18,7 +18,7 @@ static void nak(uint8_t seq, uint8_t reason, const char *text)
 {
     size_t n = 0;
     rsp[n++] = reason;
-    while (*text && n < 48)
+    while (*text && n < 80)
         rsp[n++] = (uint8_t)*text++;
     rct_link_send(RCT_MSG_NAK, seq, rsp, n);
 }
@@ -156,9 +156,14 @@ static void do_weights_write(const rct_frame_t *req)
     reply(req, RCT_MSG_ACK, rsp, 0);
 }
 
+/* The hyper-parameter record of SET_HPARAMS and HPARAMS_GET (21 bytes, docs/protocol.md). */
+#define HPARAMS_BYTES 21u
+/* The contract's shortest decision period (rct_tflm/fixedpoint/controller.py). */
+#define MIN_PERIOD_SAMPLES 512u
+
 static void do_set_hparams(const rct_frame_t *req)
 {
-    if (req->n != 21)
+    if (req->n != HPARAMS_BYTES)
         return nak_cached(req, RCT_NAK_BAD_LENGTH, "set_hparams: need 21 bytes");
     const uint8_t *p = req->payload;
     rct_hparams_t h;
@@ -168,10 +173,29 @@ static void do_set_hparams(const rct_frame_t *req)
     h.sat_guard_ppm = rct_get_u32(p + 9);
     h.period_samples = rct_get_u32(p + 13);
     h.seed = rct_get_u32(p + 17);
-    if (h.lr_shift > 31 || h.t_min_q16 <= 0 || h.t_max_q16 <= 2 * h.t_min_q16 || h.period_samples == 0)
-        return nak_cached(req, RCT_NAK_BAD_ARG, "set_hparams: need lr_shift<32, 0<2*t_min<t_max");
+    /* The same ranges the golden model's EngineConfig/ControllerConfig accept. */
+    if (h.lr_shift > 30 || h.t_min_q16 <= 0 || (int64_t)h.t_max_q16 <= 2 * (int64_t)h.t_min_q16 ||
+        h.sat_guard_ppm >= 1000000u ||
+        h.period_samples < MIN_PERIOD_SAMPLES)
+        return nak_cached(req, RCT_NAK_BAD_ARG,
+                          "set_hparams: need lr_shift<=30, 0<2*t_min<t_max, sat<1e6, period>=512");
     rct_model_set_hparams(&h);
     reply(req, RCT_MSG_ACK, rsp, 0);
+}
+
+static void do_hparams_get(const rct_frame_t *req)
+{
+    if (req->n != 0)
+        return nak(req->seq, RCT_NAK_BAD_LENGTH, "hparams_get: takes no payload");
+    rct_hparams_t h;
+    rct_model_get_hparams(&h);
+    rsp[0] = (uint8_t)h.lr_shift;
+    rct_put_u32(rsp + 1, (uint32_t)h.t_min_q16);
+    rct_put_u32(rsp + 5, (uint32_t)h.t_max_q16);
+    rct_put_u32(rsp + 9, h.sat_guard_ppm);
+    rct_put_u32(rsp + 13, h.period_samples);
+    rct_put_u32(rsp + 17, h.seed);
+    rct_link_send(RCT_MSG_ACK, req->seq, rsp, HPARAMS_BYTES);
 }
 
 static void do_reset(const rct_frame_t *req)
@@ -203,6 +227,7 @@ void rct_app_dispatch(const rct_frame_t *req)
     case RCT_MSG_WEIGHTS_WRITE: do_weights_write(req); break;
     case RCT_MSG_SET_HPARAMS: do_set_hparams(req); break;
     case RCT_MSG_RESET: do_reset(req); break;
+    case RCT_MSG_HPARAMS_GET: do_hparams_get(req); break;
 #ifdef RCT_TEST_HOOKS
     case RCT_MSG_FAULT_TEST: {
         /* Jump to an address in the never-executable system region: the fault handler reports. */

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RCT_PROTO_VERSION 1u
+#define RCT_PROTO_VERSION 2u /* 2: HPARAMS_GET, SET_HPARAMS checks the controller's ranges */
 
 #ifndef RCT_LINK_MAX_PAYLOAD
 #define RCT_LINK_MAX_PAYLOAD 512u /* request/response payload bytes; reported in HELLO */
@@ -27,6 +27,7 @@ enum {
     RCT_MSG_WEIGHTS_WRITE = 0x06,
     RCT_MSG_SET_HPARAMS = 0x07,
     RCT_MSG_RESET = 0x08,
+    RCT_MSG_HPARAMS_GET = 0x09,
     RCT_MSG_FAULT_TEST = 0x7E, /* only with RCT_TEST_HOOKS: provoke a fault */
     RCT_MSG_ACK = 0x80,
     RCT_MSG_NAK = 0x81,

@@ -1,17 +1,21 @@
-"""Message types and payload layouts of protocol version 1 (docs/protocol.md). Little-endian."""
+"""Message types and payload layouts of protocol version 2 (docs/protocol.md). Little-endian.
+
+Mirrors firmware/link/rct_link.h and firmware/app/rct_app.h; docs/protocol.md is the spec.
+"""
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
 
-PROTO_VERSION = 1
+PROTO_VERSION = 2  # 2: HPARAMS_GET; SET_HPARAMS refuses what the golden controller refuses
 
-HELLO, TRAIN, INFER, STATS, WEIGHTS_READ, WEIGHTS_WRITE, SET_HPARAMS, RESET = range(1, 9)
+HELLO, TRAIN, INFER, STATS, WEIGHTS_READ, WEIGHTS_WRITE, SET_HPARAMS, RESET, HPARAMS_GET = range(1, 10)
 FAULT_TEST = 0x7E
 ACK, NAK, FAULT = 0x80, 0x81, 0x82
 NAMES = {HELLO: "HELLO", TRAIN: "TRAIN", INFER: "INFER", STATS: "STATS",
          WEIGHTS_READ: "WEIGHTS_READ", WEIGHTS_WRITE: "WEIGHTS_WRITE", SET_HPARAMS: "SET_HPARAMS",
-         RESET: "RESET", FAULT_TEST: "FAULT_TEST", ACK: "ACK", NAK: "NAK", FAULT: "FAULT"}
+         RESET: "RESET", HPARAMS_GET: "HPARAMS_GET", FAULT_TEST: "FAULT_TEST", ACK: "ACK",
+         NAK: "NAK", FAULT: "FAULT"}
 MUTATING = {TRAIN, WEIGHTS_WRITE, SET_HPARAMS, RESET}
 
 NAK_CRC, NAK_TOO_LONG, NAK_UNKNOWN, NAK_BAD_LENGTH, NAK_BAD_ARG, NAK_MODEL = range(1, 7)
@@ -35,12 +39,26 @@ class Hello:
     model_hash: bytes
     board: str
 
+    _FMT = "<BBHHHHI"  # 14 bytes, then the 32-byte hash, u8 name length, name
+
+    def pack(self) -> bytes:
+        name = self.board.encode("ascii")[:80]
+        return (struct.pack(self._FMT, self.version, self.capabilities, self.max_payload,
+                            self.input_size, self.num_classes, self.num_trainable,
+                            self.weights_size) + bytes(self.model_hash) + bytes([len(name)]) + name)
+
     @classmethod
     def unpack(cls, p: bytes) -> "Hello":
-        v, caps, mp, ins, nc, nt, ws = struct.unpack_from("<BBHHHHI", p, 0)
-        h = p[14:46]
-        blen = p[46]
-        return cls(v, caps, mp, ins, nc, nt, ws, bytes(h), p[47:47 + blen].decode("ascii", "replace"))
+        """Raises ValueError on a payload too short to be a HELLO of any version."""
+        if len(p) < 47:
+            raise ValueError(f"HELLO payload of {len(p)} B (need >= 47)")
+        v, caps, mp, ins, nc, nt, ws = struct.unpack_from(cls._FMT, p, 0)
+        name = p[47:47 + p[46]].decode("ascii", "replace")
+        return cls(v, caps, mp, ins, nc, nt, ws, bytes(p[14:46]), name)
+
+
+HPARAMS_FMT = "<BiiIII"  # 21 bytes
+MIN_PERIOD_SAMPLES = 512  # = rct_tflm.fixedpoint.controller.MIN_PERIOD_SAMPLES (firmware checks it)
 
 
 @dataclass(frozen=True)
@@ -53,8 +71,29 @@ class HParams:
     seed: int
 
     def pack(self) -> bytes:
-        return struct.pack("<BiiIII", self.lr_shift, self.t_min_q16, self.t_max_q16,
-                           self.sat_guard_ppm, self.period_samples, self.seed)
+        return struct.pack(HPARAMS_FMT, self.lr_shift, self.t_min_q16, self.t_max_q16,
+                           self.sat_guard_ppm, self.period_samples, self.seed & 0xFFFFFFFF)
+
+    @classmethod
+    def unpack(cls, p: bytes) -> "HParams":
+        return cls(*struct.unpack(HPARAMS_FMT, p))
+
+    def problem(self) -> str | None:
+        """Why the firmware would NAK these values (None if it accepts them)."""
+        if not 0 <= self.lr_shift <= 30:
+            return f"lr_shift must be in 0..30, got {self.lr_shift}"
+        if not (self.t_min_q16 > 0 and self.t_max_q16 > 2 * self.t_min_q16):
+            return (f"thresholds need 0 < T_min and T_max > 2*T_min, got T_min="
+                    f"{self.t_min_q16 / 65536:g} T_max={self.t_max_q16 / 65536:g}")
+        if not 0 <= self.sat_guard_ppm < 1_000_000:
+            return f"saturation guard must be below 1e6 ppm, got {self.sat_guard_ppm}"
+        if self.period_samples < MIN_PERIOD_SAMPLES:
+            return f"period_samples must be >= {MIN_PERIOD_SAMPLES}, got {self.period_samples}"
+        return None
+
+
+STATS_ROW = "<BbiI"  # per trainable tensor: bits, exp, gavg_q16, saturated (10 bytes)
+STATS_TAIL = "<iIIIII"  # loss_q16, samples, steps, decisions, prng_counter, rx_errors (24 bytes)
 
 
 @dataclass
@@ -70,11 +109,18 @@ class Stats:
     prng_counter: int
     rx_errors: int
 
+    def pack(self) -> bytes:
+        out = struct.pack("<H", len(self.bits))
+        for row in zip(self.bits, self.exp, self.gavg_q16, self.saturated):
+            out += struct.pack(STATS_ROW, *row)
+        return out + struct.pack(STATS_TAIL, self.loss_q16, self.samples, self.steps,
+                                 self.decisions, self.prng_counter, self.rx_errors)
+
     @classmethod
     def unpack(cls, p: bytes) -> "Stats":
         (t,) = struct.unpack_from("<H", p, 0)
-        rows = [struct.unpack_from("<BbiI", p, 2 + 10 * i) for i in range(t)]
-        tail = struct.unpack_from("<iIIIII", p, 2 + 10 * t)
+        rows = [struct.unpack_from(STATS_ROW, p, 2 + 10 * i) for i in range(t)]
+        tail = struct.unpack_from(STATS_TAIL, p, 2 + 10 * t)
         return cls([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
                    [r[3] for r in rows], *tail)
 
@@ -83,8 +129,13 @@ class Stats:
         return self.loss_q16 / 65536.0
 
 
+FAULT_FMT = "<BIIIIIII"  # exception number, pc, lr, xpsr, cfsr, hfsr, mmfar, bfar (29 bytes)
+
+
 def fault_text(p: bytes) -> str:
-    exc, pc, lr, psr, cfsr, hfsr, mmfar, bfar = struct.unpack_from("<BIIIIIII", p, 0)
+    if len(p) < struct.calcsize(FAULT_FMT):
+        return f"fault report of {len(p)} B (truncated)"
+    exc, pc, lr, psr, cfsr, hfsr, mmfar, bfar = struct.unpack_from(FAULT_FMT, p, 0)
     return (f"{EXCEPTIONS.get(exc, f'exception {exc}')} at pc=0x{pc:08x} lr=0x{lr:08x} "
             f"xpsr=0x{psr:08x} cfsr=0x{cfsr:08x} hfsr=0x{hfsr:08x} mmfar=0x{mmfar:08x} "
             f"bfar=0x{bfar:08x}")

@@ -1,39 +1,50 @@
-"""The host side of the protocol: stop-and-wait requests with sequence numbers, CRC-checked
-responses, retransmission on timeout or NAK(crc), and typed helpers per message."""
+"""The host side of the protocol (docs/protocol.md): stop-and-wait requests with sequence
+numbers, CRC-checked responses, retransmission on loss or corruption, and one typed helper per
+message.
+
+A request is retried (same seq, so the board recognises the duplicate and does not apply a
+mutating request twice) when no valid response arrives in time, when the response arrives
+corrupt, or when the board answers NAK(crc). A retransmission starts with an extra 0x00 so a
+frame whose delimiter was lost on the wire cannot swallow it.
+"""
 from __future__ import annotations
 
 import struct
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from ..errors import UserError
 from . import messages as m
-from .framing import FrameDecoder, encode_frame
+from .framing import Frame, FrameDecoder, encode_frame
+
+HELLO_TRY_S = 0.25  # first HELLOs are retried fast: bytes sent while the UART starts are lost
 
 
 class LinkError(UserError):
-    """The board did not answer, answered with a NAK, or crashed."""
+    """The board did not answer, answered with a NAK, crashed or speaks another protocol."""
 
 
 class NakError(LinkError):
     def __init__(self, msg_type: int, reason: int, text: str) -> None:
-        self.reason, self.text = reason, text
+        self.msg_type, self.reason, self.text = msg_type, reason, text
         super().__init__(f"board refused {m.NAMES.get(msg_type, msg_type)}: "
                          f"{m.NAK_NAMES.get(reason, reason)} ({text})")
 
 
 class DeviceFault(LinkError):
-    pass
+    """The board crashed and its fault handler reported the fault registers."""
 
 
 @dataclass
 class LinkCounters:
-    tx_bytes: int = 0
+    tx_bytes: int = 0  # bytes written to the port (frames incl. COBS, CRC and delimiters)
     rx_bytes: int = 0
     tx_frames: int = 0
-    rx_frames: int = 0
+    rx_frames: int = 0  # valid frames received
+    tx_payload: int = 0  # message payload bytes inside those frames
+    rx_payload: int = 0
     retransmits: int = 0
     bad_frames: int = 0  # frames from the board that failed CRC/COBS
 
@@ -41,21 +52,29 @@ class LinkCounters:
     def wire_bytes(self) -> int:
         return self.tx_bytes + self.rx_bytes
 
+    @property
+    def payload_bytes(self) -> int:
+        return self.tx_payload + self.rx_payload
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "wire_bytes": self.wire_bytes, "payload_bytes": self.payload_bytes}
+
 
 class Link:
-    """One session with a board over a pyserial-like port (write, read, in_waiting)."""
+    """One session with a board over a pyserial-like port (write, read, in_waiting, close)."""
 
     def __init__(self, port, url: str = "", timeout: float = 2.0, retries: int = 4) -> None:
-        self.port, self.url = port, url or getattr(port, "name", "?") or "?"
+        self.port, self.url = port, url or getattr(port, "name", None) or "?"
         self.timeout, self.retries = timeout, retries
         self.decoder = FrameDecoder()
         self.counters = LinkCounters()
-        self._pending: list = []
+        self._pending: list[Frame] = []
         self._seq = 0
         self.hello_info: m.Hello | None = None
 
     # -- transport -------------------------------------------------------------------------
-    def _next_frame(self, deadline: float):
+    def _next_frame(self, deadline: float) -> Frame | str | None:
+        """The next valid frame; "bad" when only corrupt frames arrived; None at the deadline."""
         while not self._pending:
             if time.monotonic() >= deadline:
                 return None
@@ -67,51 +86,69 @@ class Link:
                 self.counters.bad_frames += self.decoder.bad_frames - before
                 if self.decoder.bad_frames > before and not self._pending:
                     return "bad"
+        f = self._pending.pop(0)
         self.counters.rx_frames += 1
-        return self._pending.pop(0)
+        self.counters.rx_payload += len(f.payload)
+        return f
 
-    def request(self, msg_type: int, payload: bytes = b"", timeout: float | None = None) -> bytes:
-        """Send one request, return the ACK payload; retransmit on loss or corruption."""
+    def request(self, msg_type: int, payload: bytes = b"", timeout: float | None = None,
+                tries: int | None = None) -> bytes:
+        """Send one request and return the ACK payload; retransmit on loss or corruption."""
         self._seq = (self._seq + 1) % 0xFF  # 0xFF is the board's "unknown seq" in NAK(crc)
         seq = self._seq
         frame = encode_frame(msg_type, seq, payload)
         timeout = self.timeout if timeout is None else timeout
-        for attempt in range(self.retries + 1):
+        tries = self.retries + 1 if tries is None else tries
+        for attempt in range(tries):
+            wire = frame if attempt == 0 else b"\x00" + frame
             if attempt:
                 self.counters.retransmits += 1
-            self.port.write(frame)
-            self.counters.tx_bytes += len(frame)
+            self.port.write(wire)
+            self.counters.tx_bytes += len(wire)
             self.counters.tx_frames += 1
+            self.counters.tx_payload += len(payload)
             deadline = time.monotonic() + timeout
             while True:
                 f = self._next_frame(deadline)
                 if f is None or f == "bad":
                     break  # lost or corrupt response: retransmit (the board deduplicates)
                 if f.type == m.FAULT:
-                    raise DeviceFault(f"board at {self.url} crashed: {m.fault_text(f.payload)}")
+                    raise DeviceFault(f"the board at {self.url} crashed: "
+                                      f"{m.fault_text(f.payload)}; reset it and check the "
+                                      f"firmware (this is a firmware bug, not a link error)")
                 if f.type == m.NAK and f.payload[:1] == bytes([m.NAK_CRC]):
                     break  # our frame arrived corrupt: retransmit
                 if f.seq != seq:
-                    continue  # a stale response to an earlier attempt
+                    continue  # a stale response to an earlier request
                 if f.type == m.ACK:
                     return f.payload
                 if f.type == m.NAK:
-                    raise NakError(msg_type, f.payload[0],
+                    raise NakError(msg_type, f.payload[0] if f.payload else 0,
                                    f.payload[1:].decode("ascii", "replace"))
-        raise LinkError(f"no answer from the board at {self.url} to {m.NAMES[msg_type]} "
-                        f"({self.retries + 1} tries, {timeout:g} s each); check the port and "
-                        f"that the firmware is running")
+                # anything else (e.g. our own frame echoed back) is not an answer
+        raise LinkError(f"no answer from the board at {self.url} to {m.NAMES.get(msg_type, msg_type)} "
+                        f"({tries} tries, {timeout:g} s each); check the port, that the "
+                        f"firmware is running, and that nothing else holds the port")
 
     # -- messages --------------------------------------------------------------------------
     def hello(self, expected_hash: bytes | None = None) -> m.Hello:
-        h = m.Hello.unpack(self.request(m.HELLO))
+        """Start the session (the board forgets its duplicate cache) and check the model."""
+        total = self.timeout * (self.retries + 1)
+        p = self.request(m.HELLO, timeout=min(HELLO_TRY_S, self.timeout),
+                         tries=max(1, int(total / min(HELLO_TRY_S, self.timeout))))
+        try:
+            h = m.Hello.unpack(p)
+        except ValueError as e:
+            raise LinkError(f"the device at {self.url} does not speak the rct_tflm protocol "
+                            f"({e}); check the port") from None
         if h.version != m.PROTO_VERSION:
-            raise LinkError(f"board speaks protocol version {h.version}, this rct_tflm speaks "
-                            f"{m.PROTO_VERSION}; rebuild the firmware with this rct_tflm")
+            raise LinkError(f"the board speaks protocol version {h.version}, this rct_tflm "
+                            f"speaks {m.PROTO_VERSION}; rebuild and flash the firmware with "
+                            f"this rct_tflm (`rct-tflm build`)")
         if expected_hash is not None and bytes(expected_hash) != h.model_hash:
             raise LinkError(f"model mismatch: the board runs model {h.model_hash.hex()[:16]}…, "
-                            f"--model is {bytes(expected_hash).hex()[:16]}…; rebuild and flash "
-                            f"the firmware for this model (`rct-tflm build`)")
+                            f"--model is {bytes(expected_hash).hex()[:16]}…; build and flash "
+                            f"the firmware for this model (`rct-tflm build --model ART`)")
         self.hello_info = h
         return h
 
@@ -120,23 +157,31 @@ class Link:
             self.hello()
         return self.hello_info
 
-    def samples_per_frame(self) -> int:
+    def samples_per_frame(self, batch: int = 1) -> int:
+        """Most samples one TRAIN frame carries: a multiple of `batch`, at most 255."""
         h = self._need_hello()
-        return max(1, min(255, (h.max_payload - 2) // (h.input_size + 1)))
+        per = min(255, (h.max_payload - 2) // (h.input_size + 1))
+        per -= per % batch
+        if per == 0:
+            raise UserError(f"a micro-batch of {batch} samples does not fit one frame "
+                            f"({h.max_payload} B payload, {h.input_size + 1} B per sample); "
+                            f"use a smaller --batch")
+        return per
+
+    def train_frame(self, x: np.ndarray, labels: np.ndarray, batch: int = 1) -> int:
+        """One TRAIN frame: len(labels) samples (a multiple of `batch`) in micro-batches of
+        `batch`. Returns the board's count of samples trained since RESET."""
+        labels = np.asarray(labels, dtype=np.uint8)
+        x = np.ascontiguousarray(x, dtype=np.int8).reshape(len(labels), -1)
+        payload = bytes([batch, len(labels)]) + x.tobytes() + labels.tobytes()
+        return struct.unpack("<I", self.request(m.TRAIN, payload))[0]
 
     def train(self, x: np.ndarray, labels: np.ndarray, batch: int = 1) -> int:
-        """Train on `x` (n, input_size) int8 in micro-batches of `batch`; returns samples done."""
-        x = np.ascontiguousarray(x, dtype=np.int8).reshape(len(labels), -1)
-        labels = np.asarray(labels, dtype=np.uint8)
-        per = (self.samples_per_frame() // batch) * batch
-        if per == 0:
-            raise UserError(f"micro-batch {batch} does not fit one frame "
-                            f"({self.hello_info.max_payload} B payload)")
+        """Train on `x` (n, input_size) int8 in as few frames as fit; returns the board's count."""
+        per = self.samples_per_frame(batch)
         done = 0
         for s in range(0, len(labels), per):
-            xs, ys = x[s:s + per], labels[s:s + per]
-            payload = bytes([batch, len(ys)]) + xs.tobytes() + ys.tobytes()
-            (done,) = struct.unpack("<I", self.request(m.TRAIN, payload))
+            done = self.train_frame(x[s:s + per], labels[s:s + per], batch)
         return done
 
     def infer(self, x: np.ndarray, logits: bool = False):
@@ -158,12 +203,14 @@ class Link:
     def stats(self) -> m.Stats:
         return m.Stats.unpack(self.request(m.STATS))
 
+    def hparams(self) -> m.HParams:
+        return m.HParams.unpack(self.request(m.HPARAMS_GET))
+
     def weights_read(self) -> bytes:
         h = self._need_hello()
-        chunk = h.max_payload
         out = bytearray()
         while len(out) < h.weights_size:
-            n = min(chunk, h.weights_size - len(out))
+            n = min(h.max_payload, h.weights_size - len(out))
             out += self.request(m.WEIGHTS_READ, struct.pack("<IH", len(out), n))
         return bytes(out)
 
@@ -177,10 +224,28 @@ class Link:
             self.request(m.WEIGHTS_WRITE, struct.pack("<I", off) + data[off:off + chunk])
 
     def set_hparams(self, hp: m.HParams) -> None:
+        problem = hp.problem()
+        if problem:
+            raise UserError(f"bad hyper-parameters: {problem}")
         self.request(m.SET_HPARAMS, hp.pack())
 
     def reset(self, seed: int) -> None:
+        """Initial weights, PRNG key `seed` (counter 0), and the compiled default hparams."""
+        self._need_hello()
         self.request(m.RESET, struct.pack("<I", seed & 0xFFFFFFFF))
+
+    def fault_test(self) -> None:
+        """Provoke a fault (firmware built with RCT_TEST_HOOKS): raises DeviceFault."""
+        h = self._need_hello()
+        if not h.capabilities & m.CAP_TEST_HOOKS:
+            raise UserError("the firmware has no test hooks; build it with RCT_TEST_HOOKS=1")
+        self.request(m.FAULT_TEST, tries=1)
 
     def close(self) -> None:
         self.port.close()
+
+    def __enter__(self) -> "Link":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -13,14 +13,33 @@
 #define SCB_BFAR RCT_REG(0xE000ED38u)
 #define SCB_AIRCR RCT_REG(0xE000ED0Cu)
 
+/* NVIC (ARMv7-M). */
+#define NVIC_ISER(n) RCT_REG(0xE000E100u + 4u * (n))
+#define NVIC_ICPR(n) RCT_REG(0xE000E280u + 4u * (n))
+
+/* Waiting for a received byte without an interrupt handler: the UART's receive interrupt is
+ * enabled in the NVIC but masked by PRIMASK, so it is never taken; it only wakes WFI (which
+ * ignores PRIMASK). Its pending bit latches, so it is cleared after each byte is read. The
+ * core sleeps between bytes instead of spinning on the status register — on QEMU every status
+ * read takes the emulator's global lock and wakes its I/O thread, which then starves. Faults
+ * still reach fault.c: with PRIMASK set they escalate to HardFault (CFSR keeps the cause). */
+static inline void rct_rx_wake_init(uint32_t irq)
+{
+    __asm volatile("cpsid i" ::: "memory");
+    NVIC_ICPR(irq / 32u) = 1u << (irq % 32u);
+    NVIC_ISER(irq / 32u) = 1u << (irq % 32u);
+}
+static inline void rct_rx_wake_clear(uint32_t irq) { NVIC_ICPR(irq / 32u) = 1u << (irq % 32u); }
+static inline void rct_wfi(void) { __asm volatile("dsb\n wfi" ::: "memory"); }
+
 /* SysTick. */
 #define SYST_CSR RCT_REG(0xE000E010u)
 #define SYST_RVR RCT_REG(0xE000E014u)
 #define SYST_CVR RCT_REG(0xE000E018u)
 
-/* QEMU only: QEMU's UART models do not tell the character back-end when the guest frees the
- * receive register, so the back-end is re-polled only when QEMU's main loop wakes up. A free
- * running SysTick (no interrupt) is a timer that wakes it every `reload` CPU clocks. */
+/* A free-running SysTick (no interrupt): a QEMU timer that wakes the emulator's main loop every
+ * `reload` CPU clocks. The UART drivers no longer need it (they sleep in WFI and QEMU wakes
+ * its I/O thread when the guest reads the data register); kept for tests/kernel_harness. */
 static inline void rct_qemu_uart_kick(uint32_t reload)
 {
     SYST_RVR = reload - 1u;
@@ -44,9 +63,10 @@ static inline void rct_gpio_af(uint32_t port, uint32_t pin, uint32_t af)
     GPIO_AFR(port, pin) = (GPIO_AFR(port, pin) & ~(0xFu << sh)) | (af << sh);
 }
 
-/* UART drivers (firmware/boards/common/uart_*.c); `brr` is the baud divider. */
-void rct_uart_stm32_v1_init(uint32_t base, uint32_t brr); /* F4: SR/DR */
-void rct_uart_stm32_v2_init(uint32_t base, uint32_t brr); /* F7/L4: ISR/TDR/RDR */
-void rct_uart_cmsdk_init(uint32_t base, uint32_t bauddiv); /* ARM CMSDK APB UART (MPS2) */
+/* UART drivers (firmware/boards/common/uart_*.c); `brr` is the baud divider, `rx_irq` the
+ * NVIC number of the UART's receive interrupt (used only to wake WFI, see above). */
+void rct_uart_stm32_v1_init(uint32_t base, uint32_t brr, uint32_t rx_irq); /* F4: SR/DR */
+void rct_uart_stm32_v2_init(uint32_t base, uint32_t brr, uint32_t rx_irq); /* F7/L4: ISR/RDR */
+void rct_uart_cmsdk_init(uint32_t base, uint32_t bauddiv, uint32_t rx_irq); /* MPS2 CMSDK */
 
 #endif

@@ -3,14 +3,9 @@
 #include "rct_board_regs.h"
 #include "rct_link.h"
 
-#ifndef RCT_QEMU_KICK_RELOAD
-#define RCT_QEMU_KICK_RELOAD 25000u /* 1 ms */
-#endif
-
 const char rct_board_name[] = "qemu-mps2-an500";
 
 void rct_board_init(void)
 {
-    rct_uart_cmsdk_init(0x40004000u, 25000000u / 115200u);
-    rct_qemu_uart_kick(RCT_QEMU_KICK_RELOAD);
+    rct_uart_cmsdk_init(0x40004000u, 25000000u / 115200u, 0u); /* UART0 RX IRQ 0 */
 }

@@ -1,0 +1,77 @@
+"""Stream checkpoints: the complete training state at a period boundary, written atomically.
+
+A checkpoint (JSON, format `rct-tflm-stream-checkpoint` version 1) holds what the stream was
+(model hash, data, seeds, batch, hyper-parameters), how far it got (`samples_done`, always a
+multiple of the decision period), the board's trainable state (the WEIGHTS_READ blob, base64:
+values, bitwidths and exponents) and the host-side record so far (bitwidth changes, loss and
+throughput traces, accuracy before training, link counters). See docs/protocol.md, "Streaming".
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+
+FORMAT = "rct-tflm-stream-checkpoint"
+VERSION = 1
+# Fields a resumed run must share with the checkpoint (the stream they define must be the same).
+IDENTITY = ("model_hash", "data", "split_seed", "seed", "batch", "hparams")
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Temp file in the same folder + fsync + rename: the file is old or new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(obj, fh, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: Path, state: dict, blob: bytes) -> None:
+    write_json_atomic(path, {"format": FORMAT, "version": VERSION, **state,
+                             "weights_b64": base64.b64encode(blob).decode("ascii"),
+                             "weights_blob_sha256": hashlib.sha256(blob).hexdigest()})
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[dict, bytes]:
+    p = Path(path)
+    fix = "pass the checkpoint.json a stream wrote into its --out folder"
+    if not p.is_file():
+        raise UserError(f"checkpoint '{p}' does not exist; {fix}")
+    try:
+        d = json.loads(p.read_text())
+        if d.get("format") != FORMAT:
+            raise UserError(f"'{p}' is not a stream checkpoint; {fix}")
+        if d.get("version") != VERSION:
+            raise UserError(f"'{p}' is checkpoint version {d.get('version')}, this rct_tflm "
+                            f"reads version {VERSION}; restart the stream without --resume")
+        blob = base64.b64decode(d.pop("weights_b64"), validate=True)
+    except UserError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UserError(f"corrupt checkpoint '{p}' ({type(e).__name__}: {e}); {fix}") from None
+    if hashlib.sha256(blob).hexdigest() != d.get("weights_blob_sha256"):
+        raise UserError(f"corrupt checkpoint '{p}': the weights do not match their checksum; "
+                        f"restart the stream without --resume")
+    return d, blob
+
+
+def check_compatible(ck: dict, identity: dict, path: str) -> None:
+    """Refuse to resume a different stream (another model, data, seed, batch or hparams)."""
+    for key in IDENTITY:
+        if ck.get(key) != identity.get(key):
+            raise UserError(f"checkpoint {path} was made with {key}={ck.get(key)!r}, this run "
+                            f"has {key}={identity.get(key)!r}; resume with the same options")

@@ -1,0 +1,303 @@
+"""The firmware application in numpy: a device that speaks the link protocol on the golden engine.
+
+`GoldenDevice` is a pyserial-like port (write / read / in_waiting / close). Bytes written to it
+are decoded, dispatched exactly like firmware/app/rct_app_dispatch.c (same validation, NAK
+reasons and texts, duplicate cache, boot seed 0, RESET restoring the compiled hyper-parameters)
+and answered on the golden integer engine (rct_tflm.fixedpoint.engine). So the one stream
+session drives the golden model, the host C build and a QEMU board through the same `Link`, and
+their results can be compared integer by integer.
+"""
+from __future__ import annotations
+
+import struct
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from ..artefact import ModelArtefact
+from ..fixedpoint.controller import BitwidthController
+from ..fixedpoint.engine import Engine, EngineConfig, LoweredModel, lower
+from ..fixedpoint.prng import Rng
+from ..fixedpoint.rounding import saturate
+from ..link import messages as m
+from ..link.framing import decode_frame, encode_frame
+
+MAX_PAYLOAD = 512  # = RCT_LINK_MAX_PAYLOAD
+MAX_RAW = MAX_PAYLOAD + 4
+MAX_WIRE = MAX_RAW + MAX_RAW // 254 + 2  # = RCT_LINK_MAX_WIRE
+BOOT_SEED = 0  # = RCT_BOOT_SEED in firmware/app/main.c
+
+
+def model_hash_of(model: LoweredModel, art: ModelArtefact) -> bytes:
+    from ..codegen.render import model_hash  # the generator's definition (HELLO's model hash)
+    return model_hash(model, art)
+
+
+def compiled_hparams(cfg: EngineConfig, seed: int) -> m.HParams:
+    """The hyper-parameters rct_model_init restores (rct_config.h of a tree generated with cfg)."""
+    c = cfg.controller
+    return m.HParams(cfg.lr_shift, c.t_min_q16, c.t_max_q16, c.sat_guard_ppm, c.period_samples,
+                     seed & 0xFFFFFFFF)
+
+
+class GoldenDevice:
+    """The protocol endpoint of a board, running the golden engine (see module doc)."""
+
+    name = "golden"
+
+    def __init__(self, art: ModelArtefact, cfg: EngineConfig | None = None,
+                 trainable_layers: int | None = None, frozen_layers: int | None = None,
+                 board: str = "golden") -> None:
+        self.base_cfg = cfg or EngineConfig()
+        self.model = lower(art, self.base_cfg, trainable_layers, frozen_layers)
+        self.model_hash = model_hash_of(self.model, art)
+        self.board = board
+        self.engine = Engine(self.model, self.base_cfg)
+        self.timeout = 0.05
+        self._rx = bytearray()  # bytes towards the host
+        self._buf = bytearray()  # the receiver's frame buffer (firmware: rct_link_rx_t)
+        self._overflow = False
+        self.rx_errors = 0
+        self._last: tuple[int, int, int, bytes] | None = None  # duplicate cache: type, seq, msg, payload
+        self._wr_pending: tuple[int, int] | None = None  # weights_write: (offset, low byte)
+        self._boot()
+
+    # -- the model API (rct_model.h) on the engine ----------------------------------------
+    def _boot(self) -> None:
+        self._model_init(BOOT_SEED)
+        self._last = None
+
+    def _model_init(self, seed: int) -> None:
+        self.engine.cfg = self.base_cfg
+        self.engine.reset(seed)
+        self.hp = compiled_hparams(self.base_cfg, seed)
+        self.decisions_before = 0  # decisions of controllers replaced by set_hparams
+        self.app_samples = 0
+        self._wr_pending = None
+
+    def _set_hparams(self, h: m.HParams) -> None:
+        """rct_model_set_hparams: new values, PRNG (key = seed, counter 0), controller restart."""
+        cc = replace(self.base_cfg.controller, t_min=h.t_min_q16 / 65536.0,
+                     t_max=h.t_max_q16 / 65536.0, sat_guard=h.sat_guard_ppm / 1e6,
+                     period_samples=h.period_samples)
+        e = self.engine
+        e.cfg = replace(self.base_cfg, lr_shift=h.lr_shift, controller=cc)
+        e.rng = Rng(h.seed)
+        self.decisions_before += len(e.ctrl.log)
+        e.ctrl = BitwidthController(cc, list(self.model.trainable), dict(self.model.bits_max))
+        self.hp = h
+
+    def stats(self) -> m.Stats:
+        e = self.engine
+        ts = e.trainable_tensors()
+        return m.Stats([t.bits for t in ts], [t.exp for t in ts],
+                       [int(e.last_gavg[n]) for n in self.model.trainable],
+                       [t.saturated_count() for t in ts], int(e.last_loss_q16), e.samples,
+                       e.steps, self.decisions_before + len(e.ctrl.log), e.rng.counter,
+                       self.rx_errors)
+
+    def _locate(self, off: int) -> tuple[int, int]:
+        for k, t in enumerate(self.engine.trainable_tensors()):
+            n = 2 + 2 * t.size
+            if off < n:
+                return k, off
+            off -= n
+        raise IndexError(off)
+
+    def _weights_write(self, off: int, data: bytes) -> bool:
+        """rct_model_weights_write, byte by byte like the generated C (False = RCT_EWEIGHTS)."""
+        ts = self.engine.trainable_tensors()
+        names = self.model.trainable
+        cap_all = self.base_cfg.controller.bits_max
+        for i, b in enumerate(data):
+            pos = off + i
+            k, local = self._locate(pos)
+            t = ts[k]
+            if local == 0:
+                if b < 2 or b > self.model.bits_max[names[k]] or b > cap_all:
+                    return False
+                t.bits = b
+                t.q[...] = 0
+            elif local == 1:
+                t.exp = int(np.int8(np.uint8(b)))
+            elif (local - 2) % 2 == 0:
+                self._wr_pending = (pos, b)
+            else:
+                if self._wr_pending is None or self._wr_pending[0] != pos - 1:
+                    return False
+                v = int(np.int16(np.uint16(self._wr_pending[1] | (b << 8))))
+                self._wr_pending = None
+                if v != int(saturate(np.array([v]), t.bits)[0]):
+                    return False
+                t.q.reshape(-1)[(local - 2) // 2] = v
+        return True
+
+    # -- the application (firmware/app/rct_app_dispatch.c) --------------------------------
+    def _send(self, msg: int, seq: int, payload: bytes = b"") -> None:
+        self._rx += encode_frame(msg, seq, payload[:MAX_PAYLOAD])
+
+    def _nak(self, seq: int, reason: int, text: str) -> None:
+        self._send(m.NAK, seq, bytes([reason]) + text.encode("ascii")[:79])
+
+    def _nak_cached(self, t: int, seq: int, reason: int, text: str) -> None:
+        self._nak(seq, reason, text)
+        if t in m.MUTATING:
+            self._last = None
+
+    def _reply(self, t: int, seq: int, payload: bytes = b"") -> None:
+        if t in m.MUTATING and len(payload) <= 8:
+            self._last = (t, seq, m.ACK, payload)
+        self._send(m.ACK, seq, payload)
+
+    def _dispatch(self, t: int, seq: int, p: bytes) -> None:
+        if self._last is not None and seq != self._last[1]:
+            self._last = None
+        if self._last is not None and t == self._last[0]:
+            self._send(self._last[2], self._last[1], self._last[3])
+            return
+        handler = {m.HELLO: self._hello, m.TRAIN: self._train, m.INFER: self._infer,
+                   m.STATS: self._stats, m.WEIGHTS_READ: self._weights_read_msg,
+                   m.WEIGHTS_WRITE: self._weights_write_msg, m.SET_HPARAMS: self._set_hparams_msg,
+                   m.RESET: self._reset, m.HPARAMS_GET: self._hparams_get}.get(t)
+        if handler is None:
+            self._nak(seq, m.NAK_UNKNOWN, "unknown message type")
+        else:
+            handler(t, seq, p)
+
+    def _hello(self, t: int, seq: int, p: bytes) -> None:
+        mdl = self.model
+        h = m.Hello(m.PROTO_VERSION, m.CAP_TRAIN | m.CAP_INFER | m.CAP_WEIGHTS, MAX_PAYLOAD,
+                    mdl.input_size, mdl.num_classes, len(mdl.trainable),
+                    len(self.engine.weights_blob()), self.model_hash, self.board)
+        self._last = None
+        self._send(m.ACK, seq, h.pack())
+
+    def _train(self, t: int, seq: int, p: bytes) -> None:
+        n_in, nc = self.model.input_size, self.model.num_classes
+        if len(p) < 2:
+            return self._nak_cached(t, seq, m.NAK_BAD_LENGTH, "train: missing batch/count header")
+        batch, count = p[0], p[1]
+        if batch == 0 or count == 0 or count % batch:
+            return self._nak_cached(t, seq, m.NAK_BAD_ARG,
+                                    "train: count must be a multiple of batch >= 1")
+        if batch > self.base_cfg.max_batch:
+            return self._nak_cached(t, seq, m.NAK_BAD_ARG, "train: batch > RCT_MODEL_MAX_BATCH")
+        if len(p) != 2 + count * (n_in + 1):
+            return self._nak_cached(t, seq, m.NAK_BAD_LENGTH,
+                                    "train: sample size != model input size")
+        x = np.frombuffer(p, np.int8, count * n_in, 2).reshape(count, n_in)
+        labels = np.frombuffer(p, np.uint8, count, 2 + count * n_in)
+        if np.any(labels >= nc):
+            return self._nak_cached(t, seq, m.NAK_BAD_ARG, "train: label >= number of classes")
+        for s in range(0, count, batch):
+            self.engine.train_step(x[s:s + batch], labels[s:s + batch].astype(np.int64))
+            self.app_samples += batch
+        self._reply(t, seq, struct.pack("<I", self.app_samples & 0xFFFFFFFF))
+
+    def _infer(self, t: int, seq: int, p: bytes) -> None:
+        n_in, nc = self.model.input_size, self.model.num_classes
+        if len(p) < 2:
+            return self._nak(seq, m.NAK_BAD_LENGTH, "infer: missing count/flags header")
+        count, logits = p[0], p[1] & 1
+        if len(p) != 2 + count * n_in:
+            return self._nak(seq, m.NAK_BAD_LENGTH, "infer: sample size != model input size")
+        if count * (1 + (4 * nc if logits else 0)) > MAX_PAYLOAD:
+            return self._nak(seq, m.NAK_BAD_ARG, "infer: response would exceed max payload")
+        x = np.frombuffer(p, np.int8, count * n_in, 2).reshape(count, n_in)
+        lg = self.engine.logits(x).astype(np.int32) if count else np.zeros((0, nc), np.int32)
+        out = np.argmax(lg, axis=1).astype(np.uint8).tobytes() if count else b""
+        if logits:
+            out += lg.astype("<i4").tobytes()
+        self._send(m.ACK, seq, out)
+
+    def _stats(self, t: int, seq: int, p: bytes) -> None:
+        self._send(m.ACK, seq, self.stats().pack())
+
+    def _weights_read_msg(self, t: int, seq: int, p: bytes) -> None:
+        if len(p) != 6:
+            return self._nak(seq, m.NAK_BAD_LENGTH, "weights_read: need offset u32 + length u16")
+        off, n = struct.unpack("<IH", p)
+        blob = self.engine.weights_blob()
+        if n > MAX_PAYLOAD or off > len(blob) or n > len(blob) - off:
+            return self._nak(seq, m.NAK_BAD_ARG, "weights_read: range outside the weights")
+        self._send(m.ACK, seq, blob[off:off + n])
+
+    def _weights_write_msg(self, t: int, seq: int, p: bytes) -> None:
+        if len(p) < 4:
+            return self._nak_cached(t, seq, m.NAK_BAD_LENGTH, "weights_write: need offset u32 + data")
+        (off,) = struct.unpack_from("<I", p)
+        data = p[4:]
+        size = len(self.engine.weights_blob())
+        if off > size or len(data) > size - off:
+            return self._nak_cached(t, seq, m.NAK_BAD_ARG, "weights_write: range outside the weights")
+        if not self._weights_write(off, data):
+            return self._nak_cached(t, seq, m.NAK_MODEL, "weights_write: model rejected the data")
+        self._reply(t, seq)
+
+    def _set_hparams_msg(self, t: int, seq: int, p: bytes) -> None:
+        if len(p) != struct.calcsize(m.HPARAMS_FMT):
+            return self._nak_cached(t, seq, m.NAK_BAD_LENGTH, "set_hparams: need 21 bytes")
+        h = m.HParams.unpack(p)
+        if h.problem():
+            return self._nak_cached(
+                t, seq, m.NAK_BAD_ARG,
+                "set_hparams: need lr_shift<=30, 0<2*t_min<t_max, sat<1e6, period>=512")
+        self._set_hparams(h)
+        self._reply(t, seq)
+
+    def _reset(self, t: int, seq: int, p: bytes) -> None:
+        if len(p) != 4:
+            return self._nak_cached(t, seq, m.NAK_BAD_LENGTH, "reset: need seed u32")
+        self._model_init(struct.unpack("<I", p)[0])
+        self._reply(t, seq)
+
+    def _hparams_get(self, t: int, seq: int, p: bytes) -> None:
+        if p:
+            return self._nak(seq, m.NAK_BAD_LENGTH, "hparams_get: takes no payload")
+        self._send(m.ACK, seq, self.hp.pack())
+
+    # -- the port (main.c's receive loop) ---------------------------------------------------
+    def write(self, data: bytes) -> int:
+        for b in bytes(data):
+            if b != 0:
+                if len(self._buf) < MAX_WIRE:
+                    self._buf.append(b)
+                else:
+                    self._overflow = True
+                continue
+            raw, self._buf = bytes(self._buf), bytearray()
+            if self._overflow:
+                self._overflow = False
+                self._too_long()
+                continue
+            if not raw:
+                continue
+            f = decode_frame(raw)
+            if f is None:
+                self.rx_errors += 1
+                self._nak(0xFF, m.NAK_CRC, "crc")
+            elif len(f.payload) > MAX_PAYLOAD:
+                self._too_long()
+            else:
+                self._dispatch(f.type, f.seq, f.payload)
+        return len(data)
+
+    def _too_long(self) -> None:
+        self.rx_errors += 1
+        self._nak(0xFF, m.NAK_TOO_LONG, "too long")
+
+    @property
+    def in_waiting(self) -> int:
+        return len(self._rx)
+
+    def read(self, n: int = 1) -> bytes:
+        if not self._rx:
+            time.sleep(min(self.timeout, 0.001))  # like a serial port's read timeout
+            return b""
+        out = bytes(self._rx[:n])
+        del self._rx[:n]
+        return out
+
+    def close(self) -> None:
+        pass

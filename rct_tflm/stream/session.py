@@ -1,0 +1,348 @@
+"""One streaming session: train a board over the link, checkpoint, evaluate, report.
+
+`prepare()` checks every input before any device is touched; `run_stream()` drives an open
+`Link` (docs/protocol.md, "Streaming"):
+
+1. HELLO (model hash checked against the artefact), RESET(seed), HPARAMS_GET, then SET_HPARAMS
+   (RESET restores the compiled defaults; --lr-shift / --period-samples override them).
+2. Before training: the held-out set through INFER on the board, and through the golden engine
+   holding the weights pulled from the board (both must agree, prediction by prediction).
+3. TRAIN frames in the `Schedule`'s order; STATS every `stats_every` frames and at every period
+   boundary (bitwidth decisions, loss); at each boundary the PRNG segment is re-keyed and, every
+   `checkpoint_every` samples, the weights are pulled into an atomic checkpoint.
+4. After training: final STATS and weights (weights_sha256), the held-out evaluation again, and
+   stream.json, the plots and the trained artefact model.rct in --out.
+
+A resumed run (--resume) restores the checkpoint's weights into a freshly RESET board and
+continues at the checkpoint's sample with the same segment key, so it ends with the same
+weights and bitwidth history as a run that never stopped.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..artefact import ModelArtefact
+from ..data import Dataset, f1_score, load_dataset
+from ..errors import UserError
+from ..fixedpoint.engine import bitwidth_history, parse_weights_blob, quantise_inputs, weights_sha256
+from ..link import Link, LinkError
+from ..link import messages as msg
+from . import plots
+from .checkpoint import check_compatible, load_checkpoint, save_checkpoint, write_json_atomic
+from .device_model import DeviceModel, device_model, find_manifest
+from .schedule import Schedule, segment_seed
+
+FORMAT, VERSION = "rct-tflm-stream", 1
+CHECKPOINT = "checkpoint.json"
+RESULT = "stream.json"
+TRAINED = "model.rct"
+
+
+@dataclass
+class StreamConfig:
+    model: str  # artefact path
+    data: str  # data spec (rct_tflm.data.load_dataset)
+    out: str
+    epochs: int = 1
+    seed: int = 0
+    batch: int = 1
+    lr_shift: int | None = None  # None: the firmware's compiled default
+    period_samples: int | None = None  # None: the firmware's compiled default
+    checkpoint_every: int = 2048  # samples, rounded up to whole periods; 0 = never
+    resume: str | None = None
+    split_seed: int | None = None  # None: the artefact's training seed (its held-out split)
+    stats_every: int = 16  # TRAIN frames between progress polls
+    progress: bool = True
+
+
+@dataclass
+class Prepared:
+    cfg: StreamConfig
+    dm: DeviceModel
+    data: Dataset
+    split_seed: int
+    x_train: np.ndarray  # int8 [n, input_size]
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    resume: tuple[dict, bytes] | None = None
+
+
+def prepare(cfg: StreamConfig, firmware: str | None = None) -> Prepared:
+    """Load and check the artefact, data and checkpoint (every user error before any I/O)."""
+    if cfg.epochs < 1:
+        raise UserError(f"--epochs must be >= 1, got {cfg.epochs}")
+    if not 1 <= cfg.batch <= 255:
+        raise UserError(f"--batch must be in 1..255, got {cfg.batch}")
+    if cfg.lr_shift is not None and not 0 <= cfg.lr_shift <= 30:
+        raise UserError(f"--lr-shift must be in 0..30 (learning rate 2^-N), got {cfg.lr_shift}")
+    if cfg.period_samples is not None and cfg.period_samples < msg.MIN_PERIOD_SAMPLES:
+        raise UserError(f"--period-samples must be >= {msg.MIN_PERIOD_SAMPLES}, got "
+                        f"{cfg.period_samples}")
+    if cfg.stats_every < 1:
+        raise ValueError("stats_every must be >= 1")
+    out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a folder; give a folder path")
+    if (out / CHECKPOINT).is_file() and not (out / RESULT).is_file() and not cfg.resume:
+        raise UserError(f"--out {out} holds the checkpoint of an unfinished stream; resume it "
+                        f"with --resume {out / CHECKPOINT} or choose another --out")
+    art = ModelArtefact.load(cfg.model)
+    dm = device_model(art, find_manifest(firmware))
+    if cfg.batch > dm.cfg.max_batch and find_manifest(firmware) is not None:
+        raise UserError(f"--batch {cfg.batch} exceeds the firmware's micro-batch "
+                        f"({dm.cfg.max_batch}); rebuild with `rct-tflm build --max-batch "
+                        f"{cfg.batch}` or lower --batch")
+    split_seed = int(art.training.get("seed", 0)) if cfg.split_seed is None else cfg.split_seed
+    d = load_dataset(cfg.data, split_seed)
+    if d.kind == "text":
+        raise UserError(f"data set '{cfg.data}' is text (token ids); the integer engine streams "
+                        f"image and tabular data")
+    m = dm.model
+
+    def q(x: np.ndarray) -> np.ndarray:
+        xq = quantise_inputs(x, m.input_exp).reshape(len(x), -1)
+        if xq.shape[1] != m.input_size:
+            raise UserError(f"data set '{cfg.data}' has {xq.shape[1]} values per sample, the "
+                            f"model takes {m.input_size}; stream the data it was trained on")
+        return xq
+
+    xtr, xte = q(d.x_train), q(d.x_test)
+    for y, part in ((d.y_train, "training"), (d.y_test, "test")):
+        if len(y) and int(np.max(y)) >= m.num_classes:
+            raise UserError(f"data set '{cfg.data}' has {part} label {int(np.max(y))}, the model "
+                            f"has {m.num_classes} classes; stream the data it was trained on")
+    if len(d.y_test) == 0 or len(d.y_train) == 0:
+        raise UserError(f"data set '{cfg.data}' has an empty training or test split")
+    resume = load_checkpoint(cfg.resume) if cfg.resume else None
+    return Prepared(cfg, dm, d, split_seed, xtr, d.y_train.astype(np.int64), xte,
+                    d.y_test.astype(np.int64), resume)
+
+
+@dataclass
+class _Record:
+    """Everything the host learns during the stream (checkpointed with the weights)."""
+    initial: dict[str, tuple[int, int]]
+    changes: list[tuple[int, str, int, int]] = field(default_factory=list)
+    loss_trace: list[tuple[int, float]] = field(default_factory=list)
+    throughput_trace: list[tuple[float, int, int]] = field(default_factory=list)
+    before: dict = field(default_factory=dict)
+    wire_bytes: int = 0  # totals of earlier sessions of a resumed stream
+    payload_bytes: int = 0
+    train_wire_bytes: int = 0
+    sample_bytes: int = 0
+    retransmits: int = 0
+
+    def to_json(self) -> dict:
+        return {"initial": {n: list(v) for n, v in self.initial.items()},
+                "changes": [list(c) for c in self.changes],
+                "loss_trace": [list(t) for t in self.loss_trace],
+                "throughput_trace": [list(t) for t in self.throughput_trace],
+                "before": self.before, "wire_bytes": self.wire_bytes,
+                "payload_bytes": self.payload_bytes, "train_wire_bytes": self.train_wire_bytes,
+                "sample_bytes": self.sample_bytes, "retransmits": self.retransmits}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "_Record":
+        return cls({n: tuple(v) for n, v in d["initial"].items()},
+                   [tuple(c) for c in d["changes"]], [tuple(t) for t in d["loss_trace"]],
+                   [tuple(t) for t in d["throughput_trace"]], d["before"], d["wire_bytes"],
+                   d["payload_bytes"], d["train_wire_bytes"], d["sample_bytes"], d["retransmits"])
+
+
+def _evaluate(link: Link, dm: DeviceModel, x: np.ndarray, y: np.ndarray, metric: str) -> tuple[dict, bytes]:
+    """Held-out accuracy on the board (INFER) and on the golden engine with the board's weights."""
+    board = link.infer(x)
+    blob = link.weights_read()
+    golden = dm.engine_with(blob).predict(x)
+    r = {"board_accuracy": float(np.mean(board == y)), "golden_accuracy": float(np.mean(golden == y)),
+         "board_golden_mismatches": int(np.sum(board != golden))}
+    if metric == "f1":
+        r["board_f1"] = f1_score(y, board)
+        r["golden_f1"] = f1_score(y, golden)
+    return r, blob
+
+
+def _check_hello(h: msg.Hello, dm: DeviceModel, url: str) -> None:
+    m = dm.model
+    expected_blob = 2 * len(m.trainable) + 2 * sum(m.tensors[n].size for n in m.trainable)
+    if (h.input_size, h.num_classes, h.num_trainable, h.weights_size) != (
+            m.input_size, m.num_classes, len(m.trainable), expected_blob):
+        raise LinkError(f"the board at {url} reports input {h.input_size}, {h.num_classes} "
+                        f"classes, {h.num_trainable} trainable tensors, {h.weights_size} B of "
+                        f"weights; the model has {m.input_size}, {m.num_classes}, "
+                        f"{len(m.trainable)}, {expected_blob}: rebuild the firmware")
+    if not h.capabilities & msg.CAP_TRAIN or not h.capabilities & msg.CAP_WEIGHTS:
+        raise LinkError(f"the firmware at {url} cannot train or exchange weights "
+                        f"(capabilities 0x{h.capabilities:02x}); rebuild it with rct-tflm")
+
+
+def run_stream(prep: Prepared, link: Link, target: str,
+               on_poll: Callable[[int, msg.Stats], None] | None = None) -> dict:
+    """Stream `prep` over `link` (far end running); writes --out and returns stream.json."""
+    from tqdm import tqdm
+
+    cfg, dm = prep.cfg, prep.dm
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RESULT).unlink(missing_ok=True)  # present only once this run has finished
+    names = list(dm.model.trainable)
+    like = [dm.model.tensors[n] for n in names]  # shapes for parse_weights_blob
+
+    h = link.hello(dm.hash)
+    _check_hello(h, dm, link.url)
+    link.reset(cfg.seed)
+    hp = link.hparams()
+    hp = replace(hp, seed=cfg.seed & 0xFFFFFFFF,
+                 lr_shift=hp.lr_shift if cfg.lr_shift is None else cfg.lr_shift,
+                 period_samples=hp.period_samples if cfg.period_samples is None else cfg.period_samples)
+    if hp.problem():
+        raise UserError(f"the firmware's hyper-parameters are not usable: {hp.problem()}")
+    sched = Schedule(len(prep.y_train), cfg.epochs, cfg.seed, cfg.batch, hp.period_samples,
+                     link.samples_per_frame(cfg.batch))
+    identity = {"model_hash": dm.hash.hex(), "data": cfg.data, "split_seed": prep.split_seed,
+                "seed": cfg.seed, "batch": cfg.batch, "hparams": _hp_json(hp)}
+    ck_path = out / CHECKPOINT
+    stride = sched.checkpoint_stride(cfg.checkpoint_every)
+
+    if prep.resume:
+        ck, blob = prep.resume
+        check_compatible(ck, identity, str(cfg.resume))
+        start = int(ck["samples_done"])
+        if start > sched.total or start % sched.period:
+            raise UserError(f"checkpoint {cfg.resume} is at sample {start}, not a period "
+                            f"boundary inside this run of {sched.total} samples")
+        link.set_hparams(replace(hp, seed=segment_seed(cfg.seed, start // sched.period)))
+        link.weights_write(blob)
+        if link.weights_read() != blob:
+            raise LinkError(f"the board at {link.url} did not keep the checkpoint's weights")
+        rec = _Record.from_json(ck["record"])
+        last_ck: int | None = start
+    else:
+        start = 0
+        link.set_hparams(hp)
+        before, blob0 = _evaluate(link, dm, prep.x_test, prep.y_test, prep.data.metric)
+        rec = _Record({n: (t.bits, t.exp) for n, t in zip(names, parse_weights_blob(blob0, like))},
+                      before=before)
+        last_ck = None
+
+    cur = dict(rec.initial)
+    for s, n, b, e in rec.changes:
+        cur[n] = (b, e)
+    order = sched.order()
+    x, y = prep.x_train, prep.y_train
+    c = link.counters
+    t0 = time.monotonic()
+    t_base = rec.throughput_trace[-1][0] if rec.throughput_trace else 0.0
+    wire0, train_wire, sample_bytes = c.wire_bytes, 0, 0
+    bar = tqdm(total=sched.total, initial=start, unit="sample", disable=not cfg.progress,
+               dynamic_ncols=True, desc=f"stream {target}")
+    try:
+        for i, (a, b) in enumerate(sched.frames(start)):
+            idx = order[a:b]
+            w = c.wire_bytes
+            done = link.train_frame(x[idx], y[idx], cfg.batch)
+            train_wire += c.wire_bytes - w
+            sample_bytes += (b - a) * (x.shape[1] + 1)
+            if done != b - start:
+                raise LinkError(f"the board counted {done} samples since the stream (re)started, "
+                                f"the host sent {b - start}: a TRAIN frame was lost or applied "
+                                f"twice")
+            bar.update(b - a)
+            boundary = sched.at_boundary(b)
+            if boundary or (i + 1) % cfg.stats_every == 0 or b == sched.total:
+                st = link.stats()
+                for k, n in enumerate(names):
+                    if (st.bits[k], st.exp[k]) != cur[n]:
+                        cur[n] = (st.bits[k], st.exp[k])
+                        rec.changes.append((b, n, st.bits[k], st.exp[k]))
+                rec.loss_trace.append((b, st.loss))
+                rec.throughput_trace.append((t_base + time.monotonic() - t0, b,
+                                             rec.wire_bytes + c.wire_bytes))
+                bar.set_postfix_str(f"loss {st.loss:.3f} bits "
+                                    + "/".join(str(cur[n][0]) for n in names), refresh=False)
+                if on_poll:
+                    on_poll(b, st)
+            if boundary and b < sched.total:
+                link.set_hparams(replace(hp, seed=segment_seed(cfg.seed, b // sched.period)))
+            if boundary and stride and b % stride == 0:
+                snap = _Record(**{**rec.__dict__})
+                snap.wire_bytes += c.wire_bytes
+                snap.payload_bytes += c.payload_bytes
+                snap.train_wire_bytes += train_wire
+                snap.sample_bytes += sample_bytes
+                snap.retransmits += c.retransmits
+                save_checkpoint(ck_path, {**identity, "samples_done": b, "epochs": cfg.epochs,
+                                          "total_samples": sched.total,
+                                          "record": snap.to_json()}, link.weights_read())
+                last_ck = b
+    except (LinkError, KeyboardInterrupt) as e:
+        bar.close()
+        hint = (f"training state up to sample {last_ck} is saved: resume with --resume {ck_path}"
+                if last_ck is not None else
+                f"no checkpoint yet (the first comes at sample {stride or 'never'})")
+        if isinstance(e, KeyboardInterrupt):
+            print(f"interrupted; {hint}", file=sys.stderr)
+            raise
+        raise LinkError(f"{e}; {hint}") from None
+    bar.close()
+    train_s = time.monotonic() - t0
+    final = link.stats()
+    after, blob = _evaluate(link, dm, prep.x_test, prep.y_test, prep.data.metric)
+    tensors = parse_weights_blob(blob, like)
+    initial = {n: _qt(bits, exp) for n, (bits, exp) in rec.initial.items()}
+    history = bitwidth_history(initial, names, rec.changes)
+    wire = rec.wire_bytes + c.wire_bytes
+    train_wire_total = rec.train_wire_bytes + train_wire
+    sample_total = rec.sample_bytes + sample_bytes
+    result = {
+        "format": FORMAT, "version": VERSION, "target": target, "board": h.board,
+        "protocol_version": h.version, "model": str(cfg.model), **identity,
+        "epochs": cfg.epochs, "samples": sched.total, "resumed_from": start if prep.resume else None,
+        "period_samples": sched.period, "samples_per_frame": sched.per_frame,
+        "test_accuracy_before": rec.before["board_accuracy"],
+        "test_accuracy_after": after["board_accuracy"],
+        "golden_test_accuracy_before": rec.before["golden_accuracy"],
+        "golden_test_accuracy_after": after["golden_accuracy"],
+        "board_golden_mismatches": rec.before["board_golden_mismatches"]
+        + after["board_golden_mismatches"],
+        **({"test_f1_before": rec.before["board_f1"], "test_f1_after": after["board_f1"]}
+           if "board_f1" in after else {}),
+        "weights_sha256": weights_sha256(tensors),
+        "bitwidth_history": history,
+        "final_bitwidths": {n: t.bits for n, t in zip(names, tensors)},
+        "samples_per_s": (sched.total - start) / train_s if train_s > 0 else 0.0,
+        "train_seconds": train_s,
+        "bytes_per_s": train_wire / train_s if train_s > 0 else 0.0,
+        "wire_bytes": wire, "payload_bytes": rec.payload_bytes + c.payload_bytes,
+        "train_wire_bytes": train_wire_total, "sample_bytes": sample_total,
+        "overhead_fraction": 1 - sample_total / train_wire_total if train_wire_total else 0.0,
+        "retransmits": rec.retransmits + c.retransmits,
+        "device": {"loss": final.loss, "steps": final.steps, "decisions": final.decisions,
+                   "prng_counter": final.prng_counter, "rx_errors": final.rx_errors},
+        "loss_trace": [list(t) for t in rec.loss_trace],
+        "throughput_trace": [list(t) for t in rec.throughput_trace],
+        "checkpoint": str(ck_path) if last_ck is not None else None,
+    }
+    dm.artefact_with(blob, {k: result[k] for k in (
+        "target", "data", "seed", "epochs", "batch", "hparams", "samples", "weights_sha256",
+        "test_accuracy_before", "test_accuracy_after")}).save(out / TRAINED)
+    result["files"] = [RESULT, TRAINED, *plots.write_plots(result, out)]
+    write_json_atomic(out / RESULT, result)
+    return result
+
+
+def _qt(bits: int, exp: int):
+    from ..fixedpoint.qtensor import QTensor
+    return QTensor(np.zeros(0, np.int32), exp, bits)
+
+
+def _hp_json(hp: msg.HParams) -> dict:
+    return {"lr_shift": hp.lr_shift, "t_min_q16": hp.t_min_q16, "t_max_q16": hp.t_max_q16,
+            "sat_guard_ppm": hp.sat_guard_ppm, "period_samples": hp.period_samples}

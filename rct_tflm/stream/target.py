@@ -1,0 +1,69 @@
+"""Where a stream goes: a serial URL, a QEMU board, the host build, or the golden model.
+
+`open_target(...)` is a context manager yielding a `Link` whose far end is running; it starts
+and stops QEMU (`--board qemu-*`) or the host build (`--board host`) itself, and for
+`--board golden` puts the numpy `GoldenDevice` behind the link (no process, no wire).
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from ..boards import HOST, get_board
+from ..errors import UserError
+from ..link import HostFirmware, Link, open_port
+from .device_model import DeviceModel
+
+GOLDEN = "golden"
+
+
+def describe(port: str | None, board: str | None, firmware: str | None) -> str:
+    return port or f"{board} ({firmware})" if board != GOLDEN else GOLDEN
+
+
+def check_target(port: str | None, board: str | None, firmware: str | None) -> None:
+    """Exactly one of --port and --board; --board needs --firmware (except golden)."""
+    if bool(port) == bool(board):
+        raise UserError("give either --port URL (a running board) or --board B --firmware DIR "
+                        "(rct-tflm starts it)")
+    if board and board not in (HOST, GOLDEN):
+        b = get_board(board)
+        if not b.is_qemu:
+            raise UserError(f"'{board}' is real hardware: flash it (`rct-tflm flash`) and stream "
+                            f"with --port /dev/ttyACM0 (its ST-LINK serial port)")
+    if board and board != GOLDEN and not firmware:
+        raise UserError(f"--board {board} needs --firmware DIR (from `rct-tflm build --board "
+                        f"{board}`)")
+    if firmware and not Path(firmware).exists():
+        raise UserError(f"--firmware {firmware} does not exist; build it with `rct-tflm build "
+                        f"--board {board or 'B'} --model ART --out DIR`")
+
+
+@contextmanager
+def open_target(port: str | None = None, board: str | None = None,
+                firmware: str | None = None, dm: DeviceModel | None = None,
+                timeout: float = 2.0, retries: int = 4) -> Iterator[Link]:
+    check_target(port, board, firmware)
+    runner = None
+    try:
+        if board == GOLDEN:
+            from .golden import GoldenDevice
+            if dm is None:
+                raise UserError("--board golden needs the model (--model)")
+            link = Link(GoldenDevice(dm.art, dm.cfg), GOLDEN, timeout=timeout, retries=retries)
+        else:
+            if board == HOST:
+                runner = HostFirmware(firmware)
+            elif board:
+                from ..emulator.qemu import QemuBoard
+                runner = QemuBoard(board, firmware)
+            url = runner.start() if runner else port
+            link = Link(open_port(url), url, timeout=timeout, retries=retries)
+        try:
+            yield link
+        finally:
+            link.close()
+    finally:
+        if runner is not None:
+            runner.stop()
