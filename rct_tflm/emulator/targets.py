@@ -61,8 +61,28 @@ def asan_loaded() -> bool:
 
 
 def asan_preload_hint() -> str:
-    return ("LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 "
-            "rct-tflm emulate ...")
+    return ("LD_PRELOAD=\"$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)\" "
+            "ASAN_OPTIONS=detect_leaks=0 rct-tflm emulate ...")
+
+
+def sanitizer_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for a Python child process that loads -fsanitize=address,undefined builds
+    through ctypes: the ASan runtime must come first (LD_PRELOAD), libstdc++ too (numpy/scipy
+    throw C++ exceptions, whose ASan interceptor needs it at start-up), leak checks off (the
+    interpreter itself never frees some memory), and any finding aborts the process."""
+    import shutil
+    import subprocess
+
+    cc = os.environ.get("CC", "gcc")
+    if shutil.which(cc) is None:
+        raise UserError(f"host C compiler '{cc}' not found; install gcc (`make setup`) or set CC")
+    libs = [subprocess.run([cc, f"-print-file-name={n}"], capture_output=True, text=True,
+                           check=True).stdout.strip() for n in ("libasan.so", "libstdc++.so")]
+    out = dict(os.environ if env is None else env)
+    out["LD_PRELOAD"] = " ".join(libs)
+    out["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
+    out["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+    return out
 
 
 class HostTarget:
@@ -86,8 +106,8 @@ class HostTarget:
         root = Path(build_dir if build_dir is not None else self._tmp.name)
         gen = root / "generated"
         generate(art, gen, cfg, trainable_layers, frozen_layers, ram_budget=None)
-        so = build_host(gen, root / "build", kind="lib", sanitize=sanitize)
-        self.hm = HostModel(so, load_manifest(gen))
+        self.library = build_host(gen, root / "build", kind="lib", sanitize=sanitize)
+        self.hm = HostModel(self.library, load_manifest(gen))
         self.hm.init(cfg.seed)
         self._bits = {n: (t.bits, t.exp) for n, t in self.model.tensors.items()
                       if n in self.model.trainable}

@@ -27,7 +27,7 @@ bias's; then at a period boundary the controller's drop_low_bit draws, tensors i
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np

@@ -1,0 +1,220 @@
+"""`rct-tflm generate` and `rct-tflm emulate` end to end on digits, and their bad-input errors
+(exit code 2, one line, nothing written)."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import require_tools
+from rct_tflm.artefact import Layer, ModelArtefact
+from rct_tflm.cli import main
+from rct_tflm.data import load_dataset
+from rct_tflm.fixedpoint.engine import Engine, EngineConfig, quantise_inputs
+
+EMULATE_FIELDS = ("test_accuracy_before", "test_accuracy_after", "samples", "samples_per_s",
+                  "weights_sha256", "bitwidth_history")
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def art_path(tmp_path_factory, digits_mlp_artefact) -> Path:
+    p = tmp_path_factory.mktemp("art") / "digits_mlp.rct"
+    digits_mlp_artefact.save(p)
+    return p
+
+
+def test_generate_writes_project_and_prints_memory_table(capsys, tmp_path, art_path):
+    code, out, err = run_cli(capsys, "generate", "--model", str(art_path), "--out",
+                             str(tmp_path / "gen"), "--board", "nucleo-l476rg")
+    assert code == 0, err
+    assert "RAM total" in out and "RAM budget: 98304 B" in out
+    for f in ("rct_model.c", "rct_model.h", "rct_config.h", "rct_weights.c", "rct_weights.h",
+              "Makefile", "memory.json", "memory.md", "rct_generated.json"):
+        assert (tmp_path / "gen" / f).is_file(), f
+    rep = json.loads((tmp_path / "gen" / "memory.json").read_text())
+    assert rep["ram"]["budget"] == 96 * 1024 and str(rep["ram"]["total"]) in out
+
+
+def test_generate_default_budget_is_the_default_board(capsys, tmp_path, art_path):
+    code, out, _ = run_cli(capsys, "generate", "--model", str(art_path), "--out", str(tmp_path / "g"))
+    assert code == 0 and "RAM budget: 131072 B" in out  # qemu-stm32f405: 128 KB
+
+
+def conv1d_artefact(path: Path) -> Path:
+    art = ModelArtefact([Layer("c1d", "conv1d", {"filters": 2, "kernel_size": 3, "strides": 1,
+                                                 "padding": "same", "activation": "relu"},
+                               (8, 1), (8, 2), {"kernel": "k"}, -4)],
+                        {"k": np.zeros((3, 1, 2), np.float32)}, (8, 1), 16, {"k"},
+                        {"input_exp": -7})
+    art.save(path)
+    return path
+
+
+@pytest.mark.parametrize("case", ["budget", "board", "layer", "missing", "notgen", "lr"])
+def test_generate_bad_input_exits_2_and_writes_nothing(capsys, tmp_path, art_path, case):
+    out = tmp_path / "gen"
+    args = ["generate", "--model", str(art_path), "--out", str(out)]
+    expect = {"budget": "over the budget of 1000 B", "board": "unknown board 'nosuch'",
+              "layer": "kind 'conv1d' is not supported by the integer engine; supported: dense",
+              "missing": "does not exist", "notgen": "is not a generated project",
+              "lr": "--lr-shift must be in 0..30"}[case]
+    if case == "budget":
+        args += ["--ram-budget", "1000"]
+    elif case == "board":
+        args += ["--board", "nosuch"]
+    elif case == "layer":
+        args[2] = str(conv1d_artefact(tmp_path / "c1d.rct"))
+    elif case == "missing":
+        args[2] = str(tmp_path / "nope.rct")
+    elif case == "notgen":
+        out.mkdir()
+        (out / "keep.txt").write_text("mine")
+    elif case == "lr":
+        args += ["--lr-shift", "99"]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2 and err.startswith("error: ") and expect in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no temp folder left behind
+    if case == "notgen":
+        assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    else:
+        assert not out.exists()
+
+
+def test_emulate_golden_on_digits(capsys, tmp_path, art_path):
+    out = tmp_path / "em"
+    code, stdout, err = run_cli(capsys, "emulate", "--target", "golden", "--model", str(art_path),
+                                "--data", "digits", "--epochs", "1", "--seed", "3", "--out",
+                                str(out), "--max-samples", "600", "--eval-every", "300",
+                                "--period-samples", "512", "--lr-shift", "4", "--no-progress")
+    assert code == 0, err
+    assert "golden: test accuracy" in stdout
+    rec = json.loads((out / "emulate.json").read_text())
+    for f in EMULATE_FIELDS:
+        assert rec[f] is not None, f
+    assert rec["samples"] == 600 and rec["steps"] == 600 and rec["seed"] == 3
+    assert rec["accuracy_curve"]["samples"] == [0, 300, 600]
+    assert rec["test_accuracy_after"] > rec["test_accuracy_before"] - 0.05
+    assert len(rec["weights_sha256"]) == 64
+    assert set(rec["bitwidth_history"]) == {"initial", "changes", "final"}
+    for f in ("bitwidths.png", "curves.png", "model.rct"):
+        assert (out / f).stat().st_size > 0, f
+    # the trained artefact reproduces the run: same weights hash and test accuracy
+    trained = ModelArtefact.load(out / "model.rct")
+    eng = Engine.from_artefact(trained, EngineConfig())
+    assert eng.weights_sha256() == rec["weights_sha256"]
+    assert {n: {"bits": b, "exp": e} for n, (b, e) in eng.bitwidths().items()} == \
+        rec["bitwidth_history"]["final"]
+    d3 = load_dataset("digits", 3)  # the run's split (seed 3)
+    xt = quantise_inputs(d3.x_test.reshape(len(d3.x_test), -1), trained.preprocess["input_exp"])
+    assert np.mean(eng.predict(xt) == d3.y_test) == pytest.approx(rec["test_accuracy_after"])
+    assert trained.training["method"] == "rct-int"
+
+
+@pytest.mark.parametrize("case", ["missing_model", "no_target", "board_and_target", "epochs",
+                                  "data", "bad_board", "stray_dir", "sanitize_golden"])
+def test_emulate_bad_input_exits_2_and_writes_nothing(capsys, tmp_path, art_path, case):
+    out = tmp_path / "em"
+    base = ["emulate", "--target", "golden", "--model", str(art_path), "--out", str(out),
+            "--no-progress", "--max-samples", "5"]
+    args, expect = {
+        "missing_model": (base[:4] + [str(tmp_path / "x.rct")] + base[5:], "does not exist"),
+        "no_target": (["emulate", "--model", str(art_path), "--out", str(out)], "missing --target"),
+        "board_and_target": (["emulate", "--board", "host", str(tmp_path), "--target", "golden"],
+                             "give one or the other"),
+        "epochs": (base + ["--epochs", "0"], "--epochs must be >= 1"),
+        "data": (base + ["--data", "csv:" + str(tmp_path / "none.csv")], "does not exist"),
+        "bad_board": (["emulate", "--board", "stm32-nope", str(tmp_path)], "cannot emulate board"),
+        "stray_dir": (base + [str(tmp_path)], "needs --board"),
+        "sanitize_golden": (base + ["--sanitize"], "--target host only"),
+    }[case]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2 and err.startswith("error: ") and expect in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_emulate_failure_keeps_the_previous_output(capsys, tmp_path, art_path):
+    out = tmp_path / "em"
+    out.mkdir()
+    (out / "emulate.json").write_text("{}")
+    code, _, err = run_cli(capsys, "emulate", "--target", "golden", "--model", str(art_path),
+                           "--out", str(out), "--data", "npz:" + str(tmp_path / "missing.npz"))
+    assert code == 2
+    assert (out / "emulate.json").read_text() == "{}"
+
+
+def test_emulate_board_host_serves_until_ctrl_c(tmp_path, digits_mlp_artefact):
+    """Boot mode: the host firmware behind a pty; it answers HELLO; SIGINT stops it cleanly."""
+    require_tools("gcc")
+    from rct_tflm.codegen import generate
+    from rct_tflm.firmware_build import build_firmware
+    from rct_tflm.link import Link, open_port
+    generate(digits_mlp_artefact, tmp_path / "gen", EngineConfig())
+    build_firmware("host", tmp_path / "gen", tmp_path / "fw")
+    exe = Path(sys.executable).with_name("rct-tflm")
+    p = subprocess.Popen([str(exe), "emulate", "--board", "host", str(tmp_path / "fw")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline().strip()
+        assert line.startswith("serial: /dev/"), line
+        url = line.split(" ", 1)[1]
+        link = Link(open_port(url), url)
+        try:
+            hello = link.hello()
+            assert hello.model_hash == bytes.fromhex(
+                json.loads((tmp_path / "gen" / "rct_generated.json").read_text())["model_hash"])
+        finally:
+            link.close()
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=20) == 0
+        assert "stopped" in p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_emulate_board_qemu_serves_a_socket(tmp_path, digits_mlp_artefact):
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
+    from rct_tflm.codegen import generate
+    from rct_tflm.firmware_build import build_firmware
+    from rct_tflm.link import Link, open_port
+    generate(digits_mlp_artefact, tmp_path / "gen", EngineConfig())
+    build_firmware("qemu-stm32f405", tmp_path / "gen", tmp_path / "fw")
+    exe = Path(sys.executable).with_name("rct-tflm")
+    p = subprocess.Popen([str(exe), "emulate", "--board", "qemu-stm32f405", str(tmp_path / "fw")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline().strip()
+        assert line.startswith("serial: socket://127.0.0.1:"), line
+        url = line.split(" ", 1)[1]
+        link = Link(open_port(url), url)
+        try:
+            assert link.hello().model_hash
+        finally:
+            link.close()
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=20) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
