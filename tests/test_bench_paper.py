@@ -52,34 +52,73 @@ def _fake_artefact() -> ModelArtefact:
 def test_pipeline_on_synthetic_runs(tmp_path, monkeypatch):
     bp = _load()
     art = _fake_artefact()
-    acc = {"fp32": 0.97, "qat": 0.965, "rct": 0.966, "rct-fixed8": 0.96, "rct-nearest": 0.95}
+    acc = {"fp32": 0.97, "qat": 0.965, "rct": 0.966, "rct-fixed8": 0.96, "rct-nearest": 0.95,
+           "underflow-fixed8-nearest": 0.5, "underflow-rct": 0.88, "underflow-fp32": 0.9}
+    ticks = []
 
-    def fake_run_row(bench, row, epochs, seed):
+    def fake_run_row(bench, row, epochs, seed, cache=None, progress=None):
         method = row["method"]
         bits = row.get("fixed_bits", 9)
         hist = [{"step": 0, "sample": 0, "bits": {"d1/kernel": 8}},
                 {"step": 10, "sample": 320, "bits": {"d1/kernel": bits}}]
         m = run_costs(art, method, hist if method == "rct" else [], 100, 32)
         name = next(k for k, v in bp.ROWS.items() if v == row)
-        a = acc.get(name, 0.5 if "fixed8" in name else 0.9)
-        m.update(test_accuracy=a, test_f1=None, wall_seconds=0.0,
+        if progress:
+            progress({"epoch": 0, "loss": 1.0, "bits": None})
+            ticks.append(name)
+        m.update(test_accuracy=acc[name], test_f1=None, wall_seconds=0.0, lr=0.1,
                  final_bitwidths={"d1/kernel": bits, "d1/bias": 8, "d2/kernel": 8, "d2/bias": 8})
         return m
 
     monkeypatch.setattr(bp, "run_row", fake_run_row)
     assert bp.main(["--only", "digits", "--out", str(tmp_path)]) == 0
+    assert ticks == list(bp.ROWS)  # every row drove the progress bar
     res = json.loads((tmp_path / "paper.json").read_text())
     rows = res["benchmarks"]["digits"]["rows"]
     assert set(rows) == set(bp.ROWS)
     c = res["benchmarks"]["digits"]["checks"]
     assert c["score_delta_vs_fp32"]["ok"] is True  # -0.4 points, within 1.0
-    assert c["underflow_rct_recovers"]["ok"] is True  # 0.9 vs 0.5
+    assert c["underflow_fixed8_nearest_stalls"]["ok"] is True  # 0.9 vs 0.5
+    assert c["underflow_rct_recovers"]["ok"] is True  # closes 0.38 of the 0.4 gap
     assert rows["rct"]["gemm_energy_saving"] == pytest.approx(
         res["benchmarks"]["digits"]["compare"]["rct_vs_fp32"]["gemm_energy_saving"])
     assert rows["fp32"]["gemm_energy_saving"] == pytest.approx(0.0)
+    assert rows["rct"]["score_delta_vs_fp32"] == pytest.approx(-0.004)
     md = (tmp_path / "paper.md").read_text()
-    assert "| digits | rct | 96.60 (accuracy) |" in md
+    assert "| digits | rct | 20 | 0.1 | 96.60 (accuracy) | -0.40 |" in md
     assert "9/8" in md  # final kernel bits
+    assert "FAIL" not in md
+
+
+def _rows(**scores) -> dict:
+    base = {"gemm_energy_saving": 0.93, "param_memory_saving": 0.5,
+            "param_memory_saving_packed": 0.7, "vs_qat_param_memory_saving": 0.75}
+    return {name: {"score": sc, **base} for name, sc in scores.items()}
+
+
+@pytest.mark.parametrize("scores, failing", [
+    ({"fp32": 0.95, "rct": 0.93, "underflow-fixed8-nearest": 0.1, "underflow-rct": 0.8,
+      "underflow-fp32": 0.8}, {"score_delta_vs_fp32"}),  # 2 points below FP32
+    ({"fp32": 0.95, "rct": 0.95, "underflow-fixed8-nearest": 0.1, "underflow-rct": 0.3,
+      "underflow-fp32": 0.8}, {"underflow_rct_recovers"}),  # closes < half the gap
+    ({"fp32": 0.95, "rct": 0.95, "underflow-fixed8-nearest": 0.1, "underflow-rct": 0.12,
+      "underflow-fp32": 0.12}, {"underflow_fixed8_nearest_stalls", "underflow_rct_recovers"}),
+])
+def test_checks_fail_when_a_target_is_missed(scores, failing):
+    bp = _load()
+    c = bp.checks("digits", _rows(**scores))
+    assert {k for k, v in c.items() if not v["ok"]} == failing
+
+
+def test_row_configs():
+    bp = _load()
+    b = bp.BENCHMARKS["sms"]
+    fixed = bp._config(b, bp.ROWS["underflow-fixed8-nearest"], 3, 0)
+    assert (fixed.bits, fixed.rounding, fixed.lr) == ("fixed", "nearest", b["underflow_lr"])
+    assert fixed.controller.bits_init == 8 and fixed.rct_config().controller.enabled is False
+    rct = bp._config(b, bp.ROWS["rct"], 3, 0)
+    assert (rct.bits, rct.rounding, rct.lr, rct.epochs) == ("dynamic", "stochastic", b["lr"], 3)
+    assert bp._config(b, bp.ROWS["qat"], 3, 0).method == "qat"
 
 
 def test_absent_dataset_is_skipped(tmp_path, monkeypatch):

@@ -94,6 +94,9 @@ def quantize_qat(model: Any) -> tuple[Any, list[str]]:
     return q.quantize_apply(annotated), floats
 
 
+_KERAS_NAME = {"kernel": "depthwise_kernel"}  # artefact role -> Keras variable name, where they differ
+
+
 def _unwrap(layer: Any) -> Any:
     return getattr(layer, "layer", layer)  # tfmot QuantizeWrapper holds the float layer
 
@@ -109,7 +112,9 @@ def float_tensors(model: Any, art: ModelArtefact) -> dict[str, np.ndarray]:
         # the wrapper's variables, whose names end in <role>:0.
         variables = {v.name.split("/")[-1].split(":")[0]: v for v in by_name[l.name].weights}
         for role, t in l.params.items():
-            out[t] = np.asarray(variables[role].numpy(), np.float32)
+            # Keras names a DepthwiseConv2D kernel 'depthwise_kernel'; the artefact says 'kernel'.
+            var = variables.get(role) if role in variables else variables[_KERAS_NAME[role]]
+            out[t] = np.asarray(var.numpy(), np.float32)
     return out
 
 

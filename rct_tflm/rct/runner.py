@@ -95,21 +95,30 @@ def prepare(cfg: TrainConfig) -> Prepared:
     return Prepared(data, art, notes, name)
 
 
+def steps_per_run(n_train: int, cfg: TrainConfig) -> int:
+    """Training steps of one run: batches per epoch (the last may be short) times epochs."""
+    return math.ceil(n_train / cfg.batch_size) * cfg.epochs
+
+
 def _layer_kernels(art: ModelArtefact) -> dict[str, str]:
     return {l.name: (l.params.get("kernel") or l.params.get("embeddings"))
             for l in art.layers if l.params}
 
 
 class _Progress:
-    """tqdm bar over training steps with loss and per-layer bits."""
+    """Per-step progress: a tqdm bar over the run's steps with loss and per-layer bits (True),
+    nothing (False), or the caller's callback (a callable gets every step's info dict)."""
 
-    def __init__(self, total: int, desc: str, enabled: bool) -> None:
+    def __init__(self, total: int, desc: str, progress: bool | Callable[[dict], None]) -> None:
         self.bar = None
-        if enabled:
+        self.callback = progress if callable(progress) else None
+        if progress is True:
             from tqdm import tqdm
             self.bar = tqdm(total=total, desc=desc, unit="step", leave=True)
 
     def __call__(self, info: dict) -> None:
+        if self.callback is not None:
+            self.callback(info)
         if self.bar is None:
             return
         self.bar.update(1)
@@ -124,15 +133,18 @@ class _Progress:
             self.bar.close()
 
 
-def run_method(prep: Prepared, cfg: TrainConfig, method: str, progress: bool = False
+def run_method(prep: Prepared, cfg: TrainConfig, method: str,
+               progress: bool | Callable[[dict], None] = False
                ) -> tuple[ModelArtefact, dict[str, Any]]:
-    """Train one method on a prepared model; returns (artefact, metrics)."""
+    """Train one method on a prepared model; returns (artefact, metrics).
+
+    `progress`: True shows a tqdm bar over the steps, a callable gets one info dict per step
+    ({"epoch", "loss", "bits"}) so a caller can drive its own bar."""
     import tensorflow as tf
     tf.random.set_seed(cfg.seed)
     rcfg = cfg.rct_config()
     data = prep.data
-    steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
-    bar = _Progress(steps_per_epoch * cfg.epochs, method, progress)
+    bar = _Progress(steps_per_run(len(data.x_train), cfg), method, progress)
     kernels = _layer_kernels(prep.art)
     tfmot_model = None
     try:
@@ -222,7 +234,8 @@ def write_outputs(art: ModelArtefact, metrics: dict, out_dir: Path) -> None:
     plot_run_energy_memory(metrics, out_dir / "energy_memory.png")
 
 
-def train_run(cfg: TrainConfig, out_dir: Path | None = None, progress: bool = False,
+def train_run(cfg: TrainConfig, out_dir: Path | None = None,
+              progress: bool | Callable[[dict], None] = False,
               prep: Prepared | None = None) -> dict:
     """Train `cfg.method`; write outputs into `out_dir` if given; return the metrics."""
     prep = prep or prepare(cfg)

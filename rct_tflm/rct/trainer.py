@@ -18,6 +18,7 @@ end `act_exp` is calibrated from the max over the whole training set.
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -26,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..artefact import ModelArtefact
-from ..data import Dataset, f1_score
+from ..data import Dataset, epoch_order, f1_score
 from ..errors import UserError
 from ..fixedpoint import BitwidthController, ControllerConfig, QTensor, Rng, apply_update
 from ..fixedpoint.qtensor import exponent_for
@@ -53,10 +54,9 @@ class RCTConfig:
 
 
 def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
-    """Sample indices of each batch of one epoch: a permutation seeded by (seed, epoch).
-
-    Shared by RCT and the FP32/QAT baselines so every method sees the same data order."""
-    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    """Sample indices of each batch of one epoch, cut from `data.epoch_order` (the one shared
+    definition of the data order), so RCT, the FP32/QAT baselines and the device agree."""
+    perm = epoch_order(n, seed, epoch)
     return [perm[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
@@ -79,7 +79,10 @@ class RCTTrainer:
         # Quantise the initial float weights and drop them: from here on only integers exist.
         self.tensors: dict[str, QTensor] = {
             n: QTensor.from_float(art.tensors[n], cfg.controller.bits_init) for n in self.names}
-        self.art = ModelArtefact(art.layers, dict(self.tensors), art.input_shape, art.num_classes,
+        # Own copies of the layers: act_exp calibration must not leak into the caller's graph
+        # (compare and the benchmark train several methods from one imported model).
+        self.art = ModelArtefact(copy.deepcopy(art.layers), dict(self.tensors), art.input_shape,
+                                 art.num_classes,
                                  set(self.names), dict(data.preprocess), dict(art.training))
         self.sparse = {t for l in art.layers if l.kind == "embedding" for t in l.params.values()}
         self.controller = BitwidthController(cfg.controller, list(self.names))
