@@ -159,7 +159,8 @@ def _build_arm(board: Board, srcs: list[Path], incs: list[Path], dflags: list[st
     bsrc, binc = _board_sources(board)
     elf = tmp / "firmware.elf"
     ld = firmware_dir() / "boards" / board.name / "linker.ld"
-    cmd = ([ARM_GCC, *board.cpu_flags(), "-Os", "-g", *COMMON_CFLAGS, *dflags]
+    cmd = ([ARM_GCC, *board.cpu_flags(), "-Os", "-g", *COMMON_CFLAGS, "-DRCT_FAULT_REPORT=1",
+            *dflags]
            + [f"-I{i}" for i in incs + binc] + [str(s) for s in srcs + bsrc]
            + ["-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", f"-T{ld}",
               f"-L{firmware_dir() / 'boards' / 'common'}", "-Wl,--gc-sections",

@@ -15,9 +15,11 @@ from .boards import Board, get_board
 from .errors import UserError
 
 TOOLS = ("pyocd", "st-flash", "openocd")
+# What each tool prints when no probe (or no board behind it) answers, lower-cased.
 _NO_PROBE = ("no connected debug probe", "no available debug probe", "no probe",
              "couldn't find any st-link", "no st-link", "unable to find", "open failed",
-             "error: open failed", "libusb_open() failed", "no device found")
+             "libusb_open() failed", "no device found", "failed to connect to target")
+_NO_TARGET = ("not recognized", "unknown target")  # pyOCD without the part's CMSIS pack
 
 
 def _image(firmware: Path, suffix: str) -> Path:
@@ -74,13 +76,23 @@ def flash(board_name: str, firmware: str | Path, tool: str | None = None,
     board = get_board(board_name)
     if board.is_qemu:
         raise UserError(f"'{board.name}' is a QEMU board and is not flashed; boot the firmware "
-                        f"with `rct-tflm run-qemu --board {board.name} FIRMWARE`")
+                        f"with `rct-tflm emulate --board {board.name} FIRMWARE`")
     cmd = flash_command(board, firmware, pick_tool(tool, dry_run))
     if dry_run:
         return cmd
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"flashing did not finish in 300 s ({shlex.join(cmd)}); unplug and "
+                        f"replug the board and try again") from None
+    except OSError as e:
+        raise UserError(f"cannot run {cmd[0]} ({e}); {_install_hint(cmd[0])}") from None
     if r.returncode != 0:
         out = (r.stdout + r.stderr).strip()
+        if cmd[0] == "pyocd" and any(s in out.lower() for s in _NO_TARGET):
+            raise UserError(f"pyOCD does not know the target {board.pyocd_target}: install its "
+                            f"support pack with `pyocd pack install {board.pyocd_pack}` "
+                            f"({shlex.join(cmd)})")
         if any(s in out.lower() for s in _NO_PROBE):
             raise UserError(f"no debug probe found for {board.name}: connect the board's "
                             f"ST-LINK USB port and check udev permissions ({shlex.join(cmd)})")

@@ -58,7 +58,10 @@ static void do_hello(const rct_frame_t *req)
 {
     size_t n = 0;
     rsp[n++] = RCT_PROTO_VERSION;
-    uint8_t caps = RCT_CAP_TRAIN | RCT_CAP_INFER | RCT_CAP_WEIGHTS | RCT_CAP_FAULT_REPORT;
+    uint8_t caps = RCT_CAP_TRAIN | RCT_CAP_INFER | RCT_CAP_WEIGHTS;
+#ifdef RCT_FAULT_REPORT /* Cortex-M builds link firmware/boards/common/fault.c */
+    caps |= RCT_CAP_FAULT_REPORT;
+#endif
 #ifdef RCT_TEST_HOOKS
     caps |= RCT_CAP_TEST_HOOKS;
 #endif

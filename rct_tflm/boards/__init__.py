@@ -26,7 +26,8 @@ class Board:
     uart_driver: str  # firmware/boards/common/uart_<driver>.c
     clock: str
     qemu_machine: str | None = None
-    pyocd_target: str | None = None  # `pyocd flash -t <target>`
+    pyocd_target: str | None = None  # `pyocd flash -t <target>` (CMSIS-Pack device name)
+    pyocd_pack: str | None = None  # `pyocd pack install <part>` provides that target
     openocd_config: str | None = None  # `openocd -f board/<cfg>`
     flash_base: int = 0x08000000
     notes: str = ""
@@ -39,7 +40,7 @@ class Board:
     @property
     def flash_method(self) -> str:
         if self.is_qemu:
-            return "none (QEMU: rct-tflm run-qemu)"
+            return "none (QEMU: rct-tflm emulate --board NAME DIR)"
         return f"pyocd -t {self.pyocd_target} | st-flash | openocd -f board/{self.openocd_config}"
 
     def cpu_flags(self) -> list[str]:
@@ -53,28 +54,32 @@ class Board:
 
 BOARDS: dict[str, Board] = {b.name: b for b in [
     Board("qemu-stm32f405", "STM32F405RG", "cortex-m4", "fpv4-sp-d16", 1024, 128,
-          "USART1 @0x40011000 (SR/DR layout)", "PA9 TX / PA10 RX, AF7", "stm32_v1",
+          "USART1 @0x40011000 (SR/DR layout), IRQ 37", "PA9 TX / PA10 RX, AF7", "stm32_v1",
           "HSI 16 MHz", qemu_machine="netduinoplus2",
           notes="QEMU netduinoplus2; USART1 is QEMU serial0; 64 KB CCM unused"),
     Board("qemu-mps2-an386", "MPS2 AN386", "cortex-m4", "fpv4-sp-d16", 4096, 4096,
-          "CMSDK UART0 @0x40004000", "FPGA-wired", "cmsdk", "25 MHz (fixed)",
+          "CMSDK UART0 @0x40004000, RX IRQ 0", "FPGA-wired", "cmsdk", "25 MHz (fixed)",
           qemu_machine="mps2-an386", flash_base=0x0, notes="QEMU mps2-an386"),
     Board("qemu-mps2-an500", "MPS2 AN500", "cortex-m7", "fpv5-d16", 4096, 4096,
-          "CMSDK UART0 @0x40004000", "FPGA-wired", "cmsdk", "25 MHz (fixed)",
+          "CMSDK UART0 @0x40004000, RX IRQ 0", "FPGA-wired", "cmsdk", "25 MHz (fixed)",
           qemu_machine="mps2-an500", flash_base=0x0, notes="QEMU mps2-an500 (Cortex-M7)"),
     Board("nucleo-f411re", "STM32F411RE", "cortex-m4", "fpv4-sp-d16", 512, 128,
-          "USART2 @0x40004400 (SR/DR layout)", "PA2 TX / PA3 RX, AF7 (ST-LINK VCP)", "stm32_v1",
-          "HSI 16 MHz", pyocd_target="stm32f411re", openocd_config="st_nucleo_f4.cfg"),
+          "USART2 @0x40004400 (SR/DR layout), IRQ 38", "PA2 TX / PA3 RX, AF7 (ST-LINK VCP)",
+          "stm32_v1", "HSI 16 MHz", pyocd_target="stm32f411retx", pyocd_pack="stm32f411re",
+          openocd_config="st_nucleo_f4.cfg"),
     Board("nucleo-f446re", "STM32F446RE", "cortex-m4", "fpv4-sp-d16", 512, 128,
-          "USART2 @0x40004400 (SR/DR layout)", "PA2 TX / PA3 RX, AF7 (ST-LINK VCP)", "stm32_v1",
-          "HSI 16 MHz", pyocd_target="stm32f446re", openocd_config="st_nucleo_f4.cfg"),
+          "USART2 @0x40004400 (SR/DR layout), IRQ 38", "PA2 TX / PA3 RX, AF7 (ST-LINK VCP)",
+          "stm32_v1", "HSI 16 MHz", pyocd_target="stm32f446retx", pyocd_pack="stm32f446re",
+          openocd_config="st_nucleo_f4.cfg"),
     Board("stm32f746g-disco", "STM32F746NG", "cortex-m7", "fpv5-sp-d16", 1024, 320,
-          "USART1 @0x40011000 (ISR/TDR/RDR layout)", "PA9 TX / PB7 RX, AF7 (ST-LINK VCP)",
-          "stm32_v2", "HSI 16 MHz", pyocd_target="stm32f746ng",
+          "USART1 @0x40011000 (ISR/TDR/RDR layout), IRQ 37",
+          "PA9 TX / PB7 RX, AF7 (ST-LINK VCP)", "stm32_v2", "HSI 16 MHz",
+          pyocd_target="stm32f746nghx", pyocd_pack="stm32f746ng",
           openocd_config="stm32f746g-disco.cfg"),
     Board("nucleo-l476rg", "STM32L476RG", "cortex-m4", "fpv4-sp-d16", 1024, 96,
-          "USART2 @0x40004400 (ISR/TDR/RDR layout)", "PA2 TX / PA3 RX, AF7 (ST-LINK VCP)",
-          "stm32_v2", "HSI16 (switched from MSI 4 MHz)", pyocd_target="stm32l476rg",
+          "USART2 @0x40004400 (ISR/TDR/RDR layout), IRQ 38",
+          "PA2 TX / PA3 RX, AF7 (ST-LINK VCP)", "stm32_v2", "HSI16 (switched from MSI 4 MHz)",
+          pyocd_target="stm32l476rgtx", pyocd_pack="stm32l476rg",
           openocd_config="st_nucleo_l4.cfg", notes="SRAM2 (32 KB) unused"),
 ]}
 

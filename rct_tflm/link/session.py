@@ -78,7 +78,10 @@ class Link:
         while not self._pending:
             if time.monotonic() >= deadline:
                 return None
-            data = self.port.read(max(1, getattr(self.port, "in_waiting", 0) or 0))
+            try:
+                data = self.port.read(max(1, getattr(self.port, "in_waiting", 0) or 0))
+            except OSError as e:  # serial.SerialException is an OSError
+                raise self._broken(e) from None
             if data:
                 self.counters.rx_bytes += len(data)
                 before = self.decoder.bad_frames
@@ -103,7 +106,10 @@ class Link:
             wire = frame if attempt == 0 else b"\x00" + frame
             if attempt:
                 self.counters.retransmits += 1
-            self.port.write(wire)
+            try:
+                self.port.write(wire)
+            except OSError as e:
+                raise self._broken(e) from None
             self.counters.tx_bytes += len(wire)
             self.counters.tx_frames += 1
             self.counters.tx_payload += len(payload)
@@ -129,6 +135,10 @@ class Link:
         raise LinkError(f"no answer from the board at {self.url} to {m.NAMES.get(msg_type, msg_type)} "
                         f"({tries} tries, {timeout:g} s each); check the port, that the "
                         f"firmware is running, and that nothing else holds the port")
+
+    def _broken(self, e: OSError) -> LinkError:
+        return LinkError(f"the link to the board at {self.url} broke ({e}); check the cable "
+                         f"or that the emulator is still running")
 
     # -- messages --------------------------------------------------------------------------
     def hello(self, expected_hash: bytes | None = None) -> m.Hello:

@@ -46,8 +46,8 @@ def plot_loss(s: dict, path: Path) -> None:
     tr = np.asarray(s["loss_trace"], dtype=float).reshape(-1, 2)
     if len(tr):
         ax.plot(tr[:, 0], tr[:, 1], ".", ms=3, alpha=0.4, label="last step at each poll")
-        k = max(1, len(tr) // 20)
-        if len(tr) >= 2 * k:
+        k = len(tr) // 10
+        if k >= 2:
             ma = np.convolve(tr[:, 1], np.ones(k) / k, mode="valid")
             ax.plot(tr[k - 1:, 0], ma, lw=2, label=f"mean of {k} polls")
         ax.legend(fontsize=7)

@@ -57,7 +57,7 @@ class StreamConfig:
     checkpoint_every: int = 2048  # samples, rounded up to whole periods; 0 = never
     resume: str | None = None
     split_seed: int | None = None  # None: the artefact's training seed (its held-out split)
-    stats_every: int = 16  # TRAIN frames between progress polls
+    stats_every: int = 4  # TRAIN frames between STATS polls (progress bar, loss trace)
     progress: bool = True
 
 
