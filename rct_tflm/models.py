@@ -108,8 +108,39 @@ def parse_model_spec(spec: str) -> tuple[str, str]:
     raise UserError(f"unknown model '{spec}'; use {MODEL_HELP}")
 
 
+def saved_layers(path: str) -> list[tuple[str, str]] | None:
+    """(layer name, Keras class) of a saved model's top-level layers, read from its stored
+    config without deserialising anything (None when the file has no readable config).
+
+    `.keras` is a zip holding config.json; `.h5` keeps the JSON in the `model_config` attribute."""
+    import json
+    try:
+        if path.endswith(".keras"):
+            import zipfile
+            with zipfile.ZipFile(path) as z:
+                cfg = json.loads(z.read("config.json"))
+        else:
+            import h5py
+            with h5py.File(path, "r") as f:
+                raw = f.attrs.get("model_config")
+            if raw is None:
+                return None
+            cfg = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        return [(str(l.get("config", {}).get("name", "?")), str(l["class_name"]))
+                for l in cfg["config"]["layers"]]
+    except Exception:  # noqa: BLE001 - an unreadable config: let the loaders report it
+        return None
+
+
 def load_keras_file(path: str) -> Any:
-    """Load a saved Keras model: tf_keras (Keras 2) first, then Keras 3."""
+    """Load a saved Keras model: tf_keras (Keras 2) first, then Keras 3.
+
+    Layers the trainer cannot import are refused from the stored config first: the message
+    names them, and an unsupported layer (e.g. a Lambda's pickled code) is never deserialised."""
+    from .rct.keras_import import SUPPORTED_CLASSES, unsupported_error
+    for name, cls in saved_layers(path) or []:
+        if cls not in SUPPORTED_CLASSES:
+            raise unsupported_error(name, cls)
     errors = []
     try:
         import tf_keras

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from ..artefact import ModelArtefact
 from ..data import Dataset
+from ..errors import UserError
 from .trainer import RCTConfig, batch_order, evaluate
 
 EVAL_BATCH = 500
@@ -126,6 +127,7 @@ class KerasTrainer:
         self.model, self.data, self.cfg = model, data, cfg
         self.opt = k.optimizers.SGD(learning_rate=cfg.lr, momentum=0.0)
         self.int_in = data.kind == "text"
+        self.quantized = any("Quantize" in type(l).__name__ for l in model.layers)
         self._step = tf.function(self._train_step, reduce_retracing=True)
         self._pred = tf.function(lambda x: tf.argmax(self.model(x, training=False), -1),
                                  reduce_retracing=True)
@@ -155,6 +157,10 @@ class KerasTrainer:
             for idx in batch_order(len(d.x_train), self.cfg.batch_size, self.cfg.seed, epoch):
                 loss = self._step(self._x(d.x_train[idx]), tf.constant(d.y_train[idx].astype(np.int32)))
                 losses.append(float(loss))
+                if not np.isfinite(losses[-1]):
+                    raise UserError(f"{'QAT' if self.quantized else 'FP32'} training diverged at "
+                                    f"step {step} (loss is {losses[-1]}); lower --lr (now "
+                                    f"{self.cfg.lr})")
                 step += 1
                 if progress:
                     progress({"epoch": epoch, "loss": losses[-1], "bits": None})

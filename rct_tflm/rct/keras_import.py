@@ -25,12 +25,23 @@ SUPPORTED = ("InputLayer", "Dense", "Conv2D", "DepthwiseConv2D", "Conv1D", "Batc
              "Flatten", "Dropout", "Embedding", "GlobalAveragePooling1D",
              "softmax on the last layer only")
 _PARAM = ("dense", "conv2d", "depthwise_conv2d", "conv1d")
+# Keras class names the importer handles (aliases included): a saved model is checked against
+# this list before it is deserialised (models.load_keras_file).
+SUPPORTED_CLASSES = frozenset((
+    "InputLayer", "Dense", "Conv2D", "Convolution2D", "DepthwiseConv2D", "Conv1D",
+    "Convolution1D", "BatchNormalization", "ReLU", "Activation", "Softmax", "MaxPooling2D",
+    "MaxPool2D", "AveragePooling2D", "AvgPool2D", "Flatten", "Dropout", "Embedding",
+    "GlobalAveragePooling1D", "GlobalAvgPool1D"))
+
+
+def unsupported_error(name: str, class_name: str, why: str = "") -> UserError:
+    why = f" ({why})" if why else ""
+    return UserError(f"layer '{name}' ({class_name}) is not supported{why}; "
+                     f"supported layers: {', '.join(SUPPORTED)}")
 
 
 def _unsupported(layer: Any, why: str = "") -> UserError:
-    why = f" ({why})" if why else ""
-    return UserError(f"layer '{layer.name}' ({type(layer).__name__}) is not supported{why}; "
-                     f"supported layers: {', '.join(SUPPORTED)}")
+    return unsupported_error(layer.name, type(layer).__name__, why)
 
 
 def _act_name(act: Any) -> str:
@@ -134,6 +145,8 @@ def import_keras(model: Any) -> tuple[ModelArtefact, dict]:
         last = i == n_total - 1
         name = l.name.replace("/", "_")
         w = [np.asarray(a, dtype=np.float32) for a in l.get_weights()]
+        if last and _act_name(cfg.get("activation")) == "softmax":
+            notes["final_softmax"] = True  # Dense(..., activation="softmax"): kept as logits
         if cls == "Dense":
             if len(shape) != 1:
                 raise _unsupported(l, f"Dense on a {len(shape)}-D input {shape}; put Flatten or "

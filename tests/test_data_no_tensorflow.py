@@ -1,0 +1,45 @@
+"""Start-up cost: the numeric contract, artefact, energy model, data loaders and the CLI's help
+and argument checks never import TensorFlow (~3 s); only training does."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+PROBE = ("import sys\n{body}\n"
+         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+         "('tensorflow', 'tf_keras', 'keras', 'tensorflow_model_optimization'))\n"
+         "print('HEAVY', [m for m in bad if '.' not in m])\n")
+
+
+def _heavy_modules(body: str) -> str:
+    p = subprocess.run([sys.executable, "-c", PROBE.format(body=body)], capture_output=True,
+                       text=True, timeout=120)
+    line = [l for l in p.stdout.splitlines() if l.startswith("HEAVY")]
+    assert line, p.stdout + p.stderr
+    return line[0]
+
+
+LIGHT = ["rct_tflm.fixedpoint", "rct_tflm.artefact", "rct_tflm.energy", "rct_tflm.data",
+         "rct_tflm.models", "rct_tflm.rct", "rct_tflm.rct.runner", "rct_tflm.rct.keras_import",
+         "rct_tflm.report.compare", "rct_tflm.report.plots", "rct_tflm.cli"]
+
+
+def test_imports_do_not_load_tensorflow():
+    assert _heavy_modules("\n".join(f"import {m}" for m in LIGHT)) == "HEAVY []"
+
+
+def test_cli_help_and_input_checks_do_not_load_tensorflow():
+    calls = [["--help"], ["train", "--help"], ["compare", "--help"],
+             ["train", "--data", "cifar", "--out", "/nonexistent/x"],
+             ["train", "--method", "sgd", "--out", "/nonexistent/x"],
+             ["compare", "--model", "resnet", "--out", "/nonexistent/x"]]
+    body = ("from rct_tflm.cli import main\n"
+            f"for argv in {calls!r}:\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass")
+    assert _heavy_modules(body) == "HEAVY []"
+
+
+def test_the_probe_sees_tensorflow_when_it_is_imported():
+    assert "'tensorflow'" in _heavy_modules("import rct_tflm.rct.trainer")
