@@ -218,3 +218,44 @@ def test_emulate_board_qemu_serves_a_socket(tmp_path, digits_mlp_artefact):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_head_only_after_pretraining_on_0_to_4_learns_all_ten_classes(capsys, tmp_path, digits):
+    """The issue's transfer case through the CLI: pretrain every layer on digits 0-4, then
+    train only the classifier head on all ten classes."""
+    from rct_tflm.emulator import zoo
+    art = tmp_path / "init.rct"
+    zoo.build("mlp", digits).save(art)
+    code, _, err = run_cli(capsys, "emulate", "--target", "golden", "--model", str(art),
+                           "--epochs", "3", "--train-classes", "0-4", "--lr-shift", "4",
+                           "--out", str(tmp_path / "pre"), "--no-progress")
+    assert code == 0, err
+    pre = json.loads((tmp_path / "pre" / "emulate.json").read_text())
+    assert pre["samples"] == 3 * int(np.sum(digits.y_train < 5)) and pre["train_classes"] == [0, 1, 2, 3, 4]
+    code, _, err = run_cli(capsys, "emulate", "--target", "golden", "--model",
+                           str(tmp_path / "pre" / "model.rct"), "--epochs", "2",
+                           "--trainable-layers", "1", "--lr-shift", "4", "--seed", "0",
+                           "--out", str(tmp_path / "head"), "--no-progress")
+    assert code == 0, err
+    rec = json.loads((tmp_path / "head" / "emulate.json").read_text())
+    assert rec["trainable"] == ["logits/kernel", "logits/bias"]
+    assert rec["test_accuracy_before"] < 0.55 < 0.8 < rec["test_accuracy_after"]
+    trained = ModelArtefact.load(tmp_path / "head" / "model.rct")
+    # the frozen layer did not move: it is the pretrained layer as the device stores a frozen
+    # prefix (rounded to int8 where the pretraining had widened it)
+    from rct_tflm.fixedpoint.engine import lower
+    frozen = lower(ModelArtefact.load(tmp_path / "pre" / "model.rct"), EngineConfig(),
+                   trainable_layers=1).tensors
+    for name in ("dense1/kernel", "dense1/bias"):
+        t = trained.tensors[name]
+        assert t.bits == 8 and t.exp == frozen[name].exp and np.array_equal(t.q, frozen[name].q)
+    x = quantise_inputs(digits.x_test.reshape(len(digits.x_test), -1), trained.preprocess["input_exp"])
+    pred = Engine.from_artefact(trained, EngineConfig()).predict(x)
+    for c in range(5, 10):  # every new class is learned
+        assert np.mean(pred[digits.y_test == c] == c) > 0.2, c
+
+
+def test_train_classes_bad_spec(capsys, tmp_path, art_path):
+    code, _, err = run_cli(capsys, "emulate", "--target", "golden", "--model", str(art_path),
+                           "--out", str(tmp_path / "x"), "--train-classes", "4-1")
+    assert code == 2 and "--train-classes '4-1'" in err and not (tmp_path / "x").exists()

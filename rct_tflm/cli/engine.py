@@ -116,6 +116,23 @@ def generate_cmd(model_path: str, out: str, board: str | None, ram_budget: int |
                f"memory.json memory.md rct_generated.json")
 
 
+def parse_classes(spec: str | None) -> tuple[int, ...] | None:
+    """'0-4' or '0,2,5' (or a mix) -> sorted class ids."""
+    if spec is None:
+        return None
+    out: set[int] = set()
+    try:
+        for part in spec.split(","):
+            a, sep, b = part.strip().partition("-")
+            lo, hi = int(a), int(b) if sep else int(a)
+            if lo < 0 or hi < lo:
+                raise ValueError
+            out.update(range(lo, hi + 1))
+    except ValueError:
+        raise UserError(f"--train-classes '{spec}': give class ids like 0-4 or 0,2,5") from None
+    return tuple(sorted(out))
+
+
 def _boot(board: str, firmware_dir: str) -> None:
     from ..emulator.boot import serve
 
@@ -148,6 +165,8 @@ def _boot(board: str, firmware_dir: str) -> None:
 @click.option("--max-samples", type=int, default=None, help="stop after this many samples")
 @click.option("--eval-every", type=int, default=None,
               help="test accuracy every N samples (default: after every epoch)")
+@click.option("--train-classes", default=None,
+              help="train only on samples of these classes, e.g. 0-4 or 0,2,5 (test on all)")
 @click.option("--sanitize", is_flag=True, default=False,
               help="host: build with -fsanitize=address,undefined (preload libasan, see docs)")
 @click.option("--progress/--no-progress", default=True, show_default=True)
@@ -176,7 +195,7 @@ def emulate_cmd(firmware_dir: str | None, board: str | None, target: str | None,
                         seed=kw["seed"], batch=kw["batch"], max_samples=kw["max_samples"],
                         eval_every=kw["eval_every"], trainable_layers=kw["trainable_layers"],
                         frozen_layers=kw["frozen_layers"], engine=_engine_config(kw, kw["batch"]),
-                        sanitize=kw["sanitize"])
+                        sanitize=kw["sanitize"], train_classes=parse_classes(kw["train_classes"]))
     prep = prepare(cfg)
     with staged_out(out) as tmp:
         rec = emulate_run(prep, tmp, progress=kw["progress"])
