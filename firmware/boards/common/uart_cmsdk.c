@@ -23,6 +23,11 @@ void rct_uart_cmsdk_init(uint32_t base, uint32_t bauddiv, uint32_t rx_irq)
     RCT_REG(uart + BAUDDIV) = bauddiv; /* must be >= 16 */
     rct_rx_wake_init(irq);
     RCT_REG(uart + CTRL) = CTRL_TX_EN | CTRL_RX_EN | CTRL_RX_INT_EN;
+    /* A read of DATA (harmless when empty) makes QEMU poll its character back-end again:
+     * bytes the host sent while RX was still disabled were refused, and enabling RX alone
+     * does not tell QEMU; the WFI below would then wait for a byte that never comes. */
+    (void)RCT_REG(uart + DATA);
+    RCT_REG(uart + INTCLEAR) = INT_RX;
 }
 
 void rct_board_write(const uint8_t *p, size_t n)
