@@ -1,31 +1,18 @@
-"""Dense kernels, the shared update and the accumulator policy: C == golden, integer by integer."""
+"""Dense kernels, the shared update and the accumulator policy: C == golden, integer by integer,
+on every target (host and the QEMU Cortex-M boards, see kernel_harness/targets.py)."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import strategies as st
 
 from kernel_harness.cases import ints
-from kernel_harness.driver import get_harness
-from kernel_harness.twins import CKernels
+from kernel_harness.targets import ck, compare, run_cases  # noqa: F401  (ck is a fixture)
 from rct_tflm.fixedpoint import QTensor, Rng
 from rct_tflm.fixedpoint.kernels import (ACC32, ACC64, bias_backward, bias_backward_update,
                                          dense_backward_input, dense_backward_update,
                                          dense_backward_weight, dense_forward, max_safe_bits,
                                          needs_int64, update)
 
-SETTINGS = settings(max_examples=60, deadline=None)
-
-
-@pytest.fixture(scope="module")
-def ck():
-    return CKernels(get_harness())
-
-
-def equal(a, b):
-    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
-    assert a.shape == b.shape
-    diff = int(np.count_nonzero(a != b))
-    assert diff == 0, f"{diff} differing integers"
-
+HOST_EXAMPLES = 60
 
 dense_case = st.fixed_dictionaries({
     "seed": st.integers(0, 2**32 - 1), "n": st.integers(1, 3), "fin": st.integers(1, 24),
@@ -35,94 +22,80 @@ dense_case = st.fixed_dictionaries({
     "mode": st.integers(0, 2), "acc64": st.booleans()})
 
 
-@SETTINGS
-@given(dense_case)
-def test_dense_forward(ck, c):
-    r = np.random.default_rng(c["seed"])
-    x = ints(r, (c["n"], c["fin"]), 8, c["mode"])
-    w = ints(r, (c["fin"], c["fout"]), c["w_bits"], c["mode"])
-    b = ints(r, (c["fout"],), c["b_bits"]) if c["bias"] else None
-    acc = ACC64 if c["acc64"] or needs_int64(c["fin"], c["w_bits"]) else ACC32
-    y_exp = c["x_exp"] + c["w_exp"] + c["y_off"]
-    args = (x, c["x_exp"], w, c["w_bits"], c["w_exp"], b, c["b_bits"], c["b_exp"], y_exp,
-            c["act"], acc)
-    equal(ck.dense_forward(*args), dense_forward(*args))
+DENSE_EDGES = [dict(seed=1, n=3, fin=24, fout=5, w_bits=b, b_bits=b, x_exp=-7, w_exp=-15,
+                   b_exp=e, y_off=y, act=a, bias=True, mode=1, acc64=acc)
+               for b, e, y, a, acc in [(16, -20, 12, 2, False), (8, 4, -4, 1, True),
+                                       (9, -24, 22, 0, False), (2, 0, 0, 2, True)]]
 
 
-@SETTINGS
-@given(dense_case)
-def test_dense_backward(ck, c):
-    r = np.random.default_rng(c["seed"])
-    x = ints(r, (c["n"], c["fin"]), 8, c["mode"])
-    w = ints(r, (c["fin"], c["fout"]), c["w_bits"], c["mode"])
-    dz = ints(r, (c["n"], c["fout"]), 16, c["mode"])
-    dx_c, e_c = ck.dense_backward_input(dz, -12, w, c["w_bits"], c["w_exp"])
-    dx_g, e_g = dense_backward_input(dz, -12, w, c["w_bits"], c["w_exp"])
-    equal(dx_c, dx_g)
-    assert e_c == e_g
-    g0 = ints(r, (c["fin"], c["fout"]), 32, c["mode"]).astype(np.int32)  # accumulate onto
-    g_c, g_g = g0.copy(), g0.copy()
-    ck.dense_backward_weight(x, dz, g_c)
-    dense_backward_weight(x, dz, g_g)
-    equal(g_c, g_g)
-    gb_c = g0[0].copy()
-    gb_g = g0[0].copy()
-    ck.bias_backward(dz, gb_c)
-    bias_backward(dz, gb_g)
-    equal(gb_c, gb_g)
+def test_dense_forward(ck):
+    @run_cases(ck, dense_case, HOST_EXAMPLES, examples=DENSE_EDGES)
+    def _(c):
+        r = np.random.default_rng(c["seed"])
+        x = ints(r, (c["n"], c["fin"]), 8, c["mode"])
+        w = ints(r, (c["fin"], c["fout"]), c["w_bits"], c["mode"])
+        b = ints(r, (c["fout"],), c["b_bits"]) if c["bias"] else None
+        acc = ACC64 if c["acc64"] or needs_int64(c["fin"], c["w_bits"]) else ACC32
+        y_exp = c["x_exp"] + c["w_exp"] + c["y_off"]
+        args = (x, c["x_exp"], w, c["w_bits"], c["w_exp"], b, c["b_bits"], c["b_exp"], y_exp,
+                c["act"], acc)
+        compare(ck, "dense_forward").eq(ck.dense_forward(*args), dense_forward(*args))
 
 
-update_case = st.fixed_dictionaries({
-    "seed": st.integers(0, 2**32 - 1), "size": st.integers(1, 40), "bits": st.integers(2, 16),
-    "exp": st.integers(-16, 4), "g_exp": st.integers(-40, 0), "lr_shift": st.integers(-2, 12),
-    "g_bits": st.integers(1, 32), "stochastic": st.booleans(), "key": st.integers(0, 2**32 - 1),
-    "counter": st.integers(0, 2**32 - 1), "mode": st.integers(0, 2)})
+def test_dense_backward(ck):
+    @run_cases(ck, dense_case, HOST_EXAMPLES, examples=DENSE_EDGES)
+    def _(c):
+        r = np.random.default_rng(c["seed"])
+        x = ints(r, (c["n"], c["fin"]), 8, c["mode"])
+        w = ints(r, (c["fin"], c["fout"]), c["w_bits"], c["mode"])
+        dz = ints(r, (c["n"], c["fout"]), 16, c["mode"])
+        cmp = compare(ck, "dense_backward_input")
+        dx_c, e_c = ck.dense_backward_input(dz, -12, w, c["w_bits"], c["w_exp"])
+        dx_g, e_g = dense_backward_input(dz, -12, w, c["w_bits"], c["w_exp"])
+        cmp.eq(dx_c, dx_g, "dx")
+        cmp.eq(e_c, e_g, "dx_exp")
+        g0 = ints(r, (c["fin"], c["fout"]), 32, c["mode"]).astype(np.int32)  # accumulate onto
+        g_c, g_g = g0.copy(), g0.copy()
+        ck.dense_backward_weight(x, dz, g_c)
+        dense_backward_weight(x, dz, g_g)
+        compare(ck, "dense_backward_weight").eq(g_c, g_g)
+        gb_c = g0[0].copy()
+        gb_g = g0[0].copy()
+        ck.bias_backward(dz, gb_c)
+        bias_backward(dz, gb_g)
+        compare(ck, "bias_backward").eq(gb_c, gb_g)
 
 
-@SETTINGS
-@given(update_case)
-def test_update(ck, c):
-    r = np.random.default_rng(c["seed"])
-    q = ints(r, (c["size"],), c["bits"], c["mode"])
-    g = ints(r, (c["size"],), c["g_bits"], c["mode"])
-    tc, tg = QTensor(q.astype(np.int32), c["exp"], c["bits"]), QTensor(q.astype(np.int32), c["exp"], c["bits"])
-    rc, rg = Rng(c["key"], c["counter"]), Rng(c["key"], c["counter"])
-    gav_c = ck.update(tc, g, c["g_exp"], c["lr_shift"], rc, c["stochastic"])
-    gav_g = update(tg, g, c["g_exp"], c["lr_shift"], rg, c["stochastic"])
-    equal(tc.q, tg.q)
-    assert (gav_c, rc.counter) == (gav_g, rg.counter)
+fused_case = st.tuples(dense_case, st.integers(-2, 10), st.booleans(), st.integers(0, 2**32 - 1))
 
 
-@SETTINGS
-@given(dense_case, st.integers(-2, 10), st.booleans(), st.integers(0, 2**32 - 1))
-def test_dense_fused_update(ck, c, lr_shift, stochastic, key):
+def test_dense_fused_update(ck):
     """Fused backward+update == golden fused == golden backward_weight + update."""
-    r = np.random.default_rng(c["seed"])
-    x = ints(r, (c["n"], c["fin"]), 8, c["mode"])
-    dz = ints(r, (c["n"], c["fout"]), 16, c["mode"])
-    w = ints(r, (c["fin"], c["fout"]), c["w_bits"], c["mode"]).astype(np.int32)
-    ts = [QTensor(w.copy(), c["w_exp"], c["w_bits"]) for _ in range(3)]
-    rs = [Rng(key, 5) for _ in range(3)]
-    gav = [ck.dense_backward_update(ts[0], x, c["x_exp"], dz, -14, lr_shift, rs[0], stochastic),
-           dense_backward_update(ts[1], x, c["x_exp"], dz, -14, lr_shift, rs[1], stochastic)]
-    g = np.zeros(w.shape, np.int32)
-    dense_backward_weight(x, dz, g)
-    gav.append(update(ts[2], g, c["x_exp"] - 14, lr_shift, rs[2], stochastic))
-    for t in ts[1:]:
-        equal(ts[0].q, t.q)
-    assert len(set(gav)) == 1 and len({rr.counter for rr in rs}) == 1
-    b = ints(r, (c["fout"],), c["b_bits"]).astype(np.int32)
-    bc, bg = QTensor(b.copy(), c["b_exp"], c["b_bits"]), QTensor(b.copy(), c["b_exp"], c["b_bits"])
-    assert (ck.bias_backward_update(bc, dz, -14, lr_shift, rs[0], stochastic)
-            == bias_backward_update(bg, dz, -14, lr_shift, rs[1], stochastic))
-    equal(bc.q, bg.q)
-
-
-@SETTINGS
-@given(st.integers(0, (1 << 62) - 1), st.integers(1, 2**31 - 1), st.integers(-80, 200))
-def test_gavg_integer_formula(ck, abs_sum, size, sh):
-    from rct_tflm.fixedpoint.kernels import gavg_q16_int
-    assert ck.gavg_q16(abs_sum, size, sh) == gavg_q16_int(abs_sum, size, sh)
+    @run_cases(ck, fused_case, HOST_EXAMPLES, examples=[(e, 3, True, 9) for e in DENSE_EDGES])
+    def _(case):
+        c, lr_shift, stochastic, key = case
+        r = np.random.default_rng(c["seed"])
+        x = ints(r, (c["n"], c["fin"]), 8, c["mode"])
+        dz = ints(r, (c["n"], c["fout"]), 16, c["mode"])
+        w = ints(r, (c["fin"], c["fout"]), c["w_bits"], c["mode"]).astype(np.int32)
+        ts = [QTensor(w.copy(), c["w_exp"], c["w_bits"]) for _ in range(3)]
+        rs = [Rng(key, 5) for _ in range(3)]
+        gav = [ck.dense_backward_update(ts[0], x, c["x_exp"], dz, -14, lr_shift, rs[0], stochastic),
+               dense_backward_update(ts[1], x, c["x_exp"], dz, -14, lr_shift, rs[1], stochastic)]
+        g = np.zeros(w.shape, np.int32)
+        dense_backward_weight(x, dz, g)
+        gav.append(update(ts[2], g, c["x_exp"] - 14, lr_shift, rs[2], stochastic))
+        cmp = compare(ck, "dense_backward_update")
+        for t, rr, gv in zip(ts[1:], rs[1:], gav[1:]):
+            cmp.eq(ts[0].q, t.q, "q")
+            cmp.eq([gav[0], rs[0].counter], [gv, rr.counter], "gavg, counter")
+        b = ints(r, (c["fout"],), c["b_bits"]).astype(np.int32)
+        bc, bg = QTensor(b.copy(), c["b_exp"], c["b_bits"]), QTensor(b.copy(), c["b_exp"], c["b_bits"])
+        cmp = compare(ck, "bias_backward_update")
+        gav_c = ck.bias_backward_update(bc, dz, -14, lr_shift, rs[0], stochastic)
+        gav_g = bias_backward_update(bg, dz, -14, lr_shift, rs[1], stochastic)
+        cmp.eq(bc.q, bg.q, "q")
+        cmp.eq([gav_c, rs[0].counter], [gav_g, rs[1].counter], "gavg, counter")
 
 
 def test_gavg_matches_mean_abs_delta():
@@ -161,5 +134,6 @@ def test_int64_accumulator_worst_case(ck):
     y_c = ck.dense_forward(x, 0, w, 16, 0, None, 8, 0, y_exp, 0, ACC64)
     true = [784 * (1 << 22), 784 * (-128) * ((1 << 15) - 1)]
     expect = [int(np.floor(t / 2**25 + 0.5)) for t in true]
-    assert [int(v) for v in y_g[0]] == expect == [int(v) for v in y_c[0]]
+    assert [int(v) for v in y_g[0]] == expect
+    compare(ck, "dense_forward").eq(y_c, y_g, "int64 accumulator worst case")
     assert expect[0] == 98 and 784 * (1 << 22) > 2**31 - 1

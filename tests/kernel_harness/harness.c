@@ -1,21 +1,34 @@
 /* Kernel test harness: a loop of request -> kernel call -> response over a byte stream, so the
- * same driver runs on the host (stdin/stdout, sanitizers) and later on Cortex-M under QEMU.
+ * same driver runs on the host (stdin/stdout, sanitizers) and on Cortex-M under QEMU (UART).
  * No malloc: arrays live in a static pool reset per request.
  *
+ * At start the harness sends one READY frame: u32 magic "RCTH", u32 protocol version, u32 pool
+ * bytes, u32 sizeof(long), u32 sizeof(void *) (a UART may drop bytes sent before it is enabled,
+ * so the host waits for this before its first request).
  * Frame (little-endian): u32 magic, u32 op (response: status), u32 n_ints, i64 ints[n_ints],
  * u32 n_arrays, then per array: u32 type, u32 count, count elements. Types: 1 i8, 2 i16, 4 i32,
  * 8 i64, 0x101 u8, 0x104 u32. Weight tensors travel as i16 values plus their bits; the harness
- * stores them in the container of their bitwidth (int8 when bits <= 8). */
+ * stores them in the container of their bitwidth (int8 when bits <= 8).
+ * Response status: 0 ok, 1 bad op or arguments, 2 pool exhausted (the request was read to its
+ * end and no kernel ran on a partial allocation). */
+#include <setjmp.h>
 #include <stddef.h>
 #include <string.h>
 #include "harness_io.h"
 #include "rct.h"
 
-#define MAGIC_REQ 0x51544352u /* "RCTQ" */
-#define MAGIC_RSP 0x41544352u /* "RCTA" */
+#define MAGIC_REQ 0x51544352u   /* "RCTQ" */
+#define MAGIC_RSP 0x41544352u   /* "RCTA" */
+#define MAGIC_READY 0x48544352u /* "RCTH" */
+#define PROTO_VERSION 1u
 #define MAX_INTS 256
 #define MAX_ARRAYS 16
-#define POOL_WORDS (1u << 18) /* 2 MiB */
+#ifndef HARNESS_POOL_BYTES
+#define HARNESS_POOL_BYTES (2u << 20) /* host; Cortex-M builds pass a RAM-sized value */
+#endif
+#define POOL_WORDS (HARNESS_POOL_BYTES / 8u)
+#define ST_BAD 1
+#define ST_POOL 2
 
 enum { T_I8 = 1, T_I16 = 2, T_I32 = 4, T_I64 = 8, T_U8 = 0x101, T_U32 = 0x104 };
 
@@ -30,6 +43,8 @@ static int64_t in_ints[MAX_INTS], out_ints[MAX_INTS];
 static uint32_t n_in_ints, n_out_ints, n_in_arrays, n_out_arrays;
 static arr_t in_arr[MAX_ARRAYS], out_arr[MAX_ARRAYS];
 static int failed;
+static jmp_buf pool_out; /* palloc failure inside a kernel call: back to the main loop */
+static int in_dispatch;
 
 static uint32_t elem_size(uint32_t type)
 {
@@ -40,8 +55,9 @@ static void *palloc(uint32_t bytes)
 {
     const uint32_t words = (bytes + 7u) / 8u;
     void *p;
-    if (pool_used + words > POOL_WORDS) {
-        failed = 1;
+    if (bytes > HARNESS_POOL_BYTES || pool_used + words > POOL_WORDS) {
+        failed = ST_POOL;
+        if (in_dispatch) longjmp(pool_out, 1);
         return NULL;
     }
     p = &pool[pool_used];
@@ -54,7 +70,7 @@ static void *out_array(uint32_t type, int32_t count)
 {
     arr_t *a;
     if (n_out_arrays >= MAX_ARRAYS || count < 0) {
-        failed = 1;
+        failed = ST_BAD;
         return NULL;
     }
     a = &out_arr[n_out_arrays++];
@@ -67,7 +83,7 @@ static void *out_array(uint32_t type, int32_t count)
 static void out_int(int64_t v)
 {
     if (n_out_ints < MAX_INTS) out_ints[n_out_ints++] = v;
-    else failed = 1;
+    else failed = ST_BAD;
 }
 
 static int32_t I(uint32_t k)
@@ -162,7 +178,7 @@ static void run_controller(void)
     int32_t i, ne, total = 0;
     int64_t *log;
     if (nt < 1 || nt > 8) {
-        failed = 1;
+        failed = ST_BAD;
         return;
     }
     cfg.t_min_q16 = I(0); cfg.t_max_q16 = I(1); cfg.sat_guard_ppm = (uint32_t)I(2);
@@ -203,6 +219,35 @@ static void run_controller(void)
     }
     out_int(r.counter);
     out_int(c.samples);
+}
+
+/* The inline helpers of rct.h, element-wise: ints which, p; arrays v (i64) [, c (i64)].
+ * which: 1 rct_shl_sat64(v, p), 2 rct_sat64(v, p), 3 rct_div_round64(v, c), 4 rct_relu6_upper(v),
+ * 5 rct_asr64(v, p), 6 rct_err_shift(v), 7 rct_err_mag(v). */
+static void helpers(void)
+{
+    const int64_t *v = (const int64_t *)A(0), *c = (const int64_t *)A(1);
+    const int32_t n = N(0), p = I(1);
+    int64_t *o;
+    int32_t i;
+    if (I(0) == 3 && N(1) != n) {
+        failed = ST_BAD;
+        return;
+    }
+    o = (int64_t *)out_array(T_I64, n);
+    if (o == NULL) return;
+    for (i = 0; i < n; i++) {
+        switch (I(0)) {
+        case 1: o[i] = rct_shl_sat64(v[i], p); break;
+        case 2: o[i] = rct_sat64(v[i], p); break;
+        case 3: o[i] = rct_div_round64(v[i], c[i]); break;
+        case 4: o[i] = rct_relu6_upper((int32_t)v[i]); break;
+        case 5: o[i] = rct_asr64(v[i], p); break;
+        case 6: o[i] = rct_err_shift(v[i]); break;
+        case 7: o[i] = rct_err_mag(v[i]); break;
+        default: failed = ST_BAD; return;
+        }
+    }
 }
 
 static void dispatch(uint32_t op)
@@ -407,11 +452,32 @@ static void dispatch(uint32_t op)
     case 30: /* argmax_i8; z */
         out_int(rct_argmax_i8((const int8_t *)A(0), N(0)));
         break;
+    case 31:
+        helpers();
+        break;
     default:
-        failed = 1;
+        failed = ST_BAD;
     }
 }
 
+static int known_type(uint32_t t)
+{
+    return t == T_I8 || t == T_I16 || t == T_I32 || t == T_I64 || t == T_U8 || t == T_U32;
+}
+
+/* Reads and throws away n bytes (an array that did not fit the pool). */
+static int skip_bytes(uint32_t n)
+{
+    uint8_t scratch[64];
+    while (n > 0u) {
+        const uint32_t k = n < sizeof scratch ? n : (uint32_t)sizeof scratch;
+        if (harness_io_read(scratch, k) != 0) return -1;
+        n -= k;
+    }
+    return 0;
+}
+
+/* -1: stream broken (EOF, bad magic or header), 0: request read (failed may say it is unusable). */
 static int read_request(uint32_t *op)
 {
     uint32_t hdr[3], k;
@@ -421,13 +487,19 @@ static int read_request(uint32_t *op)
     if (harness_io_read(in_ints, 8u * n_in_ints) != 0) return -1;
     if (harness_io_read(&n_in_arrays, 4u) != 0 || n_in_arrays > MAX_ARRAYS) return -1;
     for (k = 0; k < n_in_arrays; k++) {
-        uint32_t th[2], bytes;
-        if (harness_io_read(th, sizeof th) != 0) return -1;
+        uint32_t th[2];
+        uint64_t bytes;
+        if (harness_io_read(th, sizeof th) != 0 || !known_type(th[0])) return -1;
         in_arr[k].type = th[0];
         in_arr[k].count = th[1];
-        bytes = th[1] * elem_size(th[0]);
-        in_arr[k].data = palloc(bytes + 8u);
-        if (in_arr[k].data == NULL || harness_io_read(in_arr[k].data, bytes) != 0) return -1;
+        bytes = (uint64_t)th[1] * elem_size(th[0]);
+        if (bytes > 0xFFFFFFF0u) return -1;
+        in_arr[k].data = palloc((uint32_t)bytes + 8u);
+        if (in_arr[k].data == NULL) {
+            if (skip_bytes((uint32_t)bytes) != 0) return -1;
+        } else if (harness_io_read(in_arr[k].data, (uint32_t)bytes) != 0) {
+            return -1;
+        }
     }
     return 0;
 }
@@ -454,12 +526,26 @@ static void write_response(void)
 int main(void)
 {
     uint32_t op;
+    uint32_t ready[5];
+    harness_io_init();
+    ready[0] = MAGIC_READY;
+    ready[1] = PROTO_VERSION;
+    ready[2] = HARNESS_POOL_BYTES;
+    ready[3] = (uint32_t)sizeof(long);
+    ready[4] = (uint32_t)sizeof(void *);
+    harness_io_write(ready, sizeof ready);
+    harness_io_flush();
     for (;;) {
         pool_used = 0u;
         n_out_ints = n_out_arrays = 0u;
         failed = 0;
         if (read_request(&op) != 0) return 0;
-        dispatch(op);
+        if (failed == 0) {
+            in_dispatch = 1;
+            if (setjmp(pool_out) == 0) dispatch(op);
+            in_dispatch = 0;
+        }
+        if (failed != 0) n_out_ints = n_out_arrays = 0u; /* partial results are not results */
         write_response();
     }
 }

@@ -1,11 +1,11 @@
 """C twins of the golden kernels: same signatures as rct_tflm.fixedpoint.kernels, executed by the
-C harness (driver.py). Weights travel as int16 values with their bits; the harness stores them in
-the container of that bitwidth."""
+C harness (driver.py) on one target (host or a QEMU Cortex-M board). Weights travel as int16
+values with their bits; the harness stores them in the container of that bitwidth."""
 from __future__ import annotations
 
 import numpy as np
 
-from rct_tflm.fixedpoint import QTensor, Rng
+from rct_tflm.fixedpoint import ControllerConfig, QTensor, Rng
 from rct_tflm.fixedpoint.kernels import ConvShape
 
 from .driver import Harness
@@ -23,9 +23,15 @@ def _i32(a) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.int32).ravel()
 
 
+HELPERS = {"shl_sat": 1, "sat": 2, "div_round": 3, "relu6_upper": 4, "asr": 5}
+DECISION_FIELDS = ("sample", "tensor", "action", "bits_before", "bits_after", "exp_before",
+                   "exp_after", "gavg_q16", "saturated")
+
+
 class CKernels:
     def __init__(self, h: Harness) -> None:
         self.h = h
+        self.target = h.target.name
 
     # -- runtime ------------------------------------------------------------------------------
     def prng(self, key: int, counter: int, n: int) -> tuple[np.ndarray, int]:
@@ -42,6 +48,30 @@ class CKernels:
 
     def gavg_q16(self, abs_sum: int, size: int, sh: int) -> int:
         return self.h.call(4, [abs_sum, size, sh])[0][0]
+
+    def helper(self, name: str, v, p: int = 0, c=None) -> np.ndarray:
+        """An inline helper of rct.h applied element-wise (harness op 31)."""
+        arrays = [np.asarray(v, np.int64).ravel()]
+        if c is not None:
+            arrays.append(np.asarray(c, np.int64).ravel())
+        return self.h.call(31, [HELPERS[name], p], arrays)[1][0]
+
+    def controller(self, cfg: ControllerConfig, tensors: list[QTensor], caps: list[int],
+                   events: list[tuple[int, int, int]], rng: Rng) -> tuple[np.ndarray, int]:
+        """rct_controller_init, then events (0, slot, gavg_q16) = observe and (1, n, 0) =
+        advance(n samples); tensors and rng are updated in place. Returns (decisions [k, 9] in
+        DECISION_FIELDS order, controller sample count)."""
+        ints = [cfg.t_min_q16, cfg.t_max_q16, cfg.sat_guard_ppm, cfg.period_samples,
+                cfg.bits_min, cfg.bits_max, int(cfg.enabled), len(tensors), rng.key, rng.counter]
+        for t, cap in zip(tensors, caps):
+            ints += [t.exp, t.bits, cap]
+        ev = np.asarray(events, np.int64).reshape(-1)
+        out_ints, arrs = self.h.call(29, ints, [*[_i16(t.q) for t in tensors], ev])
+        for k, t in enumerate(tensors):
+            t.q = arrs[1 + k].astype(np.int32).reshape(t.q.shape)
+            t.exp, t.bits = out_ints[2 * k], out_ints[2 * k + 1]
+        rng.counter = out_ints[2 * len(tensors)]
+        return arrs[0].reshape(-1, len(DECISION_FIELDS)), out_ints[2 * len(tensors) + 1]
 
     def _tensor_op(self, op: int, t: QTensor, head: list[int], rng: Rng, tail: list[int],
                    arrays: list[np.ndarray]) -> int:

@@ -1,0 +1,105 @@
+"""ReLU/ReLU6 forward and backward, int8 requantisation, max/average pooling forward and
+backward: C == golden integer by integer on every target."""
+import numpy as np
+from hypothesis import strategies as st
+
+from kernel_harness.cases import ints
+from kernel_harness.targets import ck, compare, run_cases  # noqa: F401  (ck is a fixture)
+from rct_tflm.fixedpoint.kernels import (avgpool2d_backward, avgpool2d_forward, conv_shape,
+                                         maxpool2d_backward, maxpool2d_forward, relu6_upper,
+                                         relu_backward, relu_forward, requantize_i8)
+
+u32 = st.integers(0, 2**32 - 1)
+# 127: ReLU forward; 128: ReLU backward (no upper cut); relu6_upper(e) spans 0..128
+uppers = st.one_of(st.sampled_from([127, 128]), st.integers(-12, 6).map(relu6_upper))
+act_case = st.fixed_dictionaries({"seed": u32, "size": st.integers(1, 64), "upper": uppers,
+                                  "mode": st.integers(0, 2)})
+ACT_EDGES = [{"seed": 1, "size": 50, "upper": u, "mode": m}
+             for u in (0, 1, 6, 96, 127, 128) for m in (0, 1)]
+
+
+def test_relu(ck):
+    @run_cases(ck, act_case, 60, examples=ACT_EDGES)
+    def _(c):
+        r = np.random.default_rng(c["seed"])
+        x = ints(r, (c["size"],), 8, c["mode"])
+        dy = ints(r, (c["size"],), 16, c["mode"])
+        cmp = compare(ck, "relu")
+        cmp.eq(ck.relu_forward(x, c["upper"]), relu_forward(x, c["upper"]), "forward")
+        y = relu_forward(x, min(c["upper"], 127))
+        for y_in in (x, y):  # the mask from raw values (negatives, both clip ends) and outputs
+            cmp.eq(ck.relu_backward(y_in, dy, c["upper"]), relu_backward(y_in, dy, c["upper"]),
+                   "backward")
+
+
+req_case = st.fixed_dictionaries({"seed": u32, "size": st.integers(1, 64),
+                                  "from_exp": st.integers(-20, 10), "to_exp": st.integers(-20, 10),
+                                  "mode": st.integers(0, 2)})
+
+
+def test_requantize_i8(ck):
+    @run_cases(ck, req_case, 60, examples=[
+            {"seed": 2, "size": 30, "from_exp": f, "to_exp": t, "mode": 1}
+            for f, t in [(0, 0), (-8, 0), (0, -8), (-20, 10), (10, -20), (-7, -6), (-6, -7)]])
+    def _(c):
+        x = ints(np.random.default_rng(c["seed"]), (c["size"],), 8, c["mode"])
+        compare(ck, "requantize_i8").eq(ck.requantize_i8(x, c["from_exp"], c["to_exp"]),
+                                        requantize_i8(x, c["from_exp"], c["to_exp"]))
+
+
+@st.composite
+def pool_case(draw):
+    pad = draw(st.sampled_from(["same", "valid"]))
+    k_h, k_w = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    lo_h, lo_w = (k_h, k_w) if pad == "valid" else (1, 1)
+    return dict(n=draw(st.integers(1, 3)), in_h=draw(st.integers(lo_h, 8)),
+                in_w=draw(st.integers(lo_w, 8)), in_c=draw(st.integers(1, 3)), k_h=k_h, k_w=k_w,
+                s_h=draw(st.integers(1, 3)), s_w=draw(st.integers(1, 3)), pad=pad,
+                dy_exp=draw(st.integers(-20, 4)), mode=draw(st.integers(0, 2)), seed=draw(u32))
+
+
+def _pool_edge(**kw):
+    c = dict(n=2, in_h=7, in_w=5, in_c=2, k_h=3, k_w=3, s_h=2, s_w=2, pad="same", dy_exp=-9,
+             mode=1, seed=3)
+    c.update(kw)
+    return c
+
+
+POOL_EDGES = [_pool_edge(),                                       # overlapping windows, ties
+              _pool_edge(k_h=2, k_w=2, in_h=4, in_w=4, pad="valid"),  # MaxPool2D(2) default
+              _pool_edge(in_h=1, in_w=1, n=3),                      # 'same' on 1x1
+              _pool_edge(s_h=1, s_w=1, mode=0),                     # every input in 9 windows
+              _pool_edge(k_h=1, k_w=3, s_h=3, s_w=1, in_h=8, in_w=3, mode=2)]
+
+
+def _pool_data(c):
+    sh = conv_shape(c["in_h"], c["in_w"], c["in_c"], c["k_h"], c["k_w"], c["s_h"], c["s_w"],
+                    c["pad"], n=c["n"])
+    r = np.random.default_rng(c["seed"])
+    x = ints(r, (sh.n, sh.in_h, sh.in_w, sh.in_c), 8, c["mode"])
+    dy = ints(r, (sh.n, sh.out_h, sh.out_w, sh.out_c), 16, c["mode"])
+    return sh, x, dy
+
+
+def test_maxpool(ck):
+    @run_cases(ck, pool_case(), 60, examples=POOL_EDGES)
+    def _(c):
+        sh, x, dy = _pool_data(c)
+        cmp = compare(ck, "maxpool2d")
+        cmp.eq(ck.maxpool2d_forward(x, sh), maxpool2d_forward(x, sh), "forward")
+        dx_c, e_c = ck.maxpool2d_backward(x, dy, c["dy_exp"], sh)
+        dx_g, e_g = maxpool2d_backward(x, dy, c["dy_exp"], sh)
+        cmp.eq(dx_c, dx_g, "backward dx")
+        cmp.eq(e_c, e_g, "backward dx_exp")
+
+
+def test_avgpool(ck):
+    @run_cases(ck, pool_case(), 60, examples=POOL_EDGES)
+    def _(c):
+        sh, x, dy = _pool_data(c)
+        cmp = compare(ck, "avgpool2d")
+        cmp.eq(ck.avgpool2d_forward(x, sh), avgpool2d_forward(x, sh), "forward")
+        dx_c, e_c = ck.avgpool2d_backward(dy, c["dy_exp"], sh)
+        dx_g, e_g = avgpool2d_backward(dy, c["dy_exp"], sh)
+        cmp.eq(dx_c, dx_g, "backward dx")
+        cmp.eq(e_c, e_g, "backward dx_exp")
