@@ -18,10 +18,6 @@ from .device_model import DeviceModel
 GOLDEN = "golden"
 
 
-def describe(port: str | None, board: str | None, firmware: str | None) -> str:
-    return port or f"{board} ({firmware})" if board != GOLDEN else GOLDEN
-
-
 def check_target(port: str | None, board: str | None, firmware: str | None) -> None:
     """Exactly one of --port and --board; --board needs --firmware (except golden)."""
     if bool(port) == bool(board):
