@@ -129,3 +129,22 @@ def test_absent_dataset_is_skipped(tmp_path, monkeypatch):
     assert bp.main(["--only", "sms", "--out", str(tmp_path)]) == 0
     res = json.loads((tmp_path / "paper.json").read_text())
     assert "absent" in res["skipped"]["sms"]
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_quick_digits_benchmark_for_real(tmp_path):
+    """The tool end to end (real training, 6 epochs): every row, a progress bar, the table."""
+    p = subprocess.run([sys.executable, str(TOOL), "--only", "digits", "--quick", "--out",
+                        str(tmp_path)], capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "step/s" in p.stderr or "s/step" in p.stderr  # tqdm's bar
+    assert "| digits | rct |" in p.stdout
+    res = json.loads((tmp_path / "paper.json").read_text())
+    b = res["benchmarks"]["digits"]
+    assert set(b["rows"]) == set(_load().ROWS) and b["epochs"] == 6
+    for k in ("gemm_energy_saving", "param_memory_saving", "param_memory_saving_packed",
+              "vs_qat_param_memory_saving", "underflow_fixed8_nearest_stalls"):
+        assert b["checks"][k]["ok"], (k, b["checks"][k])
+    assert b["rows"]["underflow-fixed8-nearest"]["score"] < 0.2  # stalls near chance (0.1)
+    assert b["rows"]["rct"]["score"] > 0.8

@@ -55,6 +55,7 @@ def test_saved_layers_of_unreadable_files_is_none(tmp_path):
 
 
 @pytest.mark.tf
+@pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
 @pytest.mark.parametrize("ext", ["keras", "h5"])
 def test_saved_layers_reads_the_stored_config(tmp_path, ext):
     import tf_keras as k

@@ -7,7 +7,7 @@ round-to-nearest updates; plus the underflow pair at a small learning rate: fixe
 round-to-nearest (the update underflows the grid and learning stalls) against RCT's dynamic
 bitwidth. Energy and memory come from rct_tflm.energy (docs/energy.md).
 
-    .venv/bin/python tools/bench_paper.py            # full run (~15 min on 2 cores)
+    .venv/bin/python tools/bench_paper.py            # full run (~4 min on 2 busy cores)
     .venv/bin/python tools/bench_paper.py --quick    # fewer epochs
     .venv/bin/python tools/bench_paper.py --only digits
 """
@@ -261,8 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     names = args.only or list(BENCHMARKS)
     result = {"generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "command": "tools/bench_paper.py " + " ".join(argv if argv is not None
-                                                             else sys.argv[1:]),
+              "command": " ".join(["tools/bench_paper.py",
+                                   *(argv if argv is not None else sys.argv[1:])]),
               "quick": args.quick, "seed": args.seed,
               "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python "
                          f"{platform.python_version()}",
