@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from .boards import HOST, Board, get_board
 from .errors import UserError
+from .link.messages import DEFAULT_MAX_PAYLOAD, max_payload_for
 from .resources import firmware_dir
 
 STACK_BYTES = 4096  # reserved above .bss by firmware/boards/common/sections.ld
@@ -56,6 +58,22 @@ def _model_root(model_dir: Path) -> Path:
         raise UserError(f"'{model_dir}' holds no rct_model.h; generate it with "
                         f"`rct-tflm generate --model ART --out DIR`")
     return found[0].parent
+
+
+def _model_input_size(model_dir: Path) -> int:
+    """RCT_MODEL_INPUT_SIZE of a model tree (its rct_model.h)."""
+    h = (_model_root(model_dir) / "rct_model.h").read_text()
+    m = re.search(r"#define\s+RCT_MODEL_INPUT_SIZE\s+(\d+)", h)
+    if not m:
+        raise UserError(f"{model_dir}/rct_model.h defines no RCT_MODEL_INPUT_SIZE; regenerate it "
+                        f"with `rct-tflm generate`")
+    return int(m.group(1))
+
+
+def _link_defines(model_dir: Path) -> list[str]:
+    """Frames big enough for one training sample of this model (docs/protocol.md)."""
+    n = max_payload_for(_model_input_size(model_dir))
+    return [] if n == DEFAULT_MAX_PAYLOAD else [f"-DRCT_LINK_MAX_PAYLOAD={n}u"]
 
 
 def _model_sources(model_dir: Path) -> tuple[list[Path], list[Path]]:
@@ -121,7 +139,7 @@ def build_firmware(board_name: str, model_dir: str | os.PathLike, out: str | os.
                         f"`rct-tflm generate --model ART --out DIR`")
     msrc, minc = _model_sources(model_dir)
     asrc, ainc = _app_sources()
-    dflags = [f"-D{k}={v}" for k, v in (defines or {}).items()]
+    dflags = _link_defines(model_dir) + [f"-D{k}={v}" for k, v in (defines or {}).items()]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-build-", dir=out.parent))
     try:

@@ -209,3 +209,33 @@ def test_fault_report_becomes_a_device_fault():
     p = struct.pack(m.FAULT_FMT, 6, 0x08000123, 0x08000201, 0x01000000, 0x00010000, 0, 0, 0)
     with pytest.raises(DeviceFault, match="UsageFault at pc=0x08000123.*cfsr=0x00010000"):
         Link(_Scripted(m.FAULT, p), "crashy").hello()
+
+
+def test_a_sample_larger_than_512_bytes_gets_frames_that_hold_it(tmp_path):
+    """784-pixel MNIST and the like: the firmware is built with RCT_LINK_MAX_PAYLOAD raised
+    to one sample, and host build and golden device still agree."""
+    require_tools("gcc")
+    from rct_tflm.codegen import generate
+    from rct_tflm.emulator.floatref import calibrate_act_exps, mlp_artefact, quantise_artefact
+    from rct_tflm.firmware_build import build_firmware
+    rng = np.random.default_rng(0)
+    xf = rng.random((50, 600)).astype(np.float32)
+    art = mlp_artefact([600, 8, 10], seed=0, input_exp=-7)
+    calibrate_act_exps(art, xf)
+    art = quantise_artefact(art)
+    generate(art, tmp_path / "gen")
+    build_firmware("host", tmp_path / "gen", tmp_path / "fw")
+    x = rng.integers(0, 127, (3, 600)).astype(np.int8)
+    y = np.array([1, 2, 3])
+    out = []
+    with HostFirmware(tmp_path / "fw") as fw:
+        for port, name in ((open_port(fw.url), "host"), (GoldenDevice(art), "golden")):
+            link = Link(port, name, timeout=2)
+            h = link.hello()
+            assert h.max_payload == m.max_payload_for(600) == 608
+            assert link.samples_per_frame() == 1
+            link.reset(1)
+            assert link.train(x, y) == 3
+            out.append((link.infer(x, logits=True)[1].tolist(), link.weights_read()))
+            link.close()
+    assert out[0] == out[1]

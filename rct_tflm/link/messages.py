@@ -57,6 +57,15 @@ class Hello:
         return cls(v, caps, mp, ins, nc, nt, ws, bytes(p[14:46]), name)
 
 
+DEFAULT_MAX_PAYLOAD = 512  # RCT_LINK_MAX_PAYLOAD unless the model needs more
+
+
+def max_payload_for(input_size: int) -> int:
+    """The frame payload limit a firmware is built with (`RCT_LINK_MAX_PAYLOAD`): 512 B, or
+    enough for one TRAIN sample (2-byte header + inputs + label) rounded up to 16 B."""
+    return max(DEFAULT_MAX_PAYLOAD, -(-(2 + int(input_size) + 1) // 16) * 16)
+
+
 HPARAMS_FMT = "<BiiIII"  # 21 bytes
 MIN_PERIOD_SAMPLES = 512  # = rct_tflm.fixedpoint.controller.MIN_PERIOD_SAMPLES (firmware checks it)
 

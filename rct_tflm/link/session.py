@@ -97,6 +97,8 @@ class Link:
     def request(self, msg_type: int, payload: bytes = b"", timeout: float | None = None,
                 tries: int | None = None) -> bytes:
         """Send one request and return the ACK payload; retransmit on loss or corruption."""
+        if msg_type in m.MUTATING and self.hello_info is None:
+            self.hello()  # a session starts with HELLO: it clears the board's duplicate cache
         self._seq = (self._seq + 1) % 0xFF  # 0xFF is the board's "unknown seq" in NAK(crc)
         seq = self._seq
         frame = encode_frame(msg_type, seq, payload)
@@ -184,7 +186,8 @@ class Link:
         labels = np.asarray(labels, dtype=np.uint8)
         x = np.ascontiguousarray(x, dtype=np.int8).reshape(len(labels), -1)
         payload = bytes([batch, len(labels)]) + x.tobytes() + labels.tobytes()
-        return struct.unpack("<I", self.request(m.TRAIN, payload))[0]
+        return self._parse(lambda p: struct.unpack("<I", p)[0], self.request(m.TRAIN, payload),
+                           "TRAIN")
 
     def train(self, x: np.ndarray, labels: np.ndarray, batch: int = 1) -> int:
         """Train on `x` (n, input_size) int8 in as few frames as fit; returns the board's count."""
@@ -211,10 +214,17 @@ class Link:
         return (cls, np.concatenate(lg)) if logits else cls
 
     def stats(self) -> m.Stats:
-        return m.Stats.unpack(self.request(m.STATS))
+        return self._parse(m.Stats.unpack, self.request(m.STATS), "STATS")
 
     def hparams(self) -> m.HParams:
-        return m.HParams.unpack(self.request(m.HPARAMS_GET))
+        return self._parse(m.HParams.unpack, self.request(m.HPARAMS_GET), "HPARAMS_GET")
+
+    def _parse(self, unpack, p: bytes, what: str):
+        try:
+            return unpack(p)
+        except (struct.error, ValueError, TypeError) as e:
+            raise LinkError(f"the board at {self.url} answered {what} with {len(p)} bytes that "
+                            f"do not parse ({e}); rebuild the firmware with this rct_tflm") from None
 
     def weights_read(self) -> bytes:
         h = self._need_hello()
@@ -241,7 +251,6 @@ class Link:
 
     def reset(self, seed: int) -> None:
         """Initial weights, PRNG key `seed` (counter 0), and the compiled default hparams."""
-        self._need_hello()
         self.request(m.RESET, struct.pack("<I", seed & 0xFFFFFFFF))
 
     def fault_test(self) -> None:

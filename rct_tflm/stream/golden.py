@@ -23,9 +23,6 @@ from ..fixedpoint.rounding import saturate
 from ..link import messages as m
 from ..link.framing import decode_frame, encode_frame
 
-MAX_PAYLOAD = 512  # = RCT_LINK_MAX_PAYLOAD
-MAX_RAW = MAX_PAYLOAD + 4
-MAX_WIRE = MAX_RAW + MAX_RAW // 254 + 2  # = RCT_LINK_MAX_WIRE
 BOOT_SEED = 0  # = RCT_BOOT_SEED in firmware/app/main.c
 
 
@@ -54,6 +51,9 @@ class GoldenDevice:
         self.model_hash = model_hash_of(self.model, art)
         self.board = board
         self.engine = Engine(self.model, self.base_cfg)
+        self.max_payload = m.max_payload_for(self.model.input_size)  # = RCT_LINK_MAX_PAYLOAD
+        raw = self.max_payload + 4
+        self.max_wire = raw + raw // 254 + 2  # = RCT_LINK_MAX_WIRE, the receive buffer
         self.timeout = 0.05
         self._rx = bytearray()  # bytes towards the host
         self._buf = bytearray()  # the receiver's frame buffer (firmware: rct_link_rx_t)
@@ -135,7 +135,7 @@ class GoldenDevice:
 
     # -- the application (firmware/app/rct_app_dispatch.c) --------------------------------
     def _send(self, msg: int, seq: int, payload: bytes = b"") -> None:
-        self._rx += encode_frame(msg, seq, payload[:MAX_PAYLOAD])
+        self._rx += encode_frame(msg, seq, payload[:self.max_payload])
 
     def _nak(self, seq: int, reason: int, text: str) -> None:
         self._send(m.NAK, seq, bytes([reason]) + text.encode("ascii")[:79])
@@ -167,8 +167,8 @@ class GoldenDevice:
 
     def _hello(self, t: int, seq: int, p: bytes) -> None:
         mdl = self.model
-        h = m.Hello(m.PROTO_VERSION, m.CAP_TRAIN | m.CAP_INFER | m.CAP_WEIGHTS, MAX_PAYLOAD,
-                    mdl.input_size, mdl.num_classes, len(mdl.trainable),
+        h = m.Hello(m.PROTO_VERSION, m.CAP_TRAIN | m.CAP_INFER | m.CAP_WEIGHTS,
+                    self.max_payload, mdl.input_size, mdl.num_classes, len(mdl.trainable),
                     len(self.engine.weights_blob()), self.model_hash, self.board)
         self._last = None
         self._send(m.ACK, seq, h.pack())
@@ -202,7 +202,7 @@ class GoldenDevice:
         count, logits = p[0], p[1] & 1
         if len(p) != 2 + count * n_in:
             return self._nak(seq, m.NAK_BAD_LENGTH, "infer: sample size != model input size")
-        if count * (1 + (4 * nc if logits else 0)) > MAX_PAYLOAD:
+        if count * (1 + (4 * nc if logits else 0)) > self.max_payload:
             return self._nak(seq, m.NAK_BAD_ARG, "infer: response would exceed max payload")
         x = np.frombuffer(p, np.int8, count * n_in, 2).reshape(count, n_in)
         lg = self.engine.logits(x).astype(np.int32) if count else np.zeros((0, nc), np.int32)
@@ -219,7 +219,7 @@ class GoldenDevice:
             return self._nak(seq, m.NAK_BAD_LENGTH, "weights_read: need offset u32 + length u16")
         off, n = struct.unpack("<IH", p)
         blob = self.engine.weights_blob()
-        if n > MAX_PAYLOAD or off > len(blob) or n > len(blob) - off:
+        if n > self.max_payload or off > len(blob) or n > len(blob) - off:
             return self._nak(seq, m.NAK_BAD_ARG, "weights_read: range outside the weights")
         self._send(m.ACK, seq, blob[off:off + n])
 
@@ -261,7 +261,7 @@ class GoldenDevice:
     def write(self, data: bytes) -> int:
         for b in bytes(data):
             if b != 0:
-                if len(self._buf) < MAX_WIRE:
+                if len(self._buf) < self.max_wire:
                     self._buf.append(b)
                 else:
                     self._overflow = True
@@ -277,7 +277,7 @@ class GoldenDevice:
             if f is None:
                 self.rx_errors += 1
                 self._nak(0xFF, m.NAK_CRC, "crc")
-            elif len(f.payload) > MAX_PAYLOAD:
+            elif len(f.payload) > self.max_payload:
                 self._too_long()
             else:
                 self._dispatch(f.type, f.seq, f.payload)

@@ -190,8 +190,6 @@ def run_stream(prep: Prepared, link: Link, target: str,
 
     cfg, dm = prep.cfg, prep.dm
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / RESULT).unlink(missing_ok=True)  # present only once this run has finished
     names = list(dm.model.trainable)
     like = [dm.model.tensors[n] for n in names]  # shapes for parse_weights_blob
 
@@ -232,6 +230,11 @@ def run_stream(prep: Prepared, link: Link, target: str,
                       before=before)
         last_ck = None
 
+    # From here on --out is written: stream.json only once this run has finished; a fresh
+    # run drops the checkpoint of the finished run it replaces (prepare() refused unfinished).
+    (out / RESULT).unlink(missing_ok=True)
+    if not prep.resume:
+        ck_path.unlink(missing_ok=True)
     cur = dict(rec.initial)
     for s, n, b, e in rec.changes:
         cur[n] = (b, e)
