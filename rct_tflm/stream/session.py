@@ -221,7 +221,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
         if link.weights_read() != blob:
             raise LinkError(f"the board at {link.url} did not keep the checkpoint's weights")
         rec = _Record.from_json(ck["record"])
-        last_ck: int | None = start
+        last_ck: tuple[int, Path] | None = (start, Path(cfg.resume))
     else:
         start = 0
         link.set_hparams(hp)
@@ -243,7 +243,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
     c = link.counters
     t0 = time.monotonic()
     t_base = rec.throughput_trace[-1][0] if rec.throughput_trace else 0.0
-    wire0, train_wire, sample_bytes = c.wire_bytes, 0, 0
+    train_wire, sample_bytes = 0, 0
     bar = tqdm(total=sched.total, initial=start, unit="sample", disable=not cfg.progress,
                dynamic_ncols=True, desc=f"stream {target}")
     try:
@@ -284,11 +284,11 @@ def run_stream(prep: Prepared, link: Link, target: str,
                 save_checkpoint(ck_path, {**identity, "samples_done": b, "epochs": cfg.epochs,
                                           "total_samples": sched.total,
                                           "record": snap.to_json()}, link.weights_read())
-                last_ck = b
+                last_ck = (b, ck_path)
     except (LinkError, KeyboardInterrupt) as e:
         bar.close()
-        hint = (f"training state up to sample {last_ck} is saved: resume with --resume {ck_path}"
-                if last_ck is not None else
+        hint = (f"training state up to sample {last_ck[0]} is saved: resume with --resume "
+                f"{last_ck[1]}" if last_ck is not None else
                 f"no checkpoint yet (the first comes at sample {stride or 'never'})")
         if isinstance(e, KeyboardInterrupt):
             print(f"interrupted; {hint}", file=sys.stderr)
@@ -331,7 +331,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
                    "prng_counter": final.prng_counter, "rx_errors": final.rx_errors},
         "loss_trace": [list(t) for t in rec.loss_trace],
         "throughput_trace": [list(t) for t in rec.throughput_trace],
-        "checkpoint": str(ck_path) if last_ck is not None else None,
+        "checkpoint": str(last_ck[1]) if last_ck is not None else None,
     }
     dm.artefact_with(blob, {k: result[k] for k in (
         "target", "data", "seed", "epochs", "batch", "hparams", "samples", "weights_sha256",
