@@ -108,7 +108,7 @@ def test_tiny_cnn_integer_forward_tracks_the_float_reference(digits):
     """floatref (used to calibrate exponents and as the FP32 baseline) computes the same
     functions as the integer kernels: conv, depthwise (channel order ci*dm+m), pools, relu6."""
     from rct_tflm.emulator import zoo
-    art = zoo.build("tiny_cnn", digits, quantise=False)
+    art = zoo.build("tiny_cnn", digits, headroom=0, logits_headroom=0, quantise=False)
     q = quantise_artefact(art, 8)
     x = digits.x_test[:64]
     f = float_forward(q, x)[-1]  # float maths on the same 8-bit weights

@@ -138,6 +138,15 @@ class HostModel:
         L.rct_model_weights_read.argtypes = [ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32]
         L.rct_model_weights_write.argtypes = [ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32]
 
+    def close(self) -> None:
+        """Unload the library. The loader recognises libraries by device and inode, so a
+        deleted .so left loaded could be handed back for a later build whose file reuses the
+        inode; unloading first avoids that. The object is unusable afterwards."""
+        import _ctypes
+        if getattr(self, "lib", None) is not None:
+            _ctypes.dlclose(self.lib._handle)
+            self.lib = None
+
     @classmethod
     def build(cls, gen_dir: str | os.PathLike, out_dir: str | os.PathLike) -> "HostModel":
         from ..codegen.render import load_manifest

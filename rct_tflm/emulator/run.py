@@ -132,9 +132,8 @@ def trained_artefact(p: Prepared, tensors: list[QTensor], record: dict) -> Model
     """The input artefact with the integer tensors the run ended with: trainable ones as
     trained, frozen ones as the engine ran them (int8)."""
     m = p.model
-    final = dict(zip(m.trainable, tensors))
-    new = {n: (final[n] if n in final else m.tensors[n]).copy() if n in m.tensors else t
-           for n, t in p.art.tensors.items()}
+    ran = {**m.tensors, **dict(zip(m.trainable, tensors))}  # frozen int8 + trained tensors
+    new = {n: ran[n].copy() if n in ran else t for n, t in p.art.tensors.items()}
     return ModelArtefact(list(p.art.layers), new, p.art.input_shape, p.art.num_classes,
                          set(m.trainable), dict(p.art.preprocess),
                          {**p.art.training, "method": "rct-int", "emulate": record},
@@ -160,12 +159,11 @@ def _train(p: Prepared, target, out_dir, progress: bool, on_eval) -> dict:
     steps = schedule(len(p.y_train), cfg)
     total = int(sum(len(s) for s in steps))
     n_train = len(p.y_train)
-    eval_at = set()
-    if cfg.eval_every:
+    if cfg.eval_every:  # at the first step that reaches each multiple of eval_every
         eval_at = set(range(cfg.eval_every, total + 1, cfg.eval_every))
-    else:
+    else:  # after every epoch (an epoch's last micro-batch ends exactly there)
         eval_at = {min(n_train * (e + 1), total) for e in range(cfg.epochs)}
-    eval_at.add(total)
+    pending = sorted(eval_at | {total})
     acc0 = _accuracy(target, p.x_test, p.y_test)
     curve = {"samples": [0], "test_accuracy": [acc0]}
     if on_eval:
@@ -187,7 +185,9 @@ def _train(p: Prepared, target, out_dir, progress: bool, on_eval) -> dict:
                 loss_curve["samples"].append(done)
                 loss_curve["loss"].append(float(np.mean(losses[-window:])))
             bar.update(len(idx))
-            if done in eval_at:
+            if pending and done >= pending[0]:
+                while pending and done >= pending[0]:
+                    pending.pop(0)
                 acc = _accuracy(target, p.x_test, p.y_test)
                 curve["samples"].append(done)
                 curve["test_accuracy"].append(acc)

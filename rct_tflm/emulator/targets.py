@@ -142,6 +142,7 @@ class HostTarget:
         return self._prng
 
     def close(self) -> None:
+        self.hm.close()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
