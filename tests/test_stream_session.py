@@ -221,3 +221,21 @@ def test_stream_bad_input_exits_2_with_the_fix(capsys, built, tmp_path, other_mo
     assert code == 2 and msg in err, err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o" / "stream.json").exists()
+
+
+def test_micro_batches_train_the_same_on_the_host_build_and_the_golden_device(
+        tmp_path, digits_mlp_artefact):
+    require_tools("gcc")
+    digits_mlp_artefact.save(tmp_path / "model.rct")
+    main(["build", "--board", "host", "--model", str(tmp_path / "model.rct"), "--out",
+          str(tmp_path / "fw"), "--max-batch", "4", "--period-samples", "512"])
+    cfg = cfg_for(tmp_path, tmp_path / "h", batch=4, checkpoint_every=0)
+    prep = prepare(cfg, str(tmp_path / "fw"))
+    with HostFirmware(tmp_path / "fw") as host:
+        r = run_stream(prep, Link(open_port(host.url), host.url), "host")
+    g = golden_stream(tmp_path, tmp_path / "g", digits_mlp_artefact, batch=4,
+                      checkpoint_every=0)
+    assert r["samples_per_frame"] == 4 and r["samples"] == 1436  # 1,438 cut to whole batches
+    assert r["weights_sha256"] == g["weights_sha256"]
+    assert r["bitwidth_history"] == g["bitwidth_history"]
+    assert r["device"] == g["device"]
