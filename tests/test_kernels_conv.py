@@ -152,3 +152,18 @@ def test_depthwise_backward(ck):
 
 def test_depthwise_backward_update(ck):
     _fused(ck, "depthwise")
+
+
+def test_conv2d_int32_accumulator_at_its_bound(ck):
+    """fan-in 3*3*56 = 504 at 16 bits in ACC32 (504 * 2^22 < 2^31): the extreme sums, no wrap."""
+    sh = conv_shape(3, 3, 56, 3, 3, 1, 1, "valid", out_c=2, n=2)
+    assert not needs_int64(sh.k_h * sh.k_w * sh.in_c, 16)
+    x = np.full((2, 3, 3, 56), -128, np.int64)
+    x[1] = 127
+    w = np.full((3, 3, 56, 2), -(1 << 15), np.int64)
+    w[..., 1] = (1 << 15) - 1
+    for y_exp in (0, 24, 31):
+        args = (x, 0, w, 16, 0, None, 8, 0, y_exp, sh)
+        compare(ck, "conv2d_forward").eq(ck.conv2d_forward(*args, act=0, acc=ACC32),
+                                         conv2d_forward(*args, act=0, acc=ACC32),
+                                         f"ACC32 bound, y_exp {y_exp}")

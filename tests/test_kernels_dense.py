@@ -137,3 +137,17 @@ def test_int64_accumulator_worst_case(ck):
     assert [int(v) for v in y_g[0]] == expect
     compare(ck, "dense_forward").eq(y_c, y_g, "int64 accumulator worst case")
     assert expect[0] == 98 and 784 * (1 << 22) > 2**31 - 1
+
+
+def test_int32_accumulator_at_its_bound(ck):
+    """fan-in 511 at 16 bits is the largest ACC32 dense layer: 511 * 2^22 = 2^31 - 2^22 fits."""
+    fin = 511
+    assert not needs_int64(fin, 16) and needs_int64(fin + 1, 16)
+    x = np.full((2, fin), -128, np.int64)
+    x[1] = 127
+    w = np.full((fin, 2), -(1 << 15), np.int64)
+    w[:, 1] = (1 << 15) - 1
+    for y_exp in (0, 24, 31):
+        args = (x, 0, w, 16, 0, None, 8, 0, y_exp, 0, ACC32)
+        compare(ck, "dense_forward").eq(ck.dense_forward(*args), dense_forward(*args),
+                                        f"ACC32 bound, y_exp {y_exp}")

@@ -46,6 +46,13 @@ def test_softmax_ce_extreme_logits(ck):
         got, want = ck.softmax_ce(z, z_exp, labels), softmax_ce(z, z_exp, labels)
         cmp.eq(got[0], want[0], "dz")
         cmp.eq(got[1:], want[1:], "loss, correct")
+    # 1100 samples, each at the distance cap on the wrong class: the loss sum saturates int32
+    z = np.tile(np.array([[127, -128]], np.int64), (1100, 1))
+    labels = np.ones(1100, np.int64)
+    got, want = ck.softmax_ce(z, 0, labels), softmax_ce(z, 0, labels)
+    assert want[1] == 2**31 - 1
+    cmp.eq(got[0], want[0], "dz")
+    cmp.eq(got[1:], want[1:], "saturated loss, correct")
 
 
 def test_argmax(ck):
