@@ -259,3 +259,21 @@ def test_train_classes_bad_spec(capsys, tmp_path, art_path):
     code, _, err = run_cli(capsys, "emulate", "--target", "golden", "--model", str(art_path),
                            "--out", str(tmp_path / "x"), "--train-classes", "4-1")
     assert code == 2 and "--train-classes '4-1'" in err and not (tmp_path / "x").exists()
+
+
+def test_emulate_host_and_golden_give_the_same_record(capsys, tmp_path, art_path):
+    """The CLI path of both targets (micro-batch 2, controller decisions inside the run)."""
+    require_tools("gcc")
+    recs = {}
+    for target in ("golden", "host"):
+        code, out, err = run_cli(capsys, "emulate", "--target", target, "--model", str(art_path),
+                                 "--batch", "2", "--max-samples", "1100", "--lr-shift", "5",
+                                 "--period-samples", "512", "--t-min", "0.3", "--t-max", "0.9",
+                                 "--out", str(tmp_path / target), "--no-progress")
+        assert code == 0, err
+        recs[target] = json.loads((tmp_path / target / "emulate.json").read_text())
+    g, h = recs["golden"], recs["host"]
+    assert g["bitwidth_history"]["changes"]
+    for k in ("weights_sha256", "bitwidth_history", "prng_counter", "accuracy_curve", "samples",
+              "steps", "final_bitwidths"):
+        assert h[k] == g[k], k
