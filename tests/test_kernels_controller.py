@@ -18,7 +18,8 @@ def controller_case(draw):
     cfg = dict(bits_min=draw(st.integers(2, 8)), bits_max=draw(st.integers(8, 16)),
                t_min_q16=t_min, t_max_q16=draw(st.integers(2 * t_min + 1, 6 * t_min + 2)),
                ppm=draw(st.sampled_from([0, 1, 5000, 100_000, 999_999])),
-               period=draw(st.integers(512, 2048)), enabled=draw(st.sampled_from([True, True, True, False])))
+               period=draw(st.integers(512, 2048)),
+               enabled=draw(st.sampled_from([True, True, True, False])))
     nt = draw(st.integers(1, 4))
     tensors = []
     for _ in range(nt):

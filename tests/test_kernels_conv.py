@@ -32,7 +32,8 @@ def conv_case(draw, kind: str):
     c = dict(kind=kind, n=draw(st.integers(1, 3)), in_h=draw(st.integers(lo_h, 7)),
              in_w=draw(st.integers(lo_w, 7)), in_c=draw(st.integers(1, 3)), k_h=k_h, k_w=k_w,
              s_h=draw(st.integers(1, 2)), s_w=draw(st.integers(1, 2)), pad=pad,
-             out_c=draw(st.integers(1, 3)), dm=draw(st.integers(1, 3)) if kind == "depthwise" else 1,
+             out_c=draw(st.integers(1, 3)),
+             dm=draw(st.integers(1, 3)) if kind == "depthwise" else 1,
              w_bits=draw(st.integers(2, 16)), b_bits=draw(st.integers(2, 16)),
              x_exp=draw(st.integers(-9, 2)), w_exp=draw(st.integers(-16, 2)),
              b_exp=draw(st.integers(-24, 4)),
@@ -88,8 +89,8 @@ def _forward(ck, kind):
         acc = ACC64 if c["acc64"] or needs_int64(fan_in, c["w_bits"]) else ACC32
         y_exp = c["x_exp"] + c["w_exp"] + c["y_off"]
         args = (x, c["x_exp"], w, c["w_bits"], c["w_exp"], b, c["b_bits"], c["b_exp"], y_exp, sh)
-        compare(ck, f"{kind}_forward").eq(
-            getattr(ck, fwd.__name__)(*args, act=c["act"], acc=acc), fwd(*args, act=c["act"], acc=acc))
+        y_c = getattr(ck, fwd.__name__)(*args, act=c["act"], acc=acc)
+        compare(ck, f"{kind}_forward").eq(y_c, fwd(*args, act=c["act"], acc=acc))
 
 
 def _backward(ck, kind):
@@ -119,8 +120,9 @@ def _fused(ck, kind):
         ts = [QTensor(w.astype(np.int32), c["w_exp"], c["w_bits"]) for _ in range(3)]
         rs = [Rng(c["key"], 2**32 - 3) for _ in range(3)]
         sto = c["stochastic"]
-        gav = [getattr(ck, bu.__name__)(ts[0], x, c["x_exp"], dz, -14, sh, c["lr_shift"], rs[0], sto),
-               bu(ts[1], x, c["x_exp"], dz, -14, sh, c["lr_shift"], rs[1], sto)]
+        lr = c["lr_shift"]
+        gav = [getattr(ck, bu.__name__)(ts[0], x, c["x_exp"], dz, -14, sh, lr, rs[0], sto),
+               bu(ts[1], x, c["x_exp"], dz, -14, sh, lr, rs[1], sto)]
         g = np.zeros(w.shape, np.int32)
         bw(x, dz, sh, g)
         gav.append(update(ts[2], g, c["x_exp"] - 14, c["lr_shift"], rs[2], sto))

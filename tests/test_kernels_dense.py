@@ -90,7 +90,7 @@ def test_dense_fused_update(ck):
             cmp.eq(ts[0].q, t.q, "q")
             cmp.eq([gav[0], rs[0].counter], [gv, rr.counter], "gavg, counter")
         b = ints(r, (c["fout"],), c["b_bits"]).astype(np.int32)
-        bc, bg = QTensor(b.copy(), c["b_exp"], c["b_bits"]), QTensor(b.copy(), c["b_exp"], c["b_bits"])
+        bc, bg = (QTensor(b.copy(), c["b_exp"], c["b_bits"]) for _ in range(2))
         cmp = compare(ck, "bias_backward_update")
         gav_c = ck.bias_backward_update(bc, dz, -14, lr_shift, rs[0], stochastic)
         gav_g = bias_backward_update(bg, dz, -14, lr_shift, rs[1], stochastic)
@@ -106,7 +106,8 @@ def test_gavg_matches_mean_abs_delta():
     for sh in (-3, 0, 5, 17, 30):
         g = r.integers(-2**20, 2**20, size=37)
         exact = Fraction(int(np.abs(g).sum()), 37) * Fraction(2) ** (16 - sh)
-        assert gavg_q16_int(int(np.abs(g).sum()), 37, sh) == min(exact.numerator // exact.denominator, 2**31 - 1)
+        want = min(exact.numerator // exact.denominator, 2**31 - 1)
+        assert gavg_q16_int(int(np.abs(g).sum()), 37, sh) == want
 
 
 # -- accumulator policy ---------------------------------------------------------------------------

@@ -41,7 +41,8 @@ def test_prng_known_words():
 # -- rounding shifts ---------------------------------------------------------------------------
 
 int62 = st.one_of(st.integers(-V62, V62), st.sampled_from([-V62, V62, -1, 0, 1, V62 - 1, 1 - V62]))
-shifts = st.one_of(st.integers(-70, 100), st.sampled_from([-63, -62, -1, 0, 1, 30, 31, 32, 62, 63, 64]))
+shifts = st.one_of(st.integers(-70, 100),
+                   st.sampled_from([-63, -62, -1, 0, 1, 30, 31, 32, 62, 63, 64]))
 
 
 def _values(seed: int, n: int, mag_bits: int) -> np.ndarray:
@@ -51,8 +52,9 @@ def _values(seed: int, n: int, mag_bits: int) -> np.ndarray:
                            [-lim, lim, -1, 0, 1]]).astype(np.int64)
 
 
-round_case = st.fixed_dictionaries({"seed": u32, "n": st.integers(0, 24), "bits": st.integers(0, 62),
-                                    "s": shifts, "v": int62, "key": u32, "counter": u32})
+round_case = st.fixed_dictionaries({"seed": u32, "n": st.integers(0, 24),
+                                    "bits": st.integers(0, 62), "s": shifts, "v": int62,
+                                    "key": u32, "counter": u32})
 ROUND_EDGES = [{"seed": 0, "n": 0, "bits": 62, "s": s, "v": v, "key": 7, "counter": U32}
                for s, v in [(-62, 1), (-70, -V62), (63, V62), (31, -1), (32, -V62), (94, V62),
                             (95, -V62), (1, -1), (0, -V62)]]
@@ -89,8 +91,8 @@ def test_round_stochastic(ck):
 
 # -- inline helpers of rct.h -------------------------------------------------------------------
 
-helper_case = st.fixed_dictionaries({"seed": u32, "n": st.integers(1, 24), "bits": st.integers(0, 62),
-                                     "p": st.integers(0, 70)})
+helper_case = st.fixed_dictionaries({"seed": u32, "n": st.integers(1, 24),
+                                     "bits": st.integers(0, 62), "p": st.integers(0, 70)})
 
 
 def test_inline_helpers(ck):
@@ -159,7 +161,8 @@ def test_update_edges(ck):
 # -- bit changes -------------------------------------------------------------------------------
 
 bit_case = st.fixed_dictionaries({
-    "seed": u32, "size": st.integers(1, 40), "which": st.sampled_from(["add_low", "drop_low", "add_high"]),
+    "seed": u32, "size": st.integers(1, 40),
+    "which": st.sampled_from(["add_low", "drop_low", "add_high"]),
     "bits": st.integers(2, 16), "exp": st.integers(-20, 10), "key": u32,
     "counter": st.one_of(u32, st.integers(U32 - 50, U32)), "mode": st.integers(0, 2)})
 BIT_EDGES = [dict(seed=5, size=33, which=w, bits=b, exp=0, key=9, counter=U32 - 10, mode=m)
@@ -184,5 +187,5 @@ def test_bit_changes(ck):
         else:
             getattr(tg, c["which"] + "_bit")()
         cmp.eq(tc.q, tg.q, "q")
-        cmp.eq([tc.exp, tc.bits, rc.counter, sat_c], [tg.exp, tg.bits, rg.counter,
-                                                     tg.saturated_count()], "exp, bits, counter, saturated")
+        cmp.eq([tc.exp, tc.bits, rc.counter, sat_c],
+               [tg.exp, tg.bits, rg.counter, tg.saturated_count()], "exp, bits, counter, saturated")

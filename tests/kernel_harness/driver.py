@@ -61,8 +61,8 @@ class Target:
 # netduinoplus2 has 128 KB of RAM: 96 KB of pool leaves ~27 KB for the rest and the stack.
 TARGETS = {t.name: t for t in [
     Target("host", 2 << 20),
-    Target("qemu-stm32f405", 96 << 10, "qemu-stm32f405", 0.4),
-    Target("qemu-mps2-an386", 1 << 20, "qemu-mps2-an386", 0.4),
+    Target("qemu-stm32f405", 96 << 10, "qemu-stm32f405", 0.75),
+    Target("qemu-mps2-an386", 1 << 20, "qemu-mps2-an386", 0.75),
 ]}
 
 
@@ -106,7 +106,8 @@ def _cached_build(name: str, cmd: list[str], out: Path, inputs: list[Path]) -> P
 
 
 def _tree(*dirs: Path) -> list[Path]:
-    return [p for d in dirs for p in d.iterdir() if p.is_file()]
+    """The C sources, headers and linker scripts of `dirs` (what a build depends on)."""
+    return [p for d in dirs for p in d.iterdir() if p.suffix in (".c", ".h", ".ld")]
 
 
 def _run(cmd: list[str]) -> None:
