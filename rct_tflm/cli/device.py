@@ -137,7 +137,8 @@ def flash_cmd(firmware: str, board: str, tool: str | None, dry_run: bool) -> Non
 @click.option("--board", default=None,
               help="start it here: qemu-* (QEMU), host (host build) or golden (numpy model)")
 @click.option("--firmware", type=click.Path(), default=None,
-              help="build folder (`rct-tflm build`) for --board")
+              help="build folder (`rct-tflm build`): what --board runs; with --port, its "
+                   "model/ manifest tells the trainable split and compiled settings")
 @click.option("--model", "model_path", required=True, type=click.Path(),
               help="the model artefact (.rct) the firmware was built from")
 @click.option("--data", default="digits", show_default=True,
