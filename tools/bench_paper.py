@@ -36,11 +36,12 @@ BENCHMARKS: dict[str, dict] = {
                   "needs": DATASETS / "mnist10k", "epochs": (6, 2), "metric": "accuracy",
                   "lr": 0.1, "underflow_lr": 0.005},
     # The text model learns slowly under plain SGD (sparse embedding updates through a mean
-    # pool): lr 0.5 and 20 epochs for every method. At lr 0.005 not even FP32 leaves "all ham"
-    # within 20 epochs (F1 0 for every row), so its underflow rows run at 0.02 (= lr / 25).
+    # pool): lr 0.5 and 20 epochs for every method. Its underflow rows run at lr 0.05 (a tenth):
+    # at 0.005 not even FP32 leaves "all ham" within 20 epochs (F1 0 for every row), and at
+    # 0.02 every row's F1 is small and seed-dependent (seed 1: FP32 26, fixed 8-bit RTN 27).
     "sms": {"model": "builtin:text", "data": f"sms:{DATASETS / 'sms_spam' / 'SMSSpamCollection'}",
             "needs": DATASETS / "sms_spam" / "SMSSpamCollection", "epochs": (20, 6),
-            "metric": "f1", "lr": 0.5, "underflow_lr": 0.02},
+            "metric": "f1", "lr": 0.5, "underflow_lr": 0.05},
     "digits": {"model": "builtin:mlp", "data": "digits", "needs": None, "epochs": (20, 6),
                "metric": "accuracy", "lr": 0.1, "underflow_lr": 0.005},
 }
