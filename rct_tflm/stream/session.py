@@ -136,7 +136,7 @@ class _Record:
     wire_bytes: int = 0  # totals of earlier sessions of a resumed stream
     payload_bytes: int = 0
     train_wire_bytes: int = 0
-    sample_bytes: int = 0
+    input_bytes: int = 0
     retransmits: int = 0
 
     def to_json(self) -> dict:
@@ -146,14 +146,14 @@ class _Record:
                 "throughput_trace": [list(t) for t in self.throughput_trace],
                 "before": self.before, "wire_bytes": self.wire_bytes,
                 "payload_bytes": self.payload_bytes, "train_wire_bytes": self.train_wire_bytes,
-                "sample_bytes": self.sample_bytes, "retransmits": self.retransmits}
+                "input_bytes": self.input_bytes, "retransmits": self.retransmits}
 
     @classmethod
     def from_json(cls, d: dict) -> "_Record":
         return cls({n: tuple(v) for n, v in d["initial"].items()},
                    [tuple(c) for c in d["changes"]], [tuple(t) for t in d["loss_trace"]],
                    [tuple(t) for t in d["throughput_trace"]], d["before"], d["wire_bytes"],
-                   d["payload_bytes"], d["train_wire_bytes"], d["sample_bytes"], d["retransmits"])
+                   d["payload_bytes"], d["train_wire_bytes"], d["input_bytes"], d["retransmits"])
 
 
 def _evaluate(link: Link, dm: DeviceModel, x: np.ndarray, y: np.ndarray, metric: str) -> tuple[dict, bytes]:
@@ -243,7 +243,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
     c = link.counters
     t0 = time.monotonic()
     t_base = rec.throughput_trace[-1][0] if rec.throughput_trace else 0.0
-    train_wire, sample_bytes = 0, 0
+    train_wire, input_bytes = 0, 0
     bar = tqdm(total=sched.total, initial=start, unit="sample", disable=not cfg.progress,
                dynamic_ncols=True, desc=f"stream {target}")
     try:
@@ -252,7 +252,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
             w = c.wire_bytes
             done = link.train_frame(x[idx], y[idx], cfg.batch)
             train_wire += c.wire_bytes - w
-            sample_bytes += (b - a) * (x.shape[1] + 1)
+            input_bytes += (b - a) * x.shape[1]  # the inputs; labels count as overhead
             if done != b - start:
                 raise LinkError(f"the board counted {done} samples since the stream (re)started, "
                                 f"the host sent {b - start}: a TRAIN frame was lost or applied "
@@ -279,7 +279,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
                 snap.wire_bytes += c.wire_bytes
                 snap.payload_bytes += c.payload_bytes
                 snap.train_wire_bytes += train_wire
-                snap.sample_bytes += sample_bytes
+                snap.input_bytes += input_bytes
                 snap.retransmits += c.retransmits
                 save_checkpoint(ck_path, {**identity, "samples_done": b, "epochs": cfg.epochs,
                                           "total_samples": sched.total,
@@ -303,7 +303,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
     history = bitwidth_history(initial, names, rec.changes)
     wire = rec.wire_bytes + c.wire_bytes
     train_wire_total = rec.train_wire_bytes + train_wire
-    sample_total = rec.sample_bytes + sample_bytes
+    input_total = rec.input_bytes + input_bytes
     result = {
         "format": FORMAT, "version": VERSION, "target": target, "board": h.board,
         "protocol_version": h.version, "model": str(cfg.model), **identity,
@@ -324,8 +324,8 @@ def run_stream(prep: Prepared, link: Link, target: str,
         "train_seconds": train_s,
         "bytes_per_s": train_wire / train_s if train_s > 0 else 0.0,
         "wire_bytes": wire, "payload_bytes": rec.payload_bytes + c.payload_bytes,
-        "train_wire_bytes": train_wire_total, "sample_bytes": sample_total,
-        "overhead_fraction": 1 - sample_total / train_wire_total if train_wire_total else 0.0,
+        "train_wire_bytes": train_wire_total, "input_bytes": input_total,
+        "overhead_fraction": 1 - input_total / train_wire_total if train_wire_total else 0.0,
         "retransmits": rec.retransmits + c.retransmits,
         "device": {"loss": final.loss, "steps": final.steps, "decisions": final.decisions,
                    "prng_counter": final.prng_counter, "rx_errors": final.rx_errors},
