@@ -52,6 +52,8 @@ def plot_bitwidths(rec: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 3.6))
     for name, (xs, ys) in bit_steps(rec["bitwidth_history"], rec["samples"]).items():
         ax.plot(xs, ys, ls="--" if name.endswith("bias") else "-", label=name)
+    from matplotlib.ticker import MaxNLocator
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("training samples")
     ax.set_ylabel("bits")
     ax.set_title(f"bitwidth per tensor ({rec['target']}, {len(rec['bitwidth_history']['changes'])} "
