@@ -1,8 +1,9 @@
 """Boot a firmware ELF on a QEMU Cortex-M board with its UART on a local TCP socket.
 
 `QemuBoard(board, elf)` starts `qemu-system-arm -M <machine> -kernel ELF` with serial0 on
-`tcp:127.0.0.1:<free port>,server=on,wait=on` — QEMU holds the guest until the host connects,
-so no early output is lost — and exposes `url = socket://127.0.0.1:<port>` for pyserial.
+`tcp:127.0.0.1:<free port>,server=on,wait=on,nodelay=on` — QEMU holds the guest until the host
+connects, so no early output is lost; nodelay stops Nagle + delayed ACK from adding ~40 ms to
+every small response — and exposes `url = socket://127.0.0.1:<port>` for pyserial.
 No semihosting: the firmware never issues a semihosting call.
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ def qemu_available() -> bool:
 
 def qemu_command(machine: str, elf: Path, port: int) -> list[str]:
     return [QEMU, "-M", machine, "-display", "none", "-monitor", "none", "-nodefaults",
-            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on", "-kernel", str(elf)]
+            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on", "-kernel", str(elf)]
 
 
 class QemuBoard:
