@@ -15,11 +15,16 @@ import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .boards import HOST, Board, get_board
 from .errors import UserError
 from .link.messages import DEFAULT_MAX_PAYLOAD, max_payload_for
 from .resources import firmware_dir
+
+if TYPE_CHECKING:
+    from .artefact import ModelArtefact
+    from .fixedpoint.engine import EngineConfig
 
 STACK_BYTES = 4096  # reserved above .bss by firmware/boards/common/sections.ld
 ARM_GCC = "arm-none-eabi-gcc"
@@ -161,6 +166,28 @@ def build_firmware(board_name: str, model_dir: str | os.PathLike, out: str | os.
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
+
+
+def build_artefact(board_name: str, art: "ModelArtefact", out: str | os.PathLike,
+                   cfg: "EngineConfig", trainable_layers: int | None = None,
+                   frozen_layers: int | None = None, ram_budget: int | None = None,
+                   flash_budget: int | None = None, defines: dict[str, str | int] | None = None,
+                   artefact_name: str = "model") -> dict:
+    """Generate the model's C tree (rct_tflm.codegen) and build it for the board in one go.
+
+    The RAM budget of the generator is `ram_budget`, else the board's RAM (host: none)."""
+    from .codegen import generate
+    if ram_budget is None and board_name != HOST:
+        ram_budget = get_board(board_name).ram_kb * 1024
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    gen = Path(tempfile.mkdtemp(prefix=f".{out.name}.gen-", dir=out.parent))
+    try:
+        generate(art, gen / "model", cfg, trainable_layers, frozen_layers, ram_budget=ram_budget,
+                 artefact_name=artefact_name)
+        return build_firmware(board_name, gen / "model", out, defines, flash_budget, ram_budget)
+    finally:
+        shutil.rmtree(gen, ignore_errors=True)
 
 
 def _build_host(srcs: list[Path], incs: list[Path], dflags: list[str], tmp: Path) -> dict:

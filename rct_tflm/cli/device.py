@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -95,20 +93,12 @@ def build_cmd(board: str, model_path: str | None, generated: str | None, out: st
         manifest = build_firmware(board, generated, dest, defines, flash_budget, ram_budget)
     else:
         from ..artefact import ModelArtefact
-        from ..codegen import generate
-        art = ModelArtefact.load(model_path)
+        from ..firmware_build import build_artefact
         cfg = _engine_config({**kw, "seed": seed}, max_batch)
-        budget = ram_budget_for(board, ram_budget)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.gen-", dir=dest.parent))
-        try:
-            kwargs = {"ram_budget": budget} if budget is not None else {}
-            generate(art, tmp / "model", cfg, kw["trainable_layers"], kw["frozen_layers"],
-                     artefact_name=Path(model_path).stem, **kwargs)
-            manifest = build_firmware(board, tmp / "model", dest, defines, flash_budget,
-                                      ram_budget)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        manifest = build_artefact(board, ModelArtefact.load(model_path), dest, cfg,
+                                  kw["trainable_layers"], kw["frozen_layers"],
+                                  ram_budget_for(board, ram_budget), flash_budget, defines,
+                                  Path(model_path).stem)
     if board == HOST:
         click.echo(f"host build: {dest / 'firmware'} (speaks the link protocol on stdin/stdout; "
                    f"`rct-tflm stream --board host --firmware {dest}`)")
