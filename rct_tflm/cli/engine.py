@@ -189,7 +189,7 @@ def emulate_cmd(firmware_dir: str | None, board: str | None, target: str | None,
     if missing:
         raise UserError(f"missing {', '.join(missing)}: rct-tflm emulate --target golden|host "
                         f"--model ART --out DIR (or --board B FIRMWARE_DIR)")
-    from ..cli.train import staged_out
+    from .outdir import staged_out
     from ..emulator.run import EmulateConfig, emulate_run, prepare
     cfg = EmulateConfig(target=target, model=model_path, data=kw["data"], epochs=kw["epochs"],
                         seed=kw["seed"], batch=kw["batch"], max_samples=kw["max_samples"],

@@ -36,10 +36,39 @@ def partition_cmd(model_path: str, out: str, board: str, trainable_layers: int |
 def report_cmd(runs: tuple[Path, ...], out: Path) -> None:
     """Summarise result folders (train, compare, partition, build, emulate, stream) as report.md."""
     from ..report.summary import build_report
-    from .train import staged_out
+    from .outdir import staged_out
     with staged_out(str(out)) as tmp:
         build_report(list(runs), tmp)
     click.echo(f"wrote {out}/report.md and report.json")
 
 
 COMMANDS: list[Any] = [partition_cmd, report_cmd]
+
+
+@click.command("demo")
+@click.option("--out", default="out/demo", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="output folder (replaced only when the demo succeeds)")
+@click.option("--board", default="qemu-stm32f405", show_default=True,
+              help="a QEMU board (`rct-tflm boards`)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quick", is_flag=True, default=False,
+              help="fewer epochs (a smoke run of every stage in about a minute)")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def demo_cmd(out: Path, board: str, seed: int, quick: bool, progress: bool) -> None:
+    """The whole story: host training, partition, firmware, QEMU board trained over its UART."""
+    from ..boards import get_board
+    from ..demo import DemoConfig, run_demo
+    from ..errors import UserError
+    from .outdir import replace_on_success
+    if not get_board(board).is_qemu:
+        raise UserError(f"the demo boots its board in QEMU; '{board}' is a real board: use "
+                        f"qemu-stm32f405, qemu-mps2-an386 or qemu-mps2-an500")
+    cfg = DemoConfig(board=board, seed=seed, host_epochs=5 if quick else 20,
+                     device_epochs=1 if quick else 2, progress=progress)
+    with replace_on_success(out) as dest:
+        run_demo(dest, cfg, say=click.echo)
+    click.echo(f"\nwrote {out}/ (start with {out}/7-report/report.md)")
+
+
+COMMANDS.append(demo_cmd)

@@ -7,15 +7,13 @@ interrupted run leaves --out as it was (absent if it did not exist).
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import click
 
 from ..errors import UserError
+from .outdir import staged_out
 
 DEFAULTS = {"epochs": 20, "lr": 0.1, "batch_size": 32}
 
@@ -75,32 +73,6 @@ def _config(kw: dict[str, Any], method: str) -> Any:
                       controller=ctrl)
     cfg.validate()
     return cfg
-
-
-@contextmanager
-def staged_out(out: str) -> Iterator[Path]:
-    """A temp folder beside `out`; on success it replaces `out`, on failure it is removed."""
-    dest = Path(out)
-    if dest.exists() and not dest.is_dir():
-        raise UserError(f"--out {dest} exists and is not a folder; give a folder path")
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
-        tmp.chmod(0o755)  # mkdtemp makes 0700; --out is an ordinary folder
-    except OSError as e:
-        raise UserError(f"cannot create a folder beside --out {dest} ({e}); choose a writable path")
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if dest.exists():
-        old = dest.parent / f".{dest.name}.old-{tmp.name.rsplit('-', 1)[-1]}"
-        dest.rename(old)
-    tmp.rename(dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _summary(m: dict) -> str:

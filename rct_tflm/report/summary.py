@@ -10,6 +10,7 @@ matplotlib only.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,8 @@ def collect(dirs: list[Path]) -> dict[str, list[tuple[Path, dict]]]:
                 found[p.name].append((p, _load_json(p)))
             elif p.suffix == ".rct":
                 art = ModelArtefact.load(p)
-                if art.partition:
+                # trained copies of a partitioned model carry the same plan: show it once
+                if art.partition and all(art.partition != q for _, q in found["partition"]):
                     found["partition"].append((p, art.partition))
     # metrics.json inside a compare folder is already in its compare.json
     compare_dirs = {p.parent for p, _ in found["compare.json"]}
@@ -125,6 +127,13 @@ def _run_row(kind: str, p: Path, r: dict) -> str:
 
 def build_report(dirs: list[Path], out: Path) -> dict:
     """Write report.md / report.json (+ plots) into `out`; returns the JSON summary."""
+    root = Path(os.path.commonpath([str(Path(d).resolve()) for d in dirs]))
+    root = root.parent if root.is_file() else root
+
+    def _rel(p: Path) -> str:
+        """Paths are shown relative to the common folder of the sources."""
+        return str(Path(p).resolve().relative_to(root))
+
     found = collect(dirs)
     if not any(found.values()):
         raise UserError(f"no rct-tflm results under {', '.join(map(str, dirs))}; give folders "
@@ -132,24 +141,29 @@ def build_report(dirs: list[Path], out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     md = ["# rct_tflm report", ""]
     summary: dict[str, Any] = {"sources": [str(d) for d in dirs]}
+    def img(path: Path, alt: str) -> list[str]:
+        return [f"![{alt}]({os.path.relpath(path, out)})", ""] if path.is_file() else []
+
     for p, c in found["compare.json"]:
-        md += [f"## Host training: FP32 vs QAT vs RCT (`{p.parent}`)", ""] + _compare_section(c) + [""]
+        md += [f"## Host training: FP32 vs QAT vs RCT (`{_rel(p.parent)}`)", ""] + _compare_section(c) + [""]
+        md += img(p.parent / "energy_memory.png", "energy and memory") + \
+            img(p.parent / "rct" / "bitwidths.png", "RCT bitwidths during host training")
         summary.setdefault("compare", []).append({"path": str(p), "rct_vs_fp32": c.get("rct_vs_fp32"),
                                                   "rct_vs_qat": c.get("rct_vs_qat")})
     for p, m in found["metrics.json"]:
-        md += [f"## Host training run `{p.parent}`", "",
-               f"{m.get('method', '?').upper()} on {m.get('data')}: test accuracy "
+        md += [f"## Host training run `{_rel(p.parent)}`", "",
+               f"{m.get('method', '?').upper()} on {str(m.get('data')).replace(str(root) + '/', '')}: test accuracy "
                f"{_pct(m.get('test_accuracy'))}, final bits "
                f"{'/'.join(str(b) for b in (m.get('final_bitwidths') or {}).values())}.", ""]
     for p, plan in found["partition"]:
-        md += [f"## Partition for {plan['board']} (`{p}`)", "",
+        md += [f"## Partition for {plan['board']} (`{_rel(p)}`)", "",
                f"Frozen int8 layers (flash): {', '.join(plan['frozen_layers']) or '-'} "
                f"({plan['frozen_flash_bytes']} B). Trainable RCT layers (RAM): "
                f"{', '.join(plan['trainable_layers'])} ({plan['trainable_params']} parameters, "
                f"{plan['ram']['model_total']} B for a training step).", ""]
     for p, b in found["build.json"]:
         if "size_text" in b:
-            md += [f"## Firmware (`{p.parent}`)", "", b["size_text"], ""]
+            md += [f"## Firmware (`{_rel(p.parent)}`)", "", b["size_text"], ""]
             summary.setdefault("firmware", []).append({"path": str(p), "size": b.get("size")})
     runs = [("emulate", p, r) for p, r in found["emulate.json"]] + \
            [("stream", p, r) for p, r in found["stream.json"]]
@@ -166,10 +180,10 @@ def build_report(dirs: list[Path], out: Path) -> dict:
             summary["weights_identical"] = same
         for k, p, r in runs:
             if k == "stream":
-                wire, pay = r.get("wire_bytes"), r.get("payload_bytes")
-                if wire:
-                    md += ["", f"Link (`{p.parent}`): {wire} wire bytes for {pay} payload bytes "
-                               f"(protocol overhead {_pct(1 - pay / wire) if pay else 'n/a'}), "
+                if r.get("wire_bytes"):
+                    md += ["", f"Link (`{_rel(p.parent)}`): {r['wire_bytes']} bytes on the wire, "
+                               f"protocol overhead {_pct(r.get('overhead_fraction'))} of the "
+                               f"training traffic, {r.get('retransmits', 0)} retransmits, "
                                f"{r.get('samples_per_s', 0):.0f} samples/s."]
         md.append("")
         main = next((r for k, _, r in runs if k == "stream"), runs[0][2])
