@@ -31,6 +31,7 @@ class DemoConfig:
     seed: int = 0
     host_epochs: int = 20  # host comparison and pretraining
     device_epochs: int = 2  # on-device passes over the training set
+    lr_shift: int = 4  # on-device learning rate 2^-4 (a new head learns faster than 2^-5)
     progress: bool = True
 
 
@@ -84,7 +85,7 @@ def run_demo(out: Path, cfg: DemoConfig, say: Callable[[str], None] = print) -> 
     say("   " + plan_table(part.partition).replace("\n", "\n   "))
 
     d = stage(4, "firmware", "firmware for " + cfg.board)
-    engine = EngineConfig(seed=cfg.seed)
+    engine = EngineConfig(lr_shift=cfg.lr_shift, seed=cfg.seed)
     build = build_artefact(cfg.board, part, d, engine, artefact_name="demo")
     say(f"   {build['size_text']}")
 
