@@ -24,11 +24,11 @@ apt:
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-nodeps.txt setup.py
+$(STAMP): requirements.txt requirements-nodeps.txt constraints.txt setup.py
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
-	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
+	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt -c constraints.txt
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
 
