@@ -251,8 +251,12 @@ def test_head_only_after_pretraining_on_0_to_4_learns_all_ten_classes(capsys, tm
         assert t.bits == 8 and t.exp == frozen[name].exp and np.array_equal(t.q, frozen[name].q)
     x = quantise_inputs(digits.x_test.reshape(len(digits.x_test), -1), trained.preprocess["input_exp"])
     pred = Engine.from_artefact(trained, EngineConfig()).predict(x)
-    for c in range(5, 10):  # every new class is learned
-        assert np.mean(pred[digits.y_test == c] == c) > 0.2, c
+    pred0 = Engine.from_artefact(ModelArtefact.load(tmp_path / "pre" / "model.rct"),
+                                 EngineConfig()).predict(x)
+    for c in range(5, 10):  # every new class is learned: never predicted before, now at least
+        # 7 of its ~36 test digits (2x chance; the slowest, 8, spans 0.2-0.9 over seeds 0-3)
+        assert np.mean(pred0[digits.y_test == c] == c) == 0, c
+        assert np.mean(pred[digits.y_test == c] == c) >= 0.19, c
 
 
 def test_train_classes_bad_spec(capsys, tmp_path, art_path):

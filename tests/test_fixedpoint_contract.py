@@ -52,6 +52,18 @@ def test_rng_counter_wraps_mod_2_32() -> None:
     assert np.array_equal(w[2:], Rng(7).next_u32(2))
 
 
+def test_rng_rekey_adds_the_stride_and_restarts_the_counter() -> None:
+    r = Rng(0xFFFFFFF0, counter=12345)
+    r.rekey()
+    assert r.state() == ((0xFFFFFFF0 + 0x9E3779B9) % 2**32, 0)
+    r.rekey(3)  # three boundaries at once == three re-keys
+    one = Rng(0xFFFFFFF0)
+    for _ in range(4):
+        one.rekey()
+    assert r.state() == one.state() == ((0xFFFFFFF0 + 4 * 0x9E3779B9) % 2**32, 0)
+    assert np.array_equal(r.next_u32(8), Rng(one.key).next_u32(8))
+
+
 @given(ints_st, bits_st)
 def test_saturation_bounds(vals: list[int], bits: int) -> None:
     out = saturate(np.array(vals), bits)

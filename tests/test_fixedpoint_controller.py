@@ -96,6 +96,51 @@ def test_period_counted_in_samples_not_steps() -> None:
     assert decided_at == [1600, 3200]
 
 
+@pytest.mark.parametrize("enabled", [True, False])
+def test_every_boundary_rekeys_the_prng_after_the_decisions_draws(enabled: bool) -> None:
+    """Boundary k leaves the PRNG at (seed + k * 0x9E3779B9, 0) whether or not a bitwidth
+    changed and whether or not the controller is enabled; the drop's draws use the old key."""
+    cfg = ControllerConfig(period_samples=512, enabled=enabled)
+    t = QTensor(np.arange(-20, 20, dtype=np.int32), -6, 9)
+    ref = t.copy()
+    c = BitwidthController(cfg, ["w"])
+    rng = Rng(5)
+    for k in range(1, 4):
+        for _ in range(16):
+            c.observe("w", int(0.9 * Q16) if k == 1 else int(0.3 * Q16))  # drop, then in band
+            before = rng.state()
+            c.advance(32, {"w": t}, rng)
+            if c.samples % 512:
+                assert rng.state() == before
+        assert rng.state() == ((5 + k * 0x9E3779B9) % 2**32, 0) and c.boundaries == k
+    if enabled:
+        ref.drop_low_bit(Rng(5))  # the first boundary's drop: 40 draws of the first key
+        assert [d.action for d in c.log] == ["drop_low"] and np.array_equal(t.q, ref.q)
+    else:
+        assert not c.log and np.array_equal(t.q, ref.q)
+
+
+def test_a_step_crossing_boundaries_rekeys_once_per_boundary() -> None:
+    """Steps that pass a boundary without landing on it decide once and re-key per boundary
+    crossed; the next boundary stays at the next multiple of the period."""
+    cfg = ControllerConfig(period_samples=512)
+    t = QTensor(np.arange(-20, 20, dtype=np.int32), -6, 8)
+    c = BitwidthController(cfg, ["w"])
+    rng = Rng(9)
+    c.observe("w", int(0.3 * Q16))
+    c.advance(500, {"w": t}, rng)
+    assert rng.state() == (9, 0) and c.boundaries == 0
+    c.advance(24, {"w": t}, rng)  # 524: crosses 512
+    assert rng.state() == ((9 + 0x9E3779B9) % 2**32, 0) and c.boundaries == 1
+    rng.next_u32(3)
+    c.advance(1100, {"w": t}, rng)  # 1624: crosses 1024 and 1536
+    assert rng.state() == ((9 + 3 * 0x9E3779B9) % 2**32, 0) and c.boundaries == 3
+    c.advance(423, {"w": t}, rng)  # 2047: no boundary
+    assert c.boundaries == 3
+    c.advance(1, {"w": t}, rng)  # 2048: lands on one
+    assert rng.state() == ((9 + 4 * 0x9E3779B9) % 2**32, 0) and c.boundaries == 4
+
+
 @pytest.mark.parametrize("kw", [dict(t_min=0.3, t_max=0.5), dict(period_samples=32),
                                 dict(bits_min=9), dict(bits_max=17), dict(sat_guard=1.5)])
 def test_bad_config_rejected(kw: dict) -> None:

@@ -1,12 +1,14 @@
 """rct_controller (C) == BitwidthController (golden) over sequences of observed Gavg values and
 period boundaries: the same decisions (sample, tensor, action, bits and exponent before/after,
-Gavg, saturated fraction), the same tensors afterwards and the same PRNG counter."""
+Gavg, saturated fraction), the same tensors afterwards, and after every advance the same sample
+count and PRNG state — re-keyed once per boundary crossed (key + k * 0x9E3779B9, counter 0)."""
 import numpy as np
 from hypothesis import strategies as st
 
 from kernel_harness.cases import ints
 from kernel_harness.targets import ck, compare, run_cases  # noqa: F401  (ck is a fixture)
 from rct_tflm.fixedpoint import BitwidthController, ControllerConfig, QTensor, Rng
+from rct_tflm.fixedpoint.prng import REKEY_STRIDE
 
 ACTIONS = {"add_low": 1, "drop_low": 2, "add_high": 3}
 INT32_MAX = 2**31 - 1
@@ -79,12 +81,18 @@ def test_controller(ck):
         names = [f"t{k}" for k in range(len(golden))]
         ctl = BitwidthController(cfg, names, bits_max=dict(zip(names, caps)))
         rg, rc = Rng(c["key"], c["counter"]), Rng(c["key"], c["counter"])
+        states = []  # after every advance: samples, PRNG key, PRNG counter
         for kind, a, b in c["events"]:
             if kind == 0:
                 ctl.observe(names[a], b)
             else:
+                before = ctl.boundaries
                 ctl.advance(a, dict(zip(names, golden)), rg)
-        dec_c, samples_c = ck.controller(cfg, twin, caps, c["events"], rc)
+                if ctl.boundaries > before:  # the contract, spelled out: re-keyed per boundary
+                    assert rg.state() == ((c["key"] + ctl.boundaries * REKEY_STRIDE) % 2**32, 0)
+                    assert ctl.boundaries == ctl.samples // cfg.period_samples
+                states.append([ctl.samples, *rg.state()])
+        dec_c, states_c, samples_c = ck.controller(cfg, twin, caps, c["events"], rc)
 
         cmp = compare(ck, "controller")
         want = [[d.sample, names.index(d.tensor), ACTIONS[d.action], d.bits_before, d.bits_after,
@@ -96,4 +104,7 @@ def test_controller(ck):
         for tc, tg in zip(twin, golden):
             cmp.eq(tc.q, tg.q, "tensor q")
             cmp.eq([tc.exp, tc.bits], [tg.exp, tg.bits], "tensor exp, bits")
-        cmp.eq([rc.counter, samples_c], [rg.counter, ctl.samples], "PRNG counter, samples")
+        cmp.eq(states_c, np.array(states, np.int64).reshape(-1, 3),
+               "samples, PRNG key and counter after each advance")
+        cmp.eq([rc.key, rc.counter, samples_c], [rg.key, rg.counter, ctl.samples],
+               "PRNG key, counter, samples")

@@ -1,7 +1,8 @@
 """End to end on emulated Cortex-M boards (QEMU): the same training stream ends with the same
 weights_sha256 and bitwidth history on the golden model, the host C build, and the Cortex-M4
-build on qemu-stm32f405 and qemu-mps2-an386; every QEMU board boots and speaks the protocol;
-a fault on the board reaches the host as a clear DeviceFault."""
+build on qemu-stm32f405 and qemu-mps2-an386 — and as `emulate --target golden` of the same run
+(one definition of a training run); every QEMU board boots and speaks the protocol; a fault on
+the board reaches the host as a clear DeviceFault."""
 from __future__ import annotations
 
 import json
@@ -13,9 +14,12 @@ import pytest
 from conftest import require_tools
 from rct_tflm.cli import main
 from rct_tflm.emulator.qemu import QemuBoard
+from rct_tflm.emulator.run import EmulateConfig, emulate_run
+from rct_tflm.emulator.run import prepare as prepare_emulate
 from rct_tflm.firmware_build import build_firmware
 from rct_tflm.link import DeviceFault, Link, open_port
 from rct_tflm.link import messages as m
+from rct_tflm.stream.device_model import engine_config_from_manifest, find_manifest
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent
@@ -69,6 +73,16 @@ def test_same_stream_same_weights_and_bitwidths_on_golden_host_and_cortex_m4(cap
         assert r["device"] == {**ref["device"], "rx_errors": r["device"]["rx_errors"]}, b
         assert r["test_accuracy_after"] == ref["test_accuracy_after"], b
         assert r["board_golden_mismatches"] == 0, b  # INFER on the board == golden engine
+    # the same run through emulate (the firmware's compiled configuration, no link at all)
+    emu = emulate_run(prepare_emulate(EmulateConfig(
+        target="golden", model=str(setup / "model.rct"), data=f"npz:{setup / 'digits.npz'}",
+        epochs=1, seed=11, batch=1, engine=engine_config_from_manifest(
+            find_manifest(setup / "host")))), None, progress=False)
+    assert emu["samples"] == ref["samples"]
+    assert emu["weights_sha256"] == ref["weights_sha256"]
+    assert emu["bitwidth_history"] == ref["bitwidth_history"]
+    assert emu["prng_counter"] == ref["device"]["prng_counter"]
+    assert emu["test_accuracy_after"] == ref["test_accuracy_after"]
 
 
 # -- the board ports with the stub model (a test double, tests/fixtures/stub_model) ---------

@@ -1,5 +1,6 @@
 """The stream session (rct_tflm.stream): it trains exactly what the golden engine trains on
-the documented sample order and PRNG segments; a run whose link dies resumes from its
+the documented sample order (the engine's controller re-keys the PRNG at each boundary, the
+stream sends no per-boundary SET_HPARAMS); a run whose link dies resumes from its
 checkpoint to the same weights as an uninterrupted run; `rct-tflm build` + `rct-tflm stream`
 end to end on the host build; and every bad input exits 2 with a one-line message."""
 from __future__ import annotations
@@ -18,7 +19,6 @@ from rct_tflm.data import epoch_order
 from rct_tflm.errors import UserError
 from rct_tflm.fixedpoint import ControllerConfig
 from rct_tflm.fixedpoint.engine import Engine, EngineConfig, quantise_inputs
-from rct_tflm.fixedpoint.prng import Rng
 from rct_tflm.link import HostFirmware, Link, LinkError, open_port
 from rct_tflm.link.faults import FaultyPort
 from rct_tflm.stream import GoldenDevice, Schedule, StreamConfig, prepare, run_stream, segment_seed
@@ -59,18 +59,18 @@ def golden_stream(built: Path, out: Path, art: ModelArtefact, **kw) -> dict:
 
 def test_the_stream_trains_what_the_golden_engine_trains(built, tmp_path, digits,
                                                          digits_mlp_artefact):
-    """Same order (epoch_order), same steps, PRNG re-keyed per period: same weights, same
-    decisions at the same samples."""
+    """Same order (epoch_order), same steps, the engine left alone (its controller re-keys
+    the PRNG per period): same weights, same decisions at the same samples."""
     r = golden_stream(built, tmp_path / "s", digits_mlp_artefact, epochs=2, seed=5,
                       lr_shift=4, checkpoint_every=0)
     x = quantise_inputs(digits.x_train, -7).reshape(len(digits.x_train), -1)
     eng = Engine.from_artefact(digits_mlp_artefact, replace(CFG, lr_shift=4, seed=5))
     n = len(x)
     order = np.concatenate([epoch_order(n, 5, 0), epoch_order(n, 5, 1)])
-    for g, i in enumerate(order):
-        if g and g % 512 == 0:
-            eng.rng = Rng(segment_seed(5, g // 512))
+    for i in order:
         eng.train_step(x[i:i + 1], digits.y_train[i:i + 1])
+    assert eng.rng.key == segment_seed(5, 2 * n // 512)
+    assert r["device"]["prng_counter"] == eng.rng.counter
     assert r["samples"] == 2 * n
     assert r["weights_sha256"] == eng.weights_sha256()
     assert r["bitwidth_history"] == eng.bitwidth_history()

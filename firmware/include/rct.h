@@ -28,7 +28,9 @@ extern "C" {
 
 /* ---------------------------------------------------------------- types ---------------- */
 
-/* Contract PRNG (rct_tflm/fixedpoint/prng.py): draw(c) = mix32(mix32(c) + key), c = counter++. */
+/* Contract PRNG (rct_tflm/fixedpoint/prng.py): draw(c) = mix32(mix32(c) + key), c = counter++.
+ * The controller re-keys it at every period boundary: key += RCT_PRNG_REKEY_STRIDE, counter = 0. */
+#define RCT_PRNG_REKEY_STRIDE 0x9E3779B9u
 typedef struct {
     uint32_t key;
     uint32_t counter;
@@ -221,6 +223,7 @@ static inline int8_t rct_out_i8(int64_t v, int32_t shift, rct_act_t act, int32_t
 void     rct_prng_seed(rct_prng_t *r, uint32_t seed);           /* key = seed, counter = 0 */
 uint32_t rct_mix32(uint32_t x);                                 /* lowbias32 */
 uint32_t rct_prng_next(rct_prng_t *r);                          /* one draw, counter += 1 */
+void     rct_prng_rekey(rct_prng_t *r, uint32_t times);          /* key += times * STRIDE, counter = 0 */
 
 /* rct_round.c: contract stochastic shift, one draw iff s >= 1:
  * s >= 1: floor((v + (r >> (32 - min(s,31)))) / 2^min(s,31)) then floor-shift by s - min(s,31);
@@ -249,9 +252,10 @@ uint32_t rct_saturated_count(const rct_tensor_t *t);          /* elements at qmi
 void    rct_controller_init(rct_controller_t *c, const rct_ctrl_config_t *cfg,
                             rct_ctrl_slot_t *slots, const uint8_t *bits_max, int32_t n_slots);
 void    rct_controller_observe(rct_controller_t *c, int32_t slot, int32_t gavg_q16);
-/* Count n_samples; at a period boundary decide for every slot (tensors[i] is slot i), apply
- * in place (drop_low_bit draws from r), write up to max_out decisions to out (may be NULL) and
- * return how many decisions were made (also those beyond max_out). */
+/* Count n_samples; when the count reaches or passes period boundaries, decide once for every
+ * slot (tensors[i] is slot i), apply in place (drop_low_bit draws from r), then re-key r once per
+ * boundary crossed (also when nothing changed or cfg.enabled is 0); write up to max_out
+ * decisions to out (may be NULL) and return how many were made (also those beyond max_out). */
 int32_t rct_controller_advance(rct_controller_t *c, uint32_t n_samples, rct_tensor_t *tensors,
                                rct_prng_t *r, rct_decision_t *out, int32_t max_out);
 

@@ -1,5 +1,6 @@
 /* The RCT bitwidth controller in integers: the same decisions, in the same order, as
- * rct_tflm/fixedpoint/controller.py (BitwidthController.observe / advance / _decide). */
+ * rct_tflm/fixedpoint/controller.py (BitwidthController.observe / advance / _decide), and the
+ * same PRNG re-keying at every period boundary it crosses. */
 #include <stddef.h>
 #include "rct.h"
 
@@ -61,10 +62,11 @@ int32_t rct_controller_advance(rct_controller_t *c, uint32_t n_samples, rct_tens
                                rct_prng_t *r, rct_decision_t *out, int32_t max_out)
 {
     int32_t i, made = 0;
+    uint32_t crossed;
     c->samples += n_samples;
     if (c->samples < c->next_decision) return 0;
-    c->next_decision += c->cfg.period_samples *
-                        (1u + (c->samples - c->next_decision) / c->cfg.period_samples);
+    crossed = 1u + (c->samples - c->next_decision) / c->cfg.period_samples;
+    c->next_decision += c->cfg.period_samples * crossed;
     for (i = 0; i < c->n_slots; i++) {
         rct_ctrl_slot_t *a = &c->slots[i];
         rct_tensor_t *t = &tensors[i];
@@ -90,5 +92,6 @@ int32_t rct_controller_advance(rct_controller_t *c, uint32_t n_samples, rct_tens
         a->gavg_sum_q16 = 0;
         a->steps = 0u;
     }
+    rct_prng_rekey(r, crossed); /* after the decisions' draws: the next segment starts */
     return made;
 }

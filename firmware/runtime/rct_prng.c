@@ -24,3 +24,11 @@ uint32_t rct_prng_next(rct_prng_t *r)
     r->counter = c + 1u;
     return rct_mix32(rct_mix32(c) + r->key);
 }
+
+/* Start a new segment `times` times over (controller period boundaries): uint32_t wraps, so this
+ * is key + times * stride mod 2^32, the same as re-keying once per boundary. */
+void rct_prng_rekey(rct_prng_t *r, uint32_t times)
+{
+    r->key += times * RCT_PRNG_REKEY_STRIDE;
+    r->counter = 0u;
+}

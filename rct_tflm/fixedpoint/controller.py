@@ -11,6 +11,13 @@ Adding a low bit doubles Gavg and dropping one halves it; with T_max > 2*T_min n
 can push Gavg across the other threshold, so the controller cannot flip back and forth on its
 own decision. Tensors are visited in registration order, which fixes the PRNG draw order of
 drop_low_bit. All comparisons are in integers so the C engine reproduces them exactly.
+
+The controller also owns the PRNG's segments: after the decisions of a boundary (and their
+drop_low_bit draws) it re-keys the PRNG once per period boundary the step crossed
+(`Rng.rekey`: key += 0x9E3779B9, counter = 0) — every boundary, whether or not a bitwidth
+changed, and also when the controller is disabled (the fixed-bitwidth baseline). So the PRNG
+state at boundary k is (seed + k * 0x9E3779B9, 0) on every implementation, and weights +
+bitwidths at a boundary are the complete training state (docs/numerics.md, "The PRNG").
 """
 from __future__ import annotations
 
@@ -88,6 +95,7 @@ class BitwidthController:
     tensor_names: list[str]
     bits_max: dict[str, int] = field(default_factory=dict)  # per-tensor caps (e.g. by fan-in)
     samples: int = 0
+    boundaries: int = 0  # period boundaries crossed = PRNG segments started since the start
     log: list[Decision] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -102,12 +110,15 @@ class BitwidthController:
         a.steps += 1
 
     def advance(self, n_samples: int, tensors: dict[str, QTensor], rng: Rng) -> list[Decision]:
-        """Count `n_samples` trained samples; at a period boundary decide and apply in place."""
+        """Count `n_samples` trained samples. When the count reaches or passes one or more
+        period boundaries (multiples of period_samples since the controller started): decide
+        once, on the statistics gathered since the last decision, apply in place, then re-key
+        `rng` once per boundary crossed."""
         self.samples += int(n_samples)
         if self.samples < self._next_decision:
             return []
-        self._next_decision += self.config.period_samples * (
-            1 + (self.samples - self._next_decision) // self.config.period_samples)
+        crossed = 1 + (self.samples - self._next_decision) // self.config.period_samples
+        self._next_decision += self.config.period_samples * crossed
         made = []
         for name in self.tensor_names:
             d = self._decide(name, tensors[name], rng)
@@ -116,6 +127,8 @@ class BitwidthController:
             self._acc[name].gavg_sum_q16 = 0
             self._acc[name].steps = 0
         self.log.extend(made)
+        rng.rekey(crossed)
+        self.boundaries += crossed
         return made
 
     def _decide(self, name: str, t: QTensor, rng: Rng) -> Decision | None:

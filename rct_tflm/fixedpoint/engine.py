@@ -18,11 +18,12 @@ gradients accumulate in int64 inside the fused kernels), in this order:
    output), error w.r.t. the input with the OLD weights (skipped for the first trainable op),
    then the kernel update, then the bias update;
 4. the controller observes every tensor's Gavg, counts n samples, and at a period boundary
-   changes bitwidths (tensors in artefact order).
+   changes bitwidths (tensors in artefact order) and re-keys the PRNG.
 
 PRNG (one stream, key = seed, counter from 0), draw order: per step, ops from last to first;
 per op the kernel's elements in row-major order (only when its update shift >= 1), then the
-bias's; then at a period boundary the controller's drop_low_bit draws, tensors in order.
+bias's; then at a period boundary the controller's drop_low_bit draws, tensors in order, and
+the re-key (key += 0x9E3779B9 per boundary the step crossed, counter = 0).
 """
 from __future__ import annotations
 

@@ -11,8 +11,14 @@ where `mix32` is the "lowbias32" integer hash (C. Wellons, hash-prospector):
     x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15; x *= 0x846ca68b; x ^= x >> 16
 
 The stream state is (key, counter); each draw increments the counter by one (mod 2**32). The C
-runtime (`firmware/rct_prng.c`) implements exactly this, so a stream drawn in numpy and in C
-gives the same 32-bit words in the same order.
+runtime (`firmware/runtime/rct_prng.c`) implements exactly this, so a stream drawn in numpy and
+in C gives the same 32-bit words in the same order.
+
+Re-keying (`rekey`): key <- (key + REKEY_STRIDE) mod 2**32, counter <- 0. The bitwidth
+controller re-keys at every decision-period boundary, so the PRNG state at a boundary is a
+function of the seed and the boundary's index alone (segment k's key is seed + k * REKEY_STRIDE):
+weights + bitwidths at a boundary are then the complete training state, which a board whose
+counter cannot be written resumes from with one seed.
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ import numpy as np
 
 M1 = np.uint32(0x7FEB352D)
 M2 = np.uint32(0x846CA68B)
+REKEY_STRIDE = 0x9E3779B9  # 2^32 / golden ratio, odd: consecutive segment keys far apart
 
 
 def mix32(x: np.ndarray) -> np.ndarray:
@@ -49,6 +56,11 @@ class Rng:
     def uniform(self, n: int) -> np.ndarray:
         """n floats u = word / 2**32 in [0, 1) (float64, exact)."""
         return self.next_u32(n).astype(np.float64) * 2.0**-32
+
+    def rekey(self, times: int = 1) -> None:
+        """Start the next segment `times` times over: key += times * REKEY_STRIDE, counter = 0."""
+        self.key = (self.key + int(times) * REKEY_STRIDE) & 0xFFFFFFFF
+        self.counter = 0
 
     def state(self) -> tuple[int, int]:
         return self.key, self.counter

@@ -5,12 +5,13 @@
 * Frames: as many samples as one TRAIN frame holds (a multiple of the micro-batch), but a frame
   never crosses a multiple of `period_samples`. The controller decides right after the step that
   reaches a period boundary, so a STATS poll after that frame sees the decision at its exact
-  sample count.
-* Segments: at every period boundary the stream re-keys the PRNG (SET_HPARAMS with the next
-  segment's seed, which also restarts the controller's empty period accumulators). The board's
-  PRNG counter cannot be written, so this is what makes a checkpoint — weights + bitwidths at a
-  boundary — the complete training state: a run resumed from it ends bit-identical to one that
-  never stopped. Segment k's key is `(seed + k * 0x9E3779B9) mod 2^32` (segment 0 uses `seed`).
+  sample count, and a checkpoint taken there holds the state of that boundary.
+* Segments: the bitwidth controller re-keys the PRNG at every period boundary (the numeric
+  contract, docs/numerics.md): segment k — the samples after boundary k — draws with key
+  `segment_seed(seed, k) = (seed + k * 0x9E3779B9) mod 2^32` from counter 0. The board's PRNG
+  counter cannot be written, and need not be: weights + bitwidths at a boundary are the complete
+  training state, and a run resumed there (RESET, SET_HPARAMS with seed = segment_seed(seed, k),
+  the weights) continues exactly as one that never stopped.
 """
 from __future__ import annotations
 
@@ -20,12 +21,12 @@ import numpy as np
 
 from ..data import epoch_order
 from ..errors import UserError
-
-SEGMENT_STRIDE = 0x9E3779B9  # 2^32 / golden ratio: consecutive keys far apart
+from ..fixedpoint.prng import REKEY_STRIDE
 
 
 def segment_seed(seed: int, k: int) -> int:
-    return (int(seed) + int(k) * SEGMENT_STRIDE) & 0xFFFFFFFF
+    """The PRNG key after k period boundaries of a run seeded with `seed` (Rng.rekey k times)."""
+    return (int(seed) + int(k) * REKEY_STRIDE) & 0xFFFFFFFF
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,15 @@
 2. Before training: the held-out set through INFER on the board, and through the golden engine
    holding the weights pulled from the board (both must agree, prediction by prediction).
 3. TRAIN frames in the `Schedule`'s order; STATS every `stats_every` frames and at every period
-   boundary (bitwidth decisions, loss); at each boundary the PRNG segment is re-keyed and, every
-   `checkpoint_every` samples, the weights are pulled into an atomic checkpoint.
+   boundary (bitwidth decisions, loss); every `checkpoint_every` samples (at a boundary) the
+   weights are pulled into an atomic checkpoint. The board re-keys its own PRNG at every
+   boundary (the controller does, as in every implementation of the contract).
 4. After training: final STATS and weights (weights_sha256), the held-out evaluation again, and
    stream.json, the plots and the trained artefact model.rct in --out.
 
-A resumed run (--resume) restores the checkpoint's weights into a freshly RESET board and
-continues at the checkpoint's sample with the same segment key, so it ends with the same
+A resumed run (--resume) restores the checkpoint's weights into a freshly RESET board whose
+PRNG is seeded with the checkpoint boundary's segment key (SET_HPARAMS, seed =
+segment_seed(seed, k)) and continues at the checkpoint's sample, so it ends with the same
 weights and bitwidth history as a run that never stopped.
 """
 from __future__ import annotations
@@ -272,8 +274,6 @@ def run_stream(prep: Prepared, link: Link, target: str,
                                     + "/".join(str(cur[n][0]) for n in names), refresh=False)
                 if on_poll:
                     on_poll(b, st)
-            if boundary and b < sched.total:
-                link.set_hparams(replace(hp, seed=segment_seed(cfg.seed, b // sched.period)))
             if boundary and stride and b % stride == 0:
                 snap = _Record(**{**rec.__dict__})
                 snap.wire_bytes += c.wire_bytes

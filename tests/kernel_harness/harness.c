@@ -165,7 +165,9 @@ static void run_controller(void)
 {
     /* ints: t_min, t_max, ppm, period, bits_min, bits_max, enabled, n_tensors, key, counter,
      * then per tensor (exp, bits, cap); arrays: one q (i16) per tensor, then events i64
-     * [kind, a, b]*: kind 0 = observe(slot a, gavg b), kind 1 = advance(a samples). */
+     * [kind, a, b]*: kind 0 = observe(slot a, gavg b), kind 1 = advance(a samples).
+     * Out arrays: decisions [k, 9]; after every advance (samples, PRNG key, PRNG counter);
+     * the tensors. Out ints: per tensor (exp, bits), PRNG counter, samples. */
     rct_ctrl_config_t cfg;
     rct_controller_t c;
     rct_ctrl_slot_t slots[8];
@@ -175,8 +177,9 @@ static void run_controller(void)
     rct_prng_t r;
     const int32_t nt = I(7);
     const int64_t *ev;
-    int32_t i, ne, total = 0;
-    int64_t *log;
+    int32_t i, ne, total = 0, n_adv = 0, adv = 0;
+    int64_t *log, *states;
+    uint32_t log_arr;
     if (nt < 1 || nt > 8) {
         failed = ST_BAD;
         return;
@@ -192,8 +195,11 @@ static void run_controller(void)
     rct_controller_init(&c, &cfg, slots, caps, nt);
     ev = (const int64_t *)A((uint32_t)nt);
     ne = N((uint32_t)nt) / 3;
+    for (i = 0; i < ne; i++) n_adv += ev[3 * i] != 0;
+    log_arr = n_out_arrays;
     log = (int64_t *)out_array(T_I64, 64 * 9);
-    if (log == NULL) return;
+    states = (int64_t *)out_array(T_I64, 3 * n_adv);
+    if (log == NULL || states == NULL) return;
     for (i = 0; i < ne; i++) {
         if (ev[3 * i] == 0) {
             rct_controller_observe(&c, (int32_t)ev[3 * i + 1], (int32_t)ev[3 * i + 2]);
@@ -209,9 +215,13 @@ static void run_controller(void)
                 d[5] = dec[k].exp_before; d[6] = dec[k].exp_after;
                 d[7] = dec[k].gavg_q16; d[8] = dec[k].saturated;
             }
+            states[3 * adv] = c.samples;
+            states[3 * adv + 1] = r.key;
+            states[3 * adv + 2] = r.counter;
+            adv++;
         }
     }
-    out_arr[n_out_arrays - 1].count = (uint32_t)(9 * total);
+    out_arr[log_arr].count = (uint32_t)(9 * total);
     for (i = 0; i < nt; i++) {
         tensor_out(&t[i]);
         out_int(t[i].exp);

@@ -57,10 +57,12 @@ class CKernels:
         return self.h.call(31, [HELPERS[name], p], arrays)[1][0]
 
     def controller(self, cfg: ControllerConfig, tensors: list[QTensor], caps: list[int],
-                   events: list[tuple[int, int, int]], rng: Rng) -> tuple[np.ndarray, int]:
+                   events: list[tuple[int, int, int]], rng: Rng
+                   ) -> tuple[np.ndarray, np.ndarray, int]:
         """rct_controller_init, then events (0, slot, gavg_q16) = observe and (1, n, 0) =
         advance(n samples); tensors and rng are updated in place. Returns (decisions [k, 9] in
-        DECISION_FIELDS order, controller sample count)."""
+        DECISION_FIELDS order, [samples, PRNG key, PRNG counter] after every advance, controller
+        sample count)."""
         ints = [cfg.t_min_q16, cfg.t_max_q16, cfg.sat_guard_ppm, cfg.period_samples,
                 cfg.bits_min, cfg.bits_max, int(cfg.enabled), len(tensors), rng.key, rng.counter]
         for t, cap in zip(tensors, caps):
@@ -68,10 +70,14 @@ class CKernels:
         ev = np.asarray(events, np.int64).reshape(-1)
         out_ints, arrs = self.h.call(29, ints, [*[_i16(t.q) for t in tensors], ev])
         for k, t in enumerate(tensors):
-            t.q = arrs[1 + k].astype(np.int32).reshape(t.q.shape)
+            t.q = arrs[2 + k].astype(np.int32).reshape(t.q.shape)
             t.exp, t.bits = out_ints[2 * k], out_ints[2 * k + 1]
+        states = arrs[1].reshape(-1, 3)
+        if len(states):
+            rng.key = int(states[-1, 1])
         rng.counter = out_ints[2 * len(tensors)]
-        return arrs[0].reshape(-1, len(DECISION_FIELDS)), out_ints[2 * len(tensors) + 1]
+        return (arrs[0].reshape(-1, len(DECISION_FIELDS)), states,
+                out_ints[2 * len(tensors) + 1])
 
     def _tensor_op(self, op: int, t: QTensor, head: list[int], rng: Rng, tail: list[int],
                    arrays: list[np.ndarray]) -> int:
