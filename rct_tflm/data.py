@@ -73,6 +73,15 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([int(seed), int(epoch)]).permutation(int(n))
 
 
+def run_order(n: int, epochs: int, seed: int, batch: int = 1) -> np.ndarray:
+    """Training-set index of every sample of a run, in order: the epochs' orders joined and cut
+    to a whole number of micro-batches (every step trains exactly `batch` samples).
+
+    The integer engine's runs (`emulate`, `stream`, on every target) all train this sequence."""
+    order = np.concatenate([epoch_order(n, seed, e) for e in range(int(epochs))])
+    return order[:len(order) - len(order) % int(batch)]
+
+
 def downsample2x2(x: np.ndarray) -> np.ndarray:
     """Average 2x2 blocks of N x H x W x C images (H, W even): 28x28 -> 14x14."""
     n, h, w, c = x.shape

@@ -163,6 +163,8 @@ def _boot(board: str, firmware_dir: str) -> None:
 @click.option("--batch", type=int, default=1, show_default=True,
               help="micro-batch size (1: streaming SGD)")
 @click.option("--max-samples", type=int, default=None, help="stop after this many samples")
+@click.option("--split-seed", type=int, default=None,
+              help="data split seed (default: the artefact's training seed, its held-out split)")
 @click.option("--eval-every", type=int, default=None,
               help="test accuracy every N samples (default: after every epoch)")
 @click.option("--train-classes", default=None,
@@ -195,7 +197,8 @@ def emulate_cmd(firmware_dir: str | None, board: str | None, target: str | None,
                         seed=kw["seed"], batch=kw["batch"], max_samples=kw["max_samples"],
                         eval_every=kw["eval_every"], trainable_layers=kw["trainable_layers"],
                         frozen_layers=kw["frozen_layers"], engine=_engine_config(kw, kw["batch"]),
-                        sanitize=kw["sanitize"], train_classes=parse_classes(kw["train_classes"]))
+                        sanitize=kw["sanitize"], train_classes=parse_classes(kw["train_classes"]),
+                        split_seed=kw["split_seed"])
     prep = prepare(cfg)
     with staged_out(out) as tmp:
         rec = emulate_run(prep, tmp, progress=kw["progress"])

@@ -8,8 +8,9 @@
 * curves.png    training loss (moving mean) and test accuracy over the samples trained
 * model.rct     the trained artefact: the integer weights, bits and exponents the run ended with
 
-Data order: epoch e visits `rct_tflm.data.epoch_order(n, seed, e)`, cut into micro-batches of
-`batch` samples (the last one may be shorter). Inputs are `engine.quantise_inputs(x,
+Data order: `rct_tflm.data.run_order` — epoch e visits `epoch_order(n, seed, e)`, the epochs
+are joined and cut into whole micro-batches of `batch` samples, exactly as `rct-tflm stream`
+sends them; the split is the artefact's training seed's unless `split_seed` is set. Inputs are `engine.quantise_inputs(x,
 preprocess['input_exp'])`; labels uint8. Only training steps are timed for samples_per_s.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from ..artefact import ModelArtefact
-from ..data import Dataset, epoch_order, load_dataset
+from ..data import Dataset, load_dataset, run_order
 from ..errors import UserError
 from ..fixedpoint.engine import EngineConfig, LoweredModel, lower, quantise_inputs, weights_sha256
 from ..fixedpoint.qtensor import QTensor
@@ -51,6 +52,7 @@ class EmulateConfig:
     sanitize: bool = False  # host: -fsanitize=address,undefined (needs the ASan runtime preloaded)
     build_dir: str | None = None  # host: where to generate and build (None: a temp folder)
     train_classes: tuple[int, ...] | None = None  # train only on samples of these classes
+    split_seed: int | None = None  # data split; None: the artefact's training seed (as stream)
 
 
 @dataclass
@@ -86,7 +88,8 @@ def prepare(cfg: EmulateConfig, art: ModelArtefact | None = None,
     cfg = check_config(cfg)
     art = art if art is not None else ModelArtefact.load(cfg.model)
     model = lower(art, cfg.engine, cfg.trainable_layers, cfg.frozen_layers)
-    data = data if data is not None else load_dataset(cfg.data, cfg.seed)
+    split = int(art.training.get("seed", 0)) if cfg.split_seed is None else cfg.split_seed
+    data = data if data is not None else load_dataset(cfg.data, split)
     if data.kind == "text":
         raise UserError(f"data set '{cfg.data}' is text (token ids); the integer engine trains on "
                         f"image or tabular inputs")
@@ -110,18 +113,12 @@ def prepare(cfg: EmulateConfig, art: ModelArtefact | None = None,
 
 
 def schedule(n: int, cfg: EmulateConfig) -> list[np.ndarray]:
-    """The index arrays of every training step, in order."""
-    steps, total = [], 0
-    limit = cfg.max_samples if cfg.max_samples is not None else n * cfg.epochs
-    for e in range(cfg.epochs):
-        order = epoch_order(n, cfg.seed, e)
-        for i in range(0, n, cfg.batch):
-            idx = order[i:i + cfg.batch][: limit - total]
-            if len(idx) == 0:
-                return steps
-            steps.append(idx)
-            total += len(idx)
-    return steps
+    """The index arrays of every training step, in order: `data.run_order` (whole micro-batches
+    over the joined epochs, as `rct-tflm stream` sends them), cut at --max-samples."""
+    order = run_order(n, cfg.epochs, cfg.seed, cfg.batch)
+    if cfg.max_samples is not None:
+        order = order[:cfg.max_samples]
+    return [order[i:i + cfg.batch] for i in range(0, len(order), cfg.batch)]
 
 
 def _accuracy(target, x: np.ndarray, y: np.ndarray) -> float:

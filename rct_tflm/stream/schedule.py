@@ -1,6 +1,6 @@
 """What a stream sends, and when: the sample order, the TRAIN frames and the PRNG segments.
 
-* Sample order: epoch after epoch, `rct_tflm.data.epoch_order(n, seed, epoch)`; the run is
+* Sample order: `rct_tflm.data.run_order` — epoch after epoch, `epoch_order(n, seed, epoch)`; the run is
   `epochs * n` samples, cut down to a whole number of micro-batches.
 * Frames: as many samples as one TRAIN frame holds (a multiple of the micro-batch), but a frame
   never crosses a multiple of `period_samples`. The controller decides right after the step that
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data import epoch_order
+from ..data import run_order
 from ..errors import UserError
 from ..fixedpoint.prng import REKEY_STRIDE
 
@@ -51,12 +51,11 @@ class Schedule:
     @property
     def total(self) -> int:
         n = self.epochs * self.n_train
-        return n - n % self.batch
+        return n - n % self.batch  # == len(self.order())
 
     def order(self) -> np.ndarray:
         """Training-set index of every streamed sample, in stream order."""
-        return np.concatenate([epoch_order(self.n_train, self.seed, e)
-                               for e in range(self.epochs)])[:self.total]
+        return run_order(self.n_train, self.epochs, self.seed, self.batch)
 
     def frames(self, start: int = 0) -> list[tuple[int, int]]:
         """[a, b) sample ranges from `start` to the end, none crossing a period boundary."""
