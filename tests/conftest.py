@@ -40,6 +40,18 @@ def require_tools(*tools: str) -> None:
                     f"and qemu-system-arm)")
 
 
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """`rct-tflm ARGS` in-process: (exit code, stdout, stderr)."""
+    from rct_tflm.cli import main
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 @pytest.fixture(scope="session")
 def digits():
     from rct_tflm.data import load_dataset

@@ -11,24 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import require_tools
+from conftest import require_tools, run_cli
 from rct_tflm.artefact import Layer, ModelArtefact
-from rct_tflm.cli import main
 from rct_tflm.data import load_dataset
 from rct_tflm.fixedpoint.engine import Engine, EngineConfig, quantise_inputs
 
 EMULATE_FIELDS = ("test_accuracy_before", "test_accuracy_after", "samples", "samples_per_s",
                   "weights_sha256", "bitwidth_history")
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

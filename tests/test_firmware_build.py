@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_tools
+from conftest import require_tools, run_cli
 from rct_tflm import firmware_build
 from rct_tflm.boards import BOARDS
-from rct_tflm.cli import main
 from rct_tflm.errors import UserError
 from rct_tflm.firmware_build import build_firmware
 
@@ -29,16 +28,6 @@ def gen(tmp_path_factory, digits_mlp_artefact) -> Path:
     digits_mlp_artefact.save(d / "model.rct")
     generate(digits_mlp_artefact, d / "gen")
     return d
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("name", list(BOARDS))

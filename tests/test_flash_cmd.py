@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
 from rct_tflm.boards import BOARDS
-from rct_tflm.cli import main
 from rct_tflm.errors import UserError
 from rct_tflm.flash import flash, flash_command
 
@@ -42,16 +42,6 @@ def fake_tool(bindir: Path, name: str, output: str, code: int) -> Path:
     p.write_text(f"#!/bin/sh\necho \"$@\" > {log}\necho {shlex.quote(output)}\nexit {code}\n")
     p.chmod(p.stat().st_mode | stat.S_IEXEC)
     return log
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("name", REAL)

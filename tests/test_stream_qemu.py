@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import require_tools
+from conftest import require_tools, run_cli
 from rct_tflm.cli import main
 from rct_tflm.emulator.qemu import QemuBoard
 from rct_tflm.emulator.run import EmulateConfig, emulate_run
@@ -25,16 +25,6 @@ pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent
 STUB = ROOT / "fixtures" / "stub_model"
 TARGETS = ("golden", "host", "qemu-stm32f405", "qemu-mps2-an386")
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

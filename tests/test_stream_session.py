@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import require_tools
+from conftest import require_tools, run_cli
 from rct_tflm.artefact import ModelArtefact
 from rct_tflm.cli import main
 from rct_tflm.data import epoch_order
@@ -24,16 +24,6 @@ from rct_tflm.link.faults import FaultyPort
 from rct_tflm.stream import GoldenDevice, Schedule, StreamConfig, prepare, run_stream, segment_seed
 
 CFG = EngineConfig(lr_shift=5, controller=ControllerConfig(period_samples=512))
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,15 @@ from typing import Any, Callable
 import click
 
 from ..errors import UserError
+from .options import controller_config, controller_options
 
 
 def _controller_options(f: Callable) -> Callable:
+    """The integer engine's options: learning-rate shift, accumulator policy, the split, and
+    the controller's (cli/options.py)."""
     opts = [
         click.option("--lr-shift", type=int, default=5, show_default=True,
                      help="learning rate 2^-N"),
-        click.option("--rounding", type=click.Choice(["stochastic", "nearest"]),
-                     default="stochastic", show_default=True, help="rounding of weight updates"),
         click.option("--acc-policy", type=click.Choice(["int64", "cap"]), default="int64",
                      show_default=True,
                      help="layers whose int32 sum could overflow: 64-bit accumulator, or cap "
@@ -28,36 +29,15 @@ def _controller_options(f: Callable) -> Callable:
                      help="train the last K parametric layers (default: the artefact's choice)"),
         click.option("--frozen-layers", type=int, default=None,
                      help="freeze the first K parametric layers"),
-        click.option("--fixed-bits/--dynamic-bits", default=False, show_default=True,
-                     help="keep every tensor at its initial bitwidth (controller off)"),
-        click.option("--bits-init", type=int, default=8, show_default=True,
-                     help="bitwidth of float tensors when quantised"),
-        click.option("--bits-min", type=int, default=4, show_default=True),
-        click.option("--bits-max", type=int, default=16, show_default=True),
-        click.option("--t-min", type=float, default=0.1, show_default=True,
-                     help="Gavg below this adds a low bit"),
-        click.option("--t-max", type=float, default=0.5, show_default=True,
-                     help="Gavg above this drops a low bit"),
-        click.option("--sat-guard", type=float, default=0.005, show_default=True,
-                     help="saturated fraction that adds a high bit"),
-        click.option("--period-samples", type=int, default=1600, show_default=True,
-                     help="controller decision period, in samples (>= 512)"),
     ]
     for o in reversed(opts):
         f = o(f)
-    return f
+    return controller_options(f)
 
 
 def _engine_config(kw: dict[str, Any], max_batch: int):
-    from ..fixedpoint import ControllerConfig
     from ..fixedpoint.engine import EngineConfig
-    try:
-        cc = ControllerConfig(bits_init=kw["bits_init"], bits_min=kw["bits_min"],
-                              bits_max=kw["bits_max"], t_min=kw["t_min"], t_max=kw["t_max"],
-                              sat_guard=kw["sat_guard"], period_samples=kw["period_samples"],
-                              enabled=not kw["fixed_bits"])
-    except ValueError as e:
-        raise UserError(f"bad controller option: {e}") from None
+    cc = controller_config(kw)
     return EngineConfig(lr_shift=kw["lr_shift"], seed=kw["seed"], controller=cc,
                         stochastic=kw["rounding"] == "stochastic", max_batch=max_batch,
                         acc_policy=kw["acc_policy"])

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import click
 
 from ..errors import UserError
+from .options import controller_config, controller_options
 from .outdir import staged_out
 
 DEFAULTS = {"epochs": 20, "lr": 0.1, "batch_size": 32}
@@ -35,38 +36,18 @@ def _options(with_method: bool) -> Callable:
             click.option("--lr", type=float, default=DEFAULTS["lr"], show_default=True,
                          help="SGD learning rate (no momentum)"),
             click.option("--batch-size", type=int, default=DEFAULTS["batch_size"], show_default=True),
-            click.option("--rounding", default="stochastic", show_default=True,
-                         help="RCT weight-update rounding: stochastic or nearest"),
-            click.option("--fixed-bits/--dynamic-bits", default=False, show_default=True,
-                         help="RCT: keep every tensor at --bits-init (controller off)"),
-            click.option("--bits-init", type=int, default=8, show_default=True),
-            click.option("--bits-min", type=int, default=4, show_default=True),
-            click.option("--bits-max", type=int, default=16, show_default=True),
-            click.option("--t-min", type=float, default=0.1, show_default=True,
-                         help="Gavg below this adds a low bit"),
-            click.option("--t-max", type=float, default=0.5, show_default=True,
-                         help="Gavg above this drops a low bit"),
-            click.option("--sat-guard", type=float, default=0.005, show_default=True,
-                         help="saturated fraction that adds a high bit"),
-            click.option("--period-samples", type=int, default=1600, show_default=True,
-                         help="controller decision period in samples"),
             click.option("--progress/--no-progress", default=True, show_default=True),
         ]
         for o in reversed(opts):
             f = o(f)
-        return f
+        return controller_options(f)
     return deco
 
 
 def _config(kw: dict[str, Any], method: str) -> Any:
-    from ..fixedpoint import ControllerConfig
     from ..rct.runner import TrainConfig
-    try:
-        ctrl = ControllerConfig(bits_init=kw["bits_init"], bits_min=kw["bits_min"],
-                                bits_max=kw["bits_max"], t_min=kw["t_min"], t_max=kw["t_max"],
-                                sat_guard=kw["sat_guard"], period_samples=kw["period_samples"])
-    except ValueError as e:
-        raise UserError(f"bad controller option: {e}") from None
+    # the trainer's baseline switch is `bits`, so its controller stays enabled here
+    ctrl = controller_config({**kw, "fixed_bits": False})
     cfg = TrainConfig(model=kw["model"], data=kw["data"], method=method, epochs=kw["epochs"],
                       seed=kw["seed"], lr=kw["lr"], batch_size=kw["batch_size"],
                       rounding=kw["rounding"], bits="fixed" if kw["fixed_bits"] else "dynamic",

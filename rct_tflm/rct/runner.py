@@ -21,6 +21,7 @@ from ..data import Dataset, load_dataset
 from ..errors import UserError
 from ..fixedpoint import ControllerConfig
 from ..fixedpoint.update import ROUNDING_MODES
+from ..report.compare import json_safe
 
 METHODS = ("rct", "qat", "fp32")
 
@@ -208,20 +209,6 @@ def _costs(art: ModelArtefact, method: str, hist: dict, cfg: TrainConfig, tfmot_
         return {"energy_error": f"energy model unavailable: {e}"}
     kw = {"tfmot_model": tfmot_model} if tfmot_model is not None else {}
     return run_costs(art, method, hist["bitwidth_history"], int(hist["steps"]), cfg.batch_size, **kw)
-
-
-def json_safe(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {str(k): json_safe(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [json_safe(x) for x in v]
-    if isinstance(v, np.generic):
-        return json_safe(v.item())
-    if isinstance(v, np.ndarray):
-        return json_safe(v.tolist())
-    return v
 
 
 def write_outputs(art: ModelArtefact, metrics: dict, out_dir: Path) -> None:

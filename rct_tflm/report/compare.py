@@ -37,6 +37,8 @@ def json_safe(v: Any) -> Any:
         return {str(k): json_safe(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [json_safe(x) for x in v]
+    if hasattr(v, "tolist") and getattr(v, "ndim", 0) > 0:  # numpy array
+        return json_safe(v.tolist())
     if hasattr(v, "item") and not isinstance(v, (str, bytes)):  # numpy scalar
         return json_safe(v.item())
     return v

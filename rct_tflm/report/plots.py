@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any
 
 
-def _fig() -> Any:
+def figure() -> Any:
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
 
 
-def _save(fig: Any, path: Path) -> None:
+def save_png(fig: Any, path: Path) -> None:
     """Atomic PNG write (temp file + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
@@ -30,11 +31,44 @@ def _save(fig: Any, path: Path) -> None:
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
-        _fig().close(fig)
+        figure().close(fig)
+
+
+def bit_steps(hist: dict, total: int) -> dict[str, tuple[list[int], list[int]]]:
+    """Per tensor the (samples, bits) corners of its step curve from 0 to `total` samples, from a
+    bitwidth_history record (rct_tflm.fixedpoint.engine.bitwidth_history format)."""
+    out = {}
+    for name, s in hist["initial"].items():
+        xs, ys = [0], [s["bits"]]
+        for c in hist["changes"]:
+            if c["tensor"] == name:
+                xs += [c["sample"], c["sample"]]
+                ys += [ys[-1], c["bits"]]
+        xs.append(max(total, xs[-1]))
+        ys.append(ys[-1])
+        out[name] = (xs, ys)
+    return out
+
+
+def plot_bitwidth_history(hist: dict, total: int, title: str, path: Path) -> None:
+    """Bits of every trainable tensor over the samples trained (integer engine runs: emulate,
+    stream, report); kernels solid, biases dashed."""
+    plt = figure()
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for name, (xs, ys) in bit_steps(hist, total).items():
+        ax.plot(xs, ys, ls="--" if name.endswith("bias") else "-", lw=1.5, label=name)
+    from matplotlib.ticker import MaxNLocator
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("training samples")
+    ax.set_ylabel("bits")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    save_png(fig, path)
 
 
 def plot_bitwidths(m: dict, path: Path) -> None:
-    plt = _fig()
+    plt = figure()
     fig, ax = plt.subplots(figsize=(7, 3.6))
     hist = m.get("bitwidth_history") or []
     steps = max(int(m.get("steps", 1)), 1)
@@ -63,11 +97,11 @@ def plot_bitwidths(m: dict, path: Path) -> None:
     from matplotlib.ticker import MaxNLocator
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def plot_curves(m: dict, path: Path) -> None:
-    plt = _fig()
+    plt = figure()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
     loss = m.get("train_loss_curve") or []
     ep = list(range(1, len(loss) + 1))
@@ -85,11 +119,11 @@ def plot_curves(m: dict, path: Path) -> None:
     for a in (a1, a2):
         a.grid(alpha=0.3)
     fig.suptitle(f"{m.get('method', '?').upper()} on {m.get('data')} ({m.get('model')})", fontsize=10)
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def plot_run_energy_memory(m: dict, path: Path) -> None:
-    plt = _fig()
+    plt = figure()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
     br = m.get("gemm_energy_breakdown") or {}
     layers = list(br)
@@ -117,4 +151,4 @@ def plot_run_energy_memory(m: dict, path: Path) -> None:
     for a in (a1, a2):
         a.grid(alpha=0.3, axis="y")
     fig.suptitle(f"{m.get('method', '?').upper()}: energy and memory ({m.get('model')})", fontsize=10)
-    _save(fig, path)
+    save_png(fig, path)

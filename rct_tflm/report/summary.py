@@ -17,7 +17,7 @@ from typing import Any
 from ..artefact import ModelArtefact
 from ..errors import UserError
 from .compare import json_safe
-from .plots import _fig, _save
+from .plots import figure, plot_bitwidth_history, save_png
 
 RUN_FILES = ("compare.json", "metrics.json", "emulate.json", "stream.json", "build.json")
 
@@ -56,35 +56,8 @@ def collect(dirs: list[Path]) -> dict[str, list[tuple[Path, dict]]]:
     return found
 
 
-def _history_steps(hist: dict, total: int) -> dict[str, tuple[list[int], list[int]]]:
-    """bitwidth_history (engine format) -> per tensor step-function points over samples."""
-    cur = {n: v["bits"] for n, v in hist.get("initial", {}).items()}
-    pts = {n: ([0], [b]) for n, b in cur.items()}
-    for c in hist.get("changes", []):
-        xs, ys = pts[c["tensor"]]
-        xs += [c["sample"], c["sample"]]
-        ys += [ys[-1], c["bits"]]
-    for xs, ys in pts.values():
-        xs.append(max(total, xs[-1]))
-        ys.append(ys[-1])
-    return pts
-
-
-def plot_device_bitwidths(run: dict, title: str, path: Path) -> None:
-    plt = _fig()
-    fig, ax = plt.subplots(figsize=(7, 3.4))
-    for n, (xs, ys) in _history_steps(run.get("bitwidth_history") or {}, int(run.get("samples", 0))).items():
-        ax.plot(xs, ys, ls="--" if n.endswith("/bias") else "-", lw=1.5, label=n)
-    ax.set_xlabel("training samples")
-    ax.set_ylabel("bits")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    _save(fig, path)
-
-
 def plot_device_accuracy(rows: list[tuple[str, float, float]], path: Path) -> None:
-    plt = _fig()
+    plt = figure()
     fig, ax = plt.subplots(figsize=(6, 3.2))
     xs = range(len(rows))
     ax.bar([x - 0.2 for x in xs], [100 * r[1] for r in rows], width=0.4, label="before")
@@ -95,7 +68,7 @@ def plot_device_accuracy(rows: list[tuple[str, float, float]], path: Path) -> No
     ax.set_title("training after deployment: accuracy before and after")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def _compare_section(c: dict) -> list[str]:
@@ -188,8 +161,9 @@ def build_report(dirs: list[Path], out: Path) -> dict:
         md.append("")
         main = next((r for k, _, r in runs if k == "stream"), runs[0][2])
         if main.get("bitwidth_history"):
-            plot_device_bitwidths(main, f"bitwidth per tensor during on-device training "
-                                        f"({main.get('board') or main.get('target')})",
+            plot_bitwidth_history(main["bitwidth_history"], int(main.get("samples", 0)),
+                                  f"bitwidth per tensor during on-device training "
+                                  f"({main.get('board') or main.get('target')})",
                                   out / "bitwidths_device.png")
             md += ["![bitwidths](bitwidths_device.png)", ""]
         plot_device_accuracy([(f"{k}:{r.get('board') or r.get('target')}",

@@ -10,38 +10,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..report.plots import _fig, _save
+from ..report.plots import figure, plot_bitwidth_history, save_png
 
 FILES = ("stream_bitwidths.png", "stream_loss.png", "stream_link.png")
 
 
 def plot_bitwidths(s: dict, path: Path) -> None:
-    plt = _fig()
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    h = s["bitwidth_history"]
-    end = max(int(s["samples"]), 1)
-    for name, init in h["initial"].items():
-        xs, ys = [0], [init["bits"]]
-        for c in h["changes"]:
-            if c["tensor"] == name:
-                xs += [c["sample"], c["sample"]]
-                ys += [ys[-1], c["bits"]]
-        xs.append(end)
-        ys.append(ys[-1])
-        ax.plot(xs, ys, ls="--" if name.endswith("bias") else "-", lw=1.5, label=name)
-    ax.set_title(f"bitwidth per tensor on {s['target']} (decision every "
-                 f"{s['hparams']['period_samples']} samples)")
-    ax.set_xlabel("samples streamed")
-    ax.set_ylabel("bits")
-    from matplotlib.ticker import MaxNLocator
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(fontsize=7, loc="best")
-    ax.grid(alpha=0.3)
-    _save(fig, path)
+    plot_bitwidth_history(s["bitwidth_history"], max(int(s["samples"]), 1),
+                          f"bitwidth per tensor on {s['target']} (decision every "
+                          f"{s['hparams']['period_samples']} samples)", path)
 
 
 def plot_loss(s: dict, path: Path) -> None:
-    plt = _fig()
+    plt = figure()
     fig, ax = plt.subplots(figsize=(7, 3.6))
     tr = np.asarray(s["loss_trace"], dtype=float).reshape(-1, 2)
     if len(tr):
@@ -56,11 +37,11 @@ def plot_loss(s: dict, path: Path) -> None:
     ax.set_xlabel("samples streamed")
     ax.set_ylabel("cross-entropy")
     ax.grid(alpha=0.3)
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def plot_link(s: dict, path: Path) -> None:
-    plt = _fig()
+    plt = figure()
     fig, ax = plt.subplots(figsize=(7, 3.6))
     tr = np.asarray(s["throughput_trace"], dtype=float).reshape(-1, 3)  # t, samples, wire bytes
     if len(tr) >= 2:
@@ -79,7 +60,7 @@ def plot_link(s: dict, path: Path) -> None:
     ax.set_xlabel("seconds")
     ax.set_ylabel("samples/s")
     ax.grid(alpha=0.3)
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def write_plots(s: dict, out: Path) -> list[str]:
