@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..boards import get_board
 from ..errors import UserError
+from ..link.transport import stop_process
 
 QEMU = "qemu-system-arm"
 
@@ -85,12 +86,7 @@ class QemuBoard:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
             if self.proc.stderr:
                 self.proc.stderr.close()
             self.proc = None

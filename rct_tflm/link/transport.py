@@ -27,6 +27,16 @@ def open_port(url: str, timeout: float = 0.05):
                         f"`python -m serial.tools.list_ports`) or use socket://HOST:PORT for QEMU") from None
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    """Terminate a board process (host firmware, QEMU), killing it if it does not exit."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class HostFirmware:
     """The host build of the firmware running on a pty: `url` is the pty's device path.
 
@@ -57,12 +67,7 @@ class HostFirmware:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
             self.proc = None
             os.close(self._slave)
 

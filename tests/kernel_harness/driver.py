@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rct_tflm.link.transport import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE = ROOT / "firmware"
 HERE = Path(__file__).resolve().parent
@@ -346,12 +348,7 @@ class QemuHarness(Harness):
         if getattr(self, "sock", None) is not None:
             self.sock.close()
         if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
         self.proc.stderr.close()
 
 
