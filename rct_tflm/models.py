@@ -76,6 +76,7 @@ def build_builtin(name: str, data: Dataset, seed: int) -> Any:
     if name not in BUILTIN:
         raise UserError(f"unknown built-in model '{name}'; use {MODEL_HELP}")
     check_builtin(name, data)
+    from .rct.quiet_tf import tf  # noqa: F401 - TensorFlow without its start-up banner
     import tf_keras as k
     k.utils.set_random_seed(seed)
     shape, c = data.input_shape, data.num_classes
@@ -143,6 +144,7 @@ def load_keras_file(path: str) -> Any:
             raise unsupported_error(name, cls)
     errors = []
     try:
+        from .rct.quiet_tf import tf  # noqa: F401 - TensorFlow without its start-up banner
         import tf_keras
         return tf_keras.models.load_model(path, compile=False)
     except Exception as e:  # noqa: BLE001 - fall through to Keras 3

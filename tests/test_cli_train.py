@@ -213,6 +213,19 @@ def test_console_entry_point_exit_code(argv, words, tmp_path):
     assert not out.exists()
 
 
+def test_error_after_tensorflow_loaded_is_still_one_line(tmp_path):
+    """TensorFlow's C++ start-up banner is filtered (rct/quiet_tf.py): a user error found after
+    the model is loaded is still the only line on stderr."""
+    path = _saved(tmp_path, "mismatch")
+    out = tmp_path / "o"
+    p = subprocess.run([sys.executable, "-m", "rct_tflm", "train", "--model", path, "--out",
+                        str(out)], capture_output=True, text=True, timeout=180)
+    assert p.returncode == 2
+    assert p.stderr.strip().count("\n") == 0, p.stderr
+    assert p.stderr.startswith("error: model ") and "inputs of shape" in p.stderr, p.stderr
+    assert not out.exists()
+
+
 def test_unsupported_saved_layer_refused_before_tensorflow_loads(tmp_path):
     """The saved config is checked first: an LSTM model fails without importing TensorFlow."""
     path = _saved(tmp_path, "lstm")

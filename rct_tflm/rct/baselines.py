@@ -15,11 +15,11 @@ import time
 from typing import Any, Callable
 
 import numpy as np
-import tensorflow as tf
 
 from ..artefact import ModelArtefact
 from ..data import Dataset
 from ..errors import UserError
+from .quiet_tf import tf
 from .trainer import RCTConfig, batch_order, evaluate
 
 EVAL_BATCH = 500

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
 from ..artefact import Layer, ModelArtefact
+from .quiet_tf import tf
 
 ACT_BITS = 8
 _QLO, _QHI = -(2 ** (ACT_BITS - 1)), 2 ** (ACT_BITS - 1) - 1

@@ -141,7 +141,7 @@ def run_method(prep: Prepared, cfg: TrainConfig, method: str,
 
     `progress`: True shows a tqdm bar over the steps, a callable gets one info dict per step
     ({"epoch", "loss", "bits"}) so a caller can drive its own bar."""
-    import tensorflow as tf
+    from .quiet_tf import tf
     tf.random.set_seed(cfg.seed)
     rcfg = cfg.rct_config()
     data = prep.data

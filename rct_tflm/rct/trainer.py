@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-import tensorflow as tf
 
 from ..artefact import ModelArtefact
 from ..data import Dataset, epoch_order, f1_score
@@ -32,6 +31,7 @@ from ..errors import UserError
 from ..fixedpoint import BitwidthController, ControllerConfig, QTensor, Rng, apply_update
 from ..fixedpoint.qtensor import exponent_for
 from .qforward import ACT_BITS, QForward, scales_from_exps
+from .quiet_tf import tf
 
 ACT_EMA = 0.9
 CALIB_BATCHES = 8
