@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rct_tflm.fixedpoint import (QTensor, Rng, apply_update, gavg_q16, mix32, qmax, qmin,
-                                 requantize, round_stochastic_float, saturate,
+from rct_tflm.fixedpoint import (QTensor, Rng, apply_update, exponent_for, gavg_q16, mix32, qmax,
+                                 qmin, requantize, round_stochastic_float, saturate,
                                  shift_round_nearest, shift_round_stochastic)
 
 bits_st = st.integers(min_value=2, max_value=16)
@@ -180,3 +180,14 @@ def test_update_saturates() -> None:
 def test_unknown_rounding_rejected() -> None:
     with pytest.raises(ValueError):
         apply_update(QTensor(np.zeros(1, np.int32), 0, 8), np.zeros(1), Rng(0), rounding="even")
+
+
+@pytest.mark.parametrize("amax, bits, want", [
+    (5e-324, 5, -100),      # subnormal: the ratio underflows; clamped, quantises to 0
+    (1e300, 16, 100),       # far above any weight: clamped
+    (127.0, 8, 0), (127.5, 8, 1), (1.0, 8, -6), (0.0, 8, -6),
+])
+def test_exponent_for_edges(amax: float, bits: int, want: int) -> None:
+    assert exponent_for(amax, bits) == want
+    if amax < 1e-300:
+        assert QTensor.from_float(np.array([amax, -amax]), bits).q.tolist() == [0, 0]

@@ -26,11 +26,20 @@ def container_bits(bits: int) -> int:
     raise ValueError(f"bitwidth {bits} exceeds 32")
 
 
+# Exponents of quantised tensors stay in [EXP_MIN, EXP_MAX]: with at most 12 low bits added by
+# the controller (4..16 bits) every exponent still fits the int8 of the weights blob and STATS.
+EXP_MIN, EXP_MAX = -100, 100
+
+
 def exponent_for(amax: float, bits: int, headroom_bits: int = 0) -> int:
-    """Smallest exponent whose `bits`-bit grid covers +-amax, plus `headroom_bits` extra range."""
+    """Smallest exponent whose `bits`-bit grid covers +-amax, plus `headroom_bits` extra range,
+    clamped to [EXP_MIN, EXP_MAX] (values below 2^EXP_MIN quantise to 0)."""
     if not np.isfinite(amax) or amax <= 0.0:
         amax = 1.0
-    return int(math.ceil(math.log2(amax / qmax(bits)))) + headroom_bits
+    ratio = amax / qmax(bits)
+    # a subnormal amax makes the ratio underflow to 0: take the logarithms apart instead
+    raw = math.log2(ratio) if ratio > 0.0 else math.log2(amax) - math.log2(qmax(bits))
+    return min(max(int(math.ceil(raw)) + headroom_bits, EXP_MIN), EXP_MAX)
 
 
 @dataclass
