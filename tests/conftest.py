@@ -5,11 +5,19 @@ everything else runs everywhere `make setup` has run.
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run (CI stays reproducible: a red run can be
+# re-run and debugged); `HYPOTHESIS_PROFILE=explore` draws fresh random examples, 5x as many.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, max_examples=500, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = (ROOT / ".." / "shared" / "datasets").resolve()
