@@ -15,7 +15,7 @@ from typing import Any
 from .artefact import PARAM_KINDS, ModelArtefact
 from .boards import DEFAULT_BOARD, get_board
 from .codegen.layout import build_layout
-from .codegen.render import STATE_BYTES_FIXED, STATE_BYTES_PER_TENSOR
+from .codegen.render import state_bytes
 from .errors import UserError
 from .fixedpoint.engine import EngineConfig, lower
 
@@ -34,7 +34,7 @@ def partition(art: ModelArtefact, board: str = DEFAULT_BOARD, trainable_layers: 
         trainable_layers = 1
     m = lower(art, cfg, trainable_layers, frozen_layers)
     lay = build_layout(m, cfg.max_batch)
-    state = STATE_BYTES_FIXED + STATE_BYTES_PER_TENSOR * len(m.trainable)
+    state = state_bytes(len(m.trainable))
     ram_model = lay.arena_size + state
     ram_budget = b.ram_kb * 1024 - FIRMWARE_RAM_RESERVE
     frozen_names = [n for n in m.tensors if n not in m.trainable]

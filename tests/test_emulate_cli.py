@@ -149,20 +149,27 @@ def test_emulate_failure_keeps_the_previous_output(capsys, tmp_path, art_path):
     assert (out / "emulate.json").read_text() == "{}"
 
 
-def test_emulate_board_host_serves_until_ctrl_c(tmp_path, digits_mlp_artefact):
-    """Boot mode: the host firmware behind a pty; it answers HELLO; SIGINT stops it cleanly."""
-    require_tools("gcc")
+@pytest.mark.parametrize("board, url_prefix, tools", [
+    ("host", "serial: /dev/", ("gcc",)),
+    pytest.param("qemu-stm32f405", "serial: socket://127.0.0.1:",
+                 ("arm-none-eabi-gcc", "qemu-system-arm"),
+                 marks=[pytest.mark.qemu, pytest.mark.slow]),
+])
+def test_emulate_board_serves_until_ctrl_c(tmp_path, digits_mlp_artefact, board, url_prefix, tools):
+    """Boot mode: the firmware behind its serial URL (host: a pty, QEMU: a socket); it answers
+    HELLO with the generated model's hash; SIGINT stops it cleanly."""
+    require_tools(*tools)
     from rct_tflm.codegen import generate
     from rct_tflm.firmware_build import build_firmware
     from rct_tflm.link import Link, open_port
     generate(digits_mlp_artefact, tmp_path / "gen", EngineConfig())
-    build_firmware("host", tmp_path / "gen", tmp_path / "fw")
+    build_firmware(board, tmp_path / "gen", tmp_path / "fw")
     exe = Path(sys.executable).with_name("rct-tflm")
-    p = subprocess.Popen([str(exe), "emulate", "--board", "host", str(tmp_path / "fw")],
+    p = subprocess.Popen([str(exe), "emulate", "--board", board, str(tmp_path / "fw")],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = p.stdout.readline().strip()
-        assert line.startswith("serial: /dev/"), line
+        assert line.startswith(url_prefix), line
         url = line.split(" ", 1)[1]
         link = Link(open_port(url), url)
         try:
@@ -174,35 +181,6 @@ def test_emulate_board_host_serves_until_ctrl_c(tmp_path, digits_mlp_artefact):
         p.send_signal(signal.SIGINT)
         assert p.wait(timeout=20) == 0
         assert "stopped" in p.stderr.read()
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
-@pytest.mark.qemu
-@pytest.mark.slow
-def test_emulate_board_qemu_serves_a_socket(tmp_path, digits_mlp_artefact):
-    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
-    from rct_tflm.codegen import generate
-    from rct_tflm.firmware_build import build_firmware
-    from rct_tflm.link import Link, open_port
-    generate(digits_mlp_artefact, tmp_path / "gen", EngineConfig())
-    build_firmware("qemu-stm32f405", tmp_path / "gen", tmp_path / "fw")
-    exe = Path(sys.executable).with_name("rct-tflm")
-    p = subprocess.Popen([str(exe), "emulate", "--board", "qemu-stm32f405", str(tmp_path / "fw")],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = p.stdout.readline().strip()
-        assert line.startswith("serial: socket://127.0.0.1:"), line
-        url = line.split(" ", 1)[1]
-        link = Link(open_port(url), url)
-        try:
-            assert link.hello().model_hash
-        finally:
-            link.close()
-        p.send_signal(signal.SIGINT)
-        assert p.wait(timeout=20) == 0
     finally:
         if p.poll() is None:
             p.kill()

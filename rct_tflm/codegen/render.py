@@ -36,6 +36,11 @@ STATE_BYTES_PER_TENSOR = 12 + 16 + 4 + 1  # rct_tensor_t, controller slot, last 
 STATE_BYTES_FIXED = 64 + 24 + 8 + 24  # controller, hparams, prng, counters
 
 
+def state_bytes(n_trainable: int) -> int:
+    """RAM of the generated model's static state outside the arena."""
+    return STATE_BYTES_FIXED + STATE_BYTES_PER_TENSOR * n_trainable
+
+
 def c_ident(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name)
 
@@ -134,8 +139,8 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
     frozen, trainable = _tensor_tables(m, lay)
     mhash = model_hash(m, art)
     blob_bytes = len(weights_blob([m.tensors[n] for n in m.trainable]))
-    state_bytes = STATE_BYTES_FIXED + STATE_BYTES_PER_TENSOR * len(m.trainable)
-    report = memory_report(m, lay, frozen, trainable, state_bytes, ram_budget, cfg)
+    report = memory_report(m, lay, frozen, trainable, state_bytes(len(m.trainable)), ram_budget,
+                           cfg)
     if ram_budget is not None and report["ram"]["total"] > ram_budget:
         big = sorted(report["ram"]["buffers"], key=lambda b: -b["bytes"])[:3]
         raise UserError(
