@@ -107,7 +107,10 @@ class Machine:
             uc.reg_write(a.UC_ARM_REG_R0 + i, v & 0xFFFFFFFF)
         uc.reg_write(a.UC_ARM_REG_SP, sp)
         uc.reg_write(a.UC_ARM_REG_LR, MAGIC | 1)
-        remove = hook(self) if hook else None
+        remove = None
+        if hook:
+            uc.ctl_flush_tb()  # blocks translated without the hook would not call it
+            remove = hook(self)
         try:
             uc.emu_start(addr | 1, MAGIC, count=MAX_INSNS)
         except UcError as e:
@@ -117,6 +120,7 @@ class Machine:
         finally:
             if remove:
                 remove()
+                uc.ctl_flush_tb()  # and untraced calls should not pay for it
         pc = uc.reg_read(a.UC_ARM_REG_PC)
         if pc != MAGIC:
             raise UserError(f"the emulated call of {func} did not return (pc 0x{pc:08x}, "
