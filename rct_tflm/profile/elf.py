@@ -49,6 +49,7 @@ class ElfImage:
                          for s in self.elf.iter_segments() if s["p_type"] == "PT_LOAD"
                          and s["p_memsz"] > 0]
         self.functions: dict[str, Function] = {}
+        self.objects: dict[str, int] = {}  # data symbols: address
         symtab = self.elf.get_section_by_name(".symtab")
         if symtab is None:
             raise UserError(f"'{self.path}' has no symbol table; build it without stripping")
@@ -56,6 +57,8 @@ class ElfImage:
             if s["st_info"]["type"] == "STT_FUNC" and s["st_shndx"] != "SHN_UNDEF":
                 self.functions.setdefault(s.name, Function(s.name, s["st_value"] & ~1,
                                                            s["st_size"]))
+            elif s["st_info"]["type"] == "STT_OBJECT" and s["st_shndx"] != "SHN_UNDEF":
+                self.objects.setdefault(s.name, s["st_value"])
 
     def close(self) -> None:
         self._fh.close()
