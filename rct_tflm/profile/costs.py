@@ -61,7 +61,6 @@ _RULES: list[tuple[re.Pattern, str]] = [(re.compile(p + _COND + _WIDTH + r"$"), 
     (r"(tbb|tbh)", "table_branch"),
     (r"(mrs|msr|dmb|dsb|isb|svc|bkpt|cpsie|cpsid|wfi|wfe)", "sys"),
 ]]
-_FLAGGED_MOV_PC = re.compile(r"(^|\s)pc(,|$)")
 
 
 def classify(mnemonic: str) -> str:

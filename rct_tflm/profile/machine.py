@@ -74,7 +74,7 @@ class Machine:
     # -- scratch memory --------------------------------------------------------------------
     def alloc(self, data: bytes | int) -> int:
         """A scratch buffer (8-byte aligned) holding `data`, or `data` zero bytes."""
-        raw = bytes(data) if isinstance(data, int) else bytes(data)
+        raw = bytes(data)  # an int: that many zero bytes
         addr = self._brk
         self._brk = (addr + len(raw) + 7) & ~7
         if self._brk > SCRATCH + SCRATCH_BYTES:
