@@ -87,7 +87,7 @@ def test_per_kernel_counts_sum_to_the_total_minus_the_glue(prof):
                                ("infer", "inference_instructions", "inference_glue_instructions")):
         ks = [k["instructions"] for k in rec["kernels"] if k["phase"] == phase]
         assert sum(ks) == rec[total] - rec[glue]
-        assert 0 < rec[glue] < 0.01 * rec[total]
+        assert 0 < rec[glue] < 0.05 * rec[total]  # the schedule around the kernels is small
         assert sum(rec["by_kind"][phase].values()) == sum(ks)
     assert rec["train_step_instructions"] == rec["train_step_instructions_per_step"][0]
 
