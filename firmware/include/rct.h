@@ -129,7 +129,9 @@ typedef struct {
 #if defined(__GNUC__)
 #define RCT_HOT_INLINE static inline __attribute__((always_inline))
 #define RCT_NOINLINE __attribute__((noinline)) /* a hot loop kept out of a busy caller */
+#define RCT_ALIGNED4 __attribute__((aligned(4)))   /* tables read by whole words */
 #else
+#define RCT_ALIGNED4
 #define RCT_HOT_INLINE static inline
 #define RCT_NOINLINE
 #endif
@@ -140,7 +142,7 @@ typedef struct {
 #define RCT_CE_LOSS_FRAC_BITS 16 /* loss is Q16.16 */
 
 /* floor(v / 2^s) for 0 <= s <= 63, without relying on implementation-defined >> of negatives. */
-static inline int64_t rct_asr64(int64_t v, int32_t s)
+RCT_HOT_INLINE int64_t rct_asr64(int64_t v, int32_t s)
 {
     return v < 0 ? ~((~v) >> s) : (v >> s);
 }
@@ -292,7 +294,8 @@ int32_t rct_update_elem(int32_t q, int32_t g, int32_t sh, int32_t bits, int32_t 
 
 /* rct_bitwidth.c: bit changes of a trainable tensor, in place (docs/numerics.md "Bit changes"). */
 void     rct_add_low_bit(rct_tensor_t *t);                    /* q = 2q, exp-1, bits+1 */
-void     rct_drop_low_bit(rct_tensor_t *t, rct_prng_t *r);    /* q = sat(SR(q/2)), exp+1, bits-1; one uniform/element, device order */
+/* q = sat(SR(q/2)), exp+1, bits-1; one uniform per element, device order */
+void     rct_drop_low_bit(rct_tensor_t *t, rct_prng_t *r);
 void     rct_add_high_bit(rct_tensor_t *t);                   /* bits+1 */
 uint32_t rct_saturated_count(const rct_tensor_t *t);          /* elements at qmin or qmax */
 

@@ -1,4 +1,4 @@
-/* Conv2D weight gradient + RCT update element by element (C order = device order), no gradient buffer:
+/* Conv2D weight gradient + RCT update element by element (C order = device order), no buffer:
  * exactly rct_conv2d_backward_weight into zeros followed by rct_update. */
 #include "rct.h"
 

@@ -1,4 +1,5 @@
-/* DepthwiseConv2D weight gradient + RCT update element by element (C order = device order), no buffer. */
+/* DepthwiseConv2D weight gradient + RCT update element by element (C order = device order),
+ * no buffer. */
 #include "rct.h"
 
 int32_t rct_depthwise_conv2d_backward_update(rct_tensor_t *w, const int8_t *x, int32_t x_exp,
