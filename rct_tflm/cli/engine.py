@@ -34,7 +34,8 @@ def _controller_options(f: Callable) -> Callable:
         click.option("--gavg-ref-samples", type=int, default=DEVICE_GAVG_REF_SAMPLES,
                      show_default=True,
                      help="controller: compare T_min/T_max with Gavg accumulated over N samples "
-                          "(0: the per-step mean, the host trainer's rule)"),
+                          "(0: the per-step mean, the host trainer's rule; always 0 with "
+                          "--rounding nearest)"),
     ]
     for o in reversed(opts):
         f = o(f)

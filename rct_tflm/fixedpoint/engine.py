@@ -28,7 +28,7 @@ the re-key (key += 0x9E3779B9 per boundary the step crossed, counter = 0).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -65,6 +65,10 @@ class EngineConfig:
             raise UserError(f"max batch must be in 1..256, got {self.max_batch}")
         if self.acc_policy not in ACC_POLICIES:
             raise UserError(f"accumulator policy must be one of {ACC_POLICIES}, got {self.acc_policy!r}")
+        if not self.stochastic and self.controller.gavg_ref_samples:
+            # round-to-nearest loses every update under half an LSB at each step, so the
+            # per-step mean is the measure there (docs/numerics.md, "The Gavg statistic")
+            object.__setattr__(self, "controller", replace(self.controller, gavg_ref_samples=0))
 
 
 @dataclass
