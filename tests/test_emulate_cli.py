@@ -110,9 +110,11 @@ def test_emulate_golden_on_digits(capsys, tmp_path, art_path):
     assert eng.weights_sha256() == rec["weights_sha256"]
     assert {n: {"bits": b, "exp": e} for n, (b, e) in eng.bitwidths().items()} == \
         rec["bitwidth_history"]["final"]
-    d3 = load_dataset("digits", 3)  # the run's split (seed 3)
-    xt = quantise_inputs(d3.x_test.reshape(len(d3.x_test), -1), trained.preprocess["input_exp"])
-    assert np.mean(eng.predict(xt) == d3.y_test) == pytest.approx(rec["test_accuracy_after"])
+    # the run's split is the artefact's training seed's (0), not --seed's (3); the two splits
+    # happened to give the same accuracy under the per-step controller rule
+    d0 = load_dataset("digits", 0)
+    xt = quantise_inputs(d0.x_test.reshape(len(d0.x_test), -1), trained.preprocess["input_exp"])
+    assert np.mean(eng.predict(xt) == d0.y_test) == pytest.approx(rec["test_accuracy_after"])
     assert trained.training["method"] == "rct-int"
 
 
@@ -215,7 +217,8 @@ def test_head_only_after_pretraining_on_0_to_4_learns_all_ten_classes(capsys, tm
                    trainable_layers=1).tensors
     for name in ("dense1/kernel", "dense1/bias"):
         t = trained.tensors[name]
-        assert t.bits == 8 and t.exp == frozen[name].exp and np.array_equal(t.q, frozen[name].q)
+        assert t.bits == frozen[name].bits <= 8 and t.exp == frozen[name].exp  # int8 container
+        assert np.array_equal(t.q, frozen[name].q)
     x = quantise_inputs(digits.x_test.reshape(len(digits.x_test), -1), trained.preprocess["input_exp"])
     pred = Engine.from_artefact(trained, EngineConfig()).predict(x)
     pred0 = Engine.from_artefact(ModelArtefact.load(tmp_path / "pre" / "model.rct"),
