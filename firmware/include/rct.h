@@ -85,6 +85,9 @@ typedef struct {
     int32_t  t_max_q16;       /* round(T_max * 2^16) */
     uint32_t sat_guard_ppm;   /* round(sat_guard * 10^6) */
     uint32_t period_samples;  /* >= 512 */
+    uint32_t gavg_ref_samples; /* 0: Gavg = per-step mean sum // steps (the paper's rule);
+                                * N (1..65535): Gavg accumulated over N samples,
+                                * floor(sum * N / samples in the period) */
     uint8_t  bits_min;
     uint8_t  bits_max;
     uint8_t  enabled;         /* 0: never change bitwidths (fixed-bitwidth baseline) */
@@ -104,6 +107,7 @@ typedef struct {
     int32_t           n_slots;
     uint32_t          samples;       /* samples counted so far */
     uint32_t          next_decision; /* sample count of the next period boundary */
+    uint32_t          period_start;  /* sample count at the last decision */
 } rct_controller_t;
 
 typedef enum {
@@ -118,7 +122,7 @@ typedef struct {
     int32_t  action;       /* rct_action_t */
     int32_t  bits_before, bits_after;
     int32_t  exp_before, exp_after;
-    int32_t  gavg_q16;     /* period mean gavg_sum // steps (saturated to int32) */
+    int32_t  gavg_q16;     /* the period's Gavg statistic (cfg.gavg_ref_samples; saturated to int32) */
     uint32_t saturated;    /* elements at either end of the range before the change */
 } rct_decision_t;
 
