@@ -54,20 +54,6 @@ static int8_t finish(int64_t v, const void *b, int32_t b_bits, int32_t b_exp, in
 }
 
 #ifdef RCT_DENSE_SIMD
-/* finish() in 32-bit saturating arithmetic for the SIMD path. Exact when 1 <= rs <= 24: a sum
- * that saturates int32 still lands beyond the int8 range after the shift, as the int64 one would.
- * bal is the bias already at the accumulator's exponent. */
-static int8_t finish32(int32_t a, int32_t bal, int32_t rs, rct_act_t act, int32_t upper)
-{
-    int32_t v = rct_asr32(__qadd(__qadd(a, bal), 1 << (rs - 1)), rs);
-    v = v > 127 ? 127 : (v < -128 ? -128 : v);
-    if (act != RCT_ACT_LINEAR) {
-        if (v < 0) v = 0;
-        if (v > upper) v = upper;
-    }
-    return (int8_t)v;
-}
-
 /* Sums of two consecutive int16 output rows (w, w + in) over xs, the input row as int16: per
  * eight inputs one LDM of xs and one LDM per row feed eight SMLADs, 13 instructions per 16 MACs
  * (r4-r11 carry the operands, so GCC keeps the pointers and sums in the rest). int32
@@ -151,7 +137,11 @@ RCT_NOINLINE static void simd_rows_i8(const int16_t *xs, const int8_t *w, int32_
     acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
 }
 
-typedef struct {        /* the requantisation of one call, for finish32 */
+/* The requantisation of one call for the SIMD path, in 32-bit saturating arithmetic. Exact when
+ * 1 <= rs <= 24: a sum that saturates int32 still lands beyond the int8 range after the shift,
+ * as the int64 one would; the bias moves to the accumulator's exponent by bs (a left shift of
+ * at most 15 for a 16-bit bias, or a rounded right shift). */
+typedef struct {
     const void *b;
     int32_t b_bits, bs, rs;
     rct_act_t act;
@@ -175,16 +165,27 @@ RCT_NOINLINE static void simd_sample(const int8_t *xr, const void *w, int32_t w_
             xs[i + 1] = xs[i + 2];
             xs[i + 2] = x1;
         }
-    for (o = 0; o < out; o += group) {
-        const int32_t cnt = out - o < group ? out - o : group;
-        int32_t k;
-        if (simd8) simd_rows_i8(xs, (const int8_t *)w + o * in, in, cnt, a);
-        else simd_pair16(xs, (const int16_t *)w + o * in, in, cnt > 1, a);
-        for (k = 0; k < cnt; k++) {
-            const int32_t bq = q->b == NULL ? 0 : rct_wload(q->b, q->b_bits, o + k);
-            const int32_t bal = q->bs <= 0 ? bq * (1 << -q->bs)
-                                           : rct_asr32(bq + (1 << (q->bs - 1)), q->bs);
-            yr[o + k] = finish32(a[k], bal, q->rs, q->act, q->upper);
+    {
+        /* the requantisation's constants hoisted: a bias load, two QADDs, a shift and clamps
+         * per output */
+        const int8_t *b8 = q->b != NULL && q->b_bits <= 8 ? (const int8_t *)q->b : NULL;
+        const int16_t *b16 = q->b != NULL && q->b_bits > 8 ? (const int16_t *)q->b : NULL;
+        const int32_t bs = q->bs, lsh = bs < 0 ? -bs : 0, rsh = bs > 0 ? bs : 0;
+        const int32_t bhalf = rsh > 0 ? 1 << (rsh - 1) : 0, rs = q->rs, half = 1 << (rs - 1);
+        const int32_t lo = q->act != RCT_ACT_LINEAR ? 0 : -128;
+        const int32_t hi = q->act == RCT_ACT_RELU6 && q->upper < 127 ? q->upper : 127;
+        for (o = 0; o < out; o += group) {
+            const int32_t cnt = out - o < group ? out - o : group;
+            int32_t k;
+            if (simd8) simd_rows_i8(xs, (const int8_t *)w + o * in, in, cnt, a);
+            else simd_pair16(xs, (const int16_t *)w + o * in, in, cnt > 1, a);
+            for (k = 0; k < cnt; k++) {
+                const int32_t bq = b16 != NULL ? b16[o + k] : (b8 != NULL ? b8[o + k] : 0);
+                const int32_t bal = rct_asr32(bq * (1 << lsh) + bhalf, rsh);
+                int32_t v = rct_asr32(__qadd(__qadd(a[k], bal), half), rs);
+                v = v > hi ? hi : (v < lo ? lo : v);
+                yr[o + k] = (int8_t)v;
+            }
         }
     }
 }
