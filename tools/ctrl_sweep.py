@@ -7,7 +7,8 @@ final bitwidth per tensor, mean final kernel bitwidth and test accuracy.
     .venv/bin/python tools/ctrl_sweep.py digits 20 0 ref0,ref32 --lr-shift 9 --nearest
 
 Candidates: fixedB (controller off, every tensor widened exactly from the 8-bit init to B bits
-by low bits), refN (Gavg per N samples; ref0 = the per-step mean), periodP (per-step mean,
+by low bits), refN (Gavg per N samples; ref0 = the per-step mean; refN-tmaxT also sets
+T_max = T), periodP (per-step mean,
 decision period P samples). docs/numerics.md, "The bitwidth controller", has the table.
 """
 from __future__ import annotations
@@ -68,8 +69,10 @@ def main() -> None:
             if cand.startswith("fixed"):
                 cc, start = ControllerConfig(enabled=False), int(cand[5:])
                 start = start if start > 8 else None
-            elif cand.startswith("ref"):
-                cc = ControllerConfig(gavg_ref_samples=int(cand[3:]))
+            elif cand.startswith("ref"):  # refN or refN-tmaxT (T_max = T)
+                n, _, tmax = cand[3:].partition("-tmax")
+                cc = ControllerConfig(gavg_ref_samples=int(n),
+                                      **({"t_max": float(tmax)} if tmax else {}))
             elif cand.startswith("period"):
                 cc = ControllerConfig(period_samples=int(cand[6:]))
             else:
