@@ -3,6 +3,7 @@ backward-input, backward-weight and the fused backward+update; stride 1 and 2, '
 'valid', odd sizes, depth_multiplier > 1, batch n > 1, int8 and int16 weight containers,
 ACC32 and ACC64."""
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 
 from kernel_harness.cases import ints
@@ -32,7 +33,7 @@ def conv_case(draw, kind: str):
     c = dict(kind=kind, n=draw(st.integers(1, 3)), in_h=draw(st.integers(lo_h, 7)),
              in_w=draw(st.integers(lo_w, 7)), in_c=draw(st.integers(1, 3)), k_h=k_h, k_w=k_w,
              s_h=draw(st.integers(1, 2)), s_w=draw(st.integers(1, 2)), pad=pad,
-             out_c=draw(st.integers(1, 3)),
+             out_c=draw(st.integers(1, 9)),  # > 4: the kernels' 4-channel blocks + remainder
              dm=draw(st.integers(1, 3)) if kind == "depthwise" else 1,
              w_bits=draw(st.integers(2, 16)), b_bits=draw(st.integers(2, 16)),
              x_exp=draw(st.integers(-9, 2)), w_exp=draw(st.integers(-16, 2)),
@@ -58,7 +59,11 @@ EDGE_KW = [dict(),                                              # extremes, int1
            dict(w_bits=9, pad="valid", s_h=1, s_w=1, act=0),     # int16 just past int8
            dict(in_h=1, in_w=1, k_h=3, k_w=3, n=3),              # 'same' on a 1x1 image
            dict(in_h=3, in_w=3, k_h=3, k_w=3, pad="valid", acc64=True, w_bits=2, mode=1),
-           dict(in_h=6, in_w=4, k_h=1, k_w=2, s_h=2, s_w=1, dm=3, y_off=-4, b_exp=4)]
+           dict(in_h=6, in_w=4, k_h=1, k_w=2, s_h=2, s_w=1, dm=3, y_off=-4, b_exp=4),
+           # the zoo CNN's layers: 4-channel blocks, DSP pairs, int8 and int16 containers
+           dict(n=1, in_h=8, in_w=8, in_c=1, out_c=8, s_h=1, s_w=1, dm=4),
+           dict(n=1, in_h=4, in_w=4, in_c=8, out_c=16, s_h=1, s_w=1, dm=1, w_bits=8, b_bits=8),
+           dict(n=2, in_h=4, in_w=5, in_c=5, out_c=7, s_h=1, s_w=2, dm=5, w_bits=12, mode=0)]
 
 
 def _shape(c):
@@ -156,14 +161,15 @@ def test_depthwise_backward_update(ck):
     _fused(ck, "depthwise")
 
 
-def test_conv2d_int32_accumulator_at_its_bound(ck):
+@pytest.mark.parametrize("out_c", [2, 5])  # 5: one 4-channel block (DSP path) + one more
+def test_conv2d_int32_accumulator_at_its_bound(ck, out_c):
     """fan-in 3*3*56 = 504 at 16 bits in ACC32 (504 * 2^22 < 2^31): the extreme sums, no wrap."""
-    sh = conv_shape(3, 3, 56, 3, 3, 1, 1, "valid", out_c=2, n=2)
+    sh = conv_shape(3, 3, 56, 3, 3, 1, 1, "valid", out_c=out_c, n=2)
     assert not needs_int64(sh.k_h * sh.k_w * sh.in_c, 16)
     x = np.full((2, 3, 3, 56), -128, np.int64)
     x[1] = 127
-    w = np.full((3, 3, 56, 2), -(1 << 15), np.int64)
-    w[..., 1] = (1 << 15) - 1
+    w = np.full((3, 3, 56, out_c), -(1 << 15), np.int64)
+    w[..., 1::2] = (1 << 15) - 1
     for y_exp in (0, 24, 31):
         args = (x, 0, w, 16, 0, None, 8, 0, y_exp, sh)
         compare(ck, "conv2d_forward").eq(ck.conv2d_forward(*args, act=0, acc=ACC32),

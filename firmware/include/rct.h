@@ -21,6 +21,17 @@
 #define RCT_H
 
 #include <stdint.h>
+#include <string.h>
+
+/* RCT_DSP: the Cortex-M4/M7 DSP paths of the conv/depthwise kernels (SMLAxy, SMLALD, SXTB16).
+ * Chosen at build time: the build defines RCT_FAST_KERNELS for Cortex-M4/M7 boards. Every kernel
+ * keeps a portable C path computing the same integers (host builds, and cores without DSP). */
+#if defined(RCT_FAST_KERNELS) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#define RCT_DSP 1
+#include <arm_acle.h>
+#else
+#define RCT_DSP 0
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -164,6 +175,35 @@ static inline int64_t rct_sat64(int64_t v, int32_t bits)
 static inline int32_t rct_wload(const void *w, int32_t bits, int32_t i)
 {
     return bits <= 8 ? (int32_t)((const int8_t *)w)[i] : (int32_t)((const int16_t *)w)[i];
+}
+
+/* 32-bit little-endian load of 2 int16 / 4 int8 elements, any alignment (one LDR on Cortex-M4). */
+static inline int32_t rct_ld32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Taps [*lo, *hi) of a window at output position o (stride, pad, window k) inside an input of
+ * `in` elements: 0 <= o * stride - pad + t < in. */
+static inline void rct_tap_range(int32_t o, int32_t stride, int32_t pad, int32_t k, int32_t in,
+                                 int32_t *lo, int32_t *hi)
+{
+    const int32_t base = o * stride - pad;
+    *lo = base < 0 ? -base : 0;
+    *hi = in - base < k ? in - base : k;
+}
+
+/* Output positions [*lo, *hi) (of `out`) whose window tap t falls inside the input. */
+static inline void rct_out_range(int32_t t, int32_t stride, int32_t pad, int32_t in, int32_t out,
+                                 int32_t *lo, int32_t *hi)
+{
+    const int32_t a = pad - t, b = in - 1 + pad - t; /* need a <= o * stride <= b */
+    *lo = a > 0 ? (a + stride - 1) / stride : 0;
+    *hi = b < 0 ? 0 : b / stride + 1;
+    if (*hi > out) *hi = out;
+    if (*lo > *hi) *lo = *hi;
 }
 
 /* Upper clamp of ReLU6 on an int8 tensor at exponent e: 6 * 2^-e rounded to nearest, capped at

@@ -1,6 +1,81 @@
-/* Conv2D forward, NHWC, kernel [kh][kw][cin][cout], TF padding (padding taps contribute 0). */
+/* Conv2D forward, NHWC, kernel [kh][kw][cin][cout], TF padding (padding taps contribute 0).
+ * Per output position the valid taps are computed once; within one kernel row the (kw, ci)
+ * taps are contiguous in x and CO apart in w, so one flat loop feeds 4 output channels kept in
+ * registers. The container branch (int8/int16) and the accumulator choice sit outside it. */
 #include <stddef.h>
 #include "rct.h"
+
+/* a[0..3] += sum_j x[j] * w[j * CO + 0..3], j < len (int32: RCT_ACC32 bounds the sum). */
+static void dot4_i16(const int8_t *x, const int16_t *w, int32_t len, int32_t CO, int32_t *a)
+{
+    int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], j;
+    for (j = 0; j < len; j++, w += CO) {
+        const int32_t xv = x[j];
+#if RCT_DSP
+        const int32_t w01 = rct_ld32(w), w23 = rct_ld32(w + 2);
+        a0 = __smlabb(w01, xv, a0);
+        a1 = __smlatb(w01, xv, a1);
+        a2 = __smlabb(w23, xv, a2);
+        a3 = __smlatb(w23, xv, a3);
+#else
+        a0 += xv * w[0];
+        a1 += xv * w[1];
+        a2 += xv * w[2];
+        a3 += xv * w[3];
+#endif
+    }
+    a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3;
+}
+
+static void dot4_i8(const int8_t *x, const int8_t *w, int32_t len, int32_t CO, int32_t *a)
+{
+    int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], j;
+    for (j = 0; j < len; j++, w += CO) {
+        const int32_t xv = x[j];
+#if RCT_DSP
+        const uint32_t v = (uint32_t)rct_ld32(w);
+        const int32_t e = __sxtb16((int32_t)v);                  /* w0, w2 */
+        const int32_t o = __sxtb16((int32_t)((v >> 8) | (v << 24))); /* w1, w3 */
+        a0 = __smlabb(e, xv, a0);
+        a1 = __smlabb(o, xv, a1);
+        a2 = __smlatb(e, xv, a2);
+        a3 = __smlatb(o, xv, a3);
+#else
+        a0 += xv * w[0];
+        a1 += xv * w[1];
+        a2 += xv * w[2];
+        a3 += xv * w[3];
+#endif
+    }
+    a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3;
+}
+
+static int32_t dot1_32(const int8_t *x, const void *w, int32_t w_bits, int32_t len, int32_t CO)
+{
+    int32_t a = 0, j;
+    if (w_bits <= 8) {
+        const int8_t *p = (const int8_t *)w;
+        for (j = 0; j < len; j++, p += CO) a += (int32_t)x[j] * p[0];
+    } else {
+        const int16_t *p = (const int16_t *)w;
+        for (j = 0; j < len; j++, p += CO) a += (int32_t)x[j] * p[0];
+    }
+    return a;
+}
+
+static int64_t dot1_64(const int8_t *x, const void *w, int32_t w_bits, int32_t len, int32_t CO)
+{
+    int64_t a = 0;
+    int32_t j;
+    if (w_bits <= 8) {
+        const int8_t *p = (const int8_t *)w;
+        for (j = 0; j < len; j++, p += CO) a += (int64_t)x[j] * p[0];
+    } else {
+        const int16_t *p = (const int16_t *)w;
+        for (j = 0; j < len; j++, p += CO) a += (int64_t)x[j] * p[0];
+    }
+    return a;
+}
 
 void rct_conv2d_forward(const int8_t *x, int32_t x_exp,
                         const void *w, int32_t w_bits, int32_t w_exp,
@@ -8,37 +83,49 @@ void rct_conv2d_forward(const int8_t *x, int32_t x_exp,
                         int8_t *y, int32_t y_exp, const rct_conv_shape_t *sh,
                         rct_act_t act, rct_acc_t acc)
 {
-    const int32_t e = x_exp + w_exp;
+    const int32_t e = x_exp + w_exp, shift = y_exp - e;
     const int32_t upper = rct_relu6_upper(y_exp);
-    const int32_t H = sh->in_h, W = sh->in_w, C = sh->in_c, CO = sh->out_c;
-    int32_t s, oh, ow, co, kh, kw, ci;
+    const int32_t H = sh->in_h, W = sh->in_w, C = sh->in_c, CO = sh->out_c, KW = sh->k_w;
+    const int32_t wsz = w_bits <= 8 ? 1 : 2;
+    const int32_t co4 = acc == RCT_ACC32 ? CO - CO % 4 : 0; /* channels done 4 at a time */
+    int32_t s, oh, ow, co, kh;
     for (s = 0; s < sh->n; s++)
-        for (oh = 0; oh < sh->out_h; oh++)
-            for (ow = 0; ow < sh->out_w; ow++)
+        for (oh = 0; oh < sh->out_h; oh++) {
+            int32_t kh0, kh1;
+            rct_tap_range(oh, sh->stride_h, sh->pad_top, sh->k_h, H, &kh0, &kh1);
+            for (ow = 0; ow < sh->out_w; ow++) {
+                const int32_t ih0 = oh * sh->stride_h - sh->pad_top;
+                const int32_t iw0 = ow * sh->stride_w - sh->pad_left;
+                int32_t kw0, kw1, len;
+                rct_tap_range(ow, sh->stride_w, sh->pad_left, KW, W, &kw0, &kw1);
+                len = (kw1 - kw0) * C; /* taps of one kernel row: contiguous in x */
                 for (co = 0; co < CO; co++) {
-                    int32_t a32 = 0; /* used when acc == RCT_ACC32 (no overflow by contract) */
+                    int32_t a[4] = {0, 0, 0, 0}, nb = 1, k;
                     int64_t a64 = 0;
-                    int64_t v;
-                    for (kh = 0; kh < sh->k_h; kh++) {
-                        const int32_t ih = oh * sh->stride_h - sh->pad_top + kh;
-                        if (ih < 0 || ih >= H) continue;
-                        for (kw = 0; kw < sh->k_w; kw++) {
-                            const int32_t iw = ow * sh->stride_w - sh->pad_left + kw;
-                            const int8_t *xp;
-                            const int32_t wb = (kh * sh->k_w + kw) * C * CO + co;
-                            if (iw < 0 || iw >= W) continue;
-                            xp = x + ((s * H + ih) * W + iw) * C;
-                            if (acc == RCT_ACC32)
-                                for (ci = 0; ci < C; ci++)
-                                    a32 += (int32_t)xp[ci] * rct_wload(w, w_bits, wb + ci * CO);
-                            else
-                                for (ci = 0; ci < C; ci++)
-                                    a64 += (int64_t)xp[ci] * rct_wload(w, w_bits, wb + ci * CO);
+                    for (kh = kh0; kh < kh1; kh++) {
+                        const int8_t *xr = x + ((s * H + ih0 + kh) * W + iw0 + kw0) * C;
+                        const int32_t wo = ((kh * KW + kw0) * C) * CO + co;
+                        const void *wr = (const int8_t *)w + wo * wsz;
+                        if (len <= 0) break;
+                        if (co < co4) {
+                            if (wsz == 2) dot4_i16(xr, (const int16_t *)wr, len, CO, a);
+                            else dot4_i8(xr, (const int8_t *)wr, len, CO, a);
+                        } else if (acc == RCT_ACC32) {
+                            a[0] += dot1_32(xr, wr, w_bits, len, CO);
+                        } else {
+                            a64 += dot1_64(xr, wr, w_bits, len, CO);
                         }
                     }
-                    v = acc == RCT_ACC32 ? (int64_t)a32 : a64;
-                    if (b != NULL) v += rct_round_nearest64(rct_wload(b, b_bits, co), e - b_exp);
-                    y[((s * sh->out_h + oh) * sh->out_w + ow) * CO + co] =
-                        rct_out_i8(v, y_exp - e, act, upper);
+                    if (co < co4) nb = 4;
+                    for (k = 0; k < nb; k++) {
+                        int64_t v = acc == RCT_ACC32 ? (int64_t)a[k] : a64;
+                        if (b != NULL)
+                            v += rct_round_nearest64(rct_wload(b, b_bits, co + k), e - b_exp);
+                        y[((s * sh->out_h + oh) * sh->out_w + ow) * CO + co + k] =
+                            rct_out_i8(v, shift, act, upper);
+                    }
+                    co += nb - 1;
                 }
+            }
+        }
 }

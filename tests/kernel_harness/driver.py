@@ -54,6 +54,7 @@ class Target:
     pool_bytes: int  # HARNESS_POOL_BYTES: the static request/response pool
     board: str | None = None  # rct_tflm.boards name (None: host)
     example_share: float = 1.0  # fraction of the host's hypothesis examples run here
+    fast: bool = False  # build with RCT_FAST_KERNELS (the Cortex-M4 DSP kernel paths)
 
     @property
     def is_qemu(self) -> bool:
@@ -63,7 +64,9 @@ class Target:
 # netduinoplus2 has 128 KB of RAM: 96 KB of pool leaves ~27 KB for the rest and the stack.
 TARGETS = {t.name: t for t in [
     Target("host", 2 << 20),
-    Target("qemu-stm32f405", 96 << 10, "qemu-stm32f405", 0.75),
+    # The same Cortex-M4 core twice: the DSP paths (as the firmware builds them) and the
+    # portable C paths (the host runs those too, with sanitizers).
+    Target("qemu-stm32f405", 96 << 10, "qemu-stm32f405", 0.75, fast=True),
     Target("qemu-mps2-an386", 1 << 20, "qemu-mps2-an386", 0.75),
 ]}
 
@@ -152,6 +155,7 @@ def compile_harness_arm(target: Target) -> Path:
     elf = OUT / f"kernel_harness-{board.name}.elf"
     cmd = ["arm-none-eabi-gcc", *board.cpu_flags(), *STRICT, "-O2", "-g", "-ffunction-sections",
           "-fdata-sections", f"-DHARNESS_POOL_BYTES={target.pool_bytes}u",
+          *(["-DRCT_FAST_KERNELS"] if target.fast else []),
           f"-I{FIRMWARE / 'include'}", f"-I{HERE}", f"-I{link}", f"-I{common}",
           *map(str, srcs), "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
           f"-T{boards / board.name / 'linker.ld'}", f"-L{common}", "-Wl,--gc-sections",
