@@ -69,7 +69,12 @@ POOL_EDGES = [_pool_edge(),                                       # overlapping 
               _pool_edge(k_h=2, k_w=2, in_h=4, in_w=4, pad="valid"),  # MaxPool2D(2) default
               _pool_edge(in_h=1, in_w=1, n=3),                      # 'same' on 1x1
               _pool_edge(s_h=1, s_w=1, mode=0),                     # every input in 9 windows
-              _pool_edge(k_h=1, k_w=3, s_h=3, s_w=1, in_h=8, in_w=3, mode=2)]
+              _pool_edge(k_h=1, k_w=3, s_h=3, s_w=1, in_h=8, in_w=3, mode=2),
+              # non-overlapping windows (the backward's scatter path): padded, strided past
+              # the window, and the zoo CNN's pool1 with ties
+              _pool_edge(k_h=2, k_w=2, s_h=2, s_w=2),
+              _pool_edge(k_h=2, k_w=1, s_h=3, s_w=2, in_h=8, in_w=7),
+              _pool_edge(k_h=2, k_w=2, s_h=2, s_w=2, in_h=8, in_w=8, in_c=8, n=1, mode=2)]
 
 
 def _pool_data(c):
@@ -86,9 +91,12 @@ def test_maxpool(ck):
     def _(c):
         sh, x, dy = _pool_data(c)
         cmp = compare(ck, "maxpool2d")
-        cmp.eq(ck.maxpool2d_forward(x, sh), maxpool2d_forward(x, sh), "forward")
-        dx_c, e_c = ck.maxpool2d_backward(x, dy, c["dy_exp"], sh)
-        dx_g, e_g = maxpool2d_backward(x, dy, c["dy_exp"], sh)
+        y_c, arg_c = ck.maxpool2d_forward(x, sh, with_arg=True)
+        y_g, arg_g = maxpool2d_forward(x, sh, with_arg=True)
+        cmp.eq(y_c, y_g, "forward")
+        cmp.eq(arg_c, arg_g, "forward argmax")
+        dx_c, e_c = ck.maxpool2d_backward(arg_c, dy, c["dy_exp"], sh)
+        dx_g, e_g = maxpool2d_backward(arg_g, dy, c["dy_exp"], sh)
         cmp.eq(dx_c, dx_g, "backward dx")
         cmp.eq(e_c, e_g, "backward dx_exp")
 

@@ -16,6 +16,7 @@ from rct_tflm.fixedpoint.kernels import (ACC32, ACC64, conv2d_backward_input,
                                          depthwise_conv2d_backward_update,
                                          depthwise_conv2d_backward_weight,
                                          depthwise_conv2d_forward, needs_int64, update)
+from rct_tflm.fixedpoint.kernels.common import normalize_i16
 
 KINDS = {
     "conv2d": (conv2d_forward, conv2d_backward_input, conv2d_backward_weight,
@@ -175,3 +176,62 @@ def test_conv2d_int32_accumulator_at_its_bound(ck, out_c):
         compare(ck, "conv2d_forward").eq(ck.conv2d_forward(*args, act=0, acc=ACC32),
                                          conv2d_forward(*args, act=0, acc=ACC32),
                                          f"ACC32 bound, y_exp {y_exp}")
+
+
+@pytest.mark.parametrize("kind", ["conv2d", "depthwise"])
+@pytest.mark.parametrize("terms", [511, 544])
+def test_backward_update_int32_gradient_bound(ck, kind, terms):
+    """The fused update sums in int32 up to RCT_GRAD32_MAX_TERMS = 511 x*dz terms per weight and
+    in int64 above (saturated to int32 like the contract): worst-case extremes at both sides."""
+    h, w_ = {511: (7, 73), 544: (16, 17)}[terms]
+    sh = conv_shape(h, w_, 2, 3, 3, 1, 1, "same", out_c=5 if kind == "conv2d" else None, n=1,
+                    depth_multiplier=1 if kind == "conv2d" else 5)
+    sh = sh.with_n(2 if terms == 544 else 1)
+    assert sh.n * sh.out_h * sh.out_w == terms
+    x = np.full((sh.n, h, w_, 2), -128, np.int64)
+    dz = np.full((sh.n, sh.out_h, sh.out_w, sh.out_c), -(1 << 15), np.int64)
+    dz[..., 1::2] = (1 << 15) - 1
+    wshape = (3, 3, 2, 5)
+    bu = KINDS[kind][3]
+    for lr in (0, 20):
+        ts = [QTensor(np.zeros(wshape, np.int32), -10, 16) for _ in range(2)]
+        rs = [Rng(5, 0) for _ in range(2)]
+        gc = getattr(ck, bu.__name__)(ts[0], x, 0, dz, 0, sh, lr, rs[0], True)
+        gg = bu(ts[1], x, 0, dz, 0, sh, lr, rs[1], True)
+        cmp = compare(ck, f"{kind}_backward_update")
+        cmp.eq(ts[0].q, ts[1].q, f"q, {terms} terms, lr {lr}")
+        cmp.eq([gc, rs[0].counter], [gg, rs[1].counter], "gavg, counter")
+
+
+@st.composite
+def stream_case(draw):
+    n = draw(st.integers(0, 70))
+    bits = draw(st.lists(st.integers(1, 63), min_size=n, max_size=n))
+    r = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    order = draw(st.sampled_from(["as drawn", "growing", "shrinking"]))
+    v = np.array([int(r.integers(-(1 << (b - 1)), 1 << (b - 1))) for b in bits], np.int64)
+    if order != "as drawn":  # growing magnitudes: every element re-floors the stored prefix
+        v = v[np.argsort(np.abs(v), kind="stable")]
+        v = v[::-1] if order == "shrinking" else v
+    return np.clip(v, -(1 << 62), 1 << 62)
+
+
+def _stream_edges():
+    b = [1 << k for k in range(63)]
+    return [np.zeros(3, np.int64), np.array([], np.int64),
+            np.array(b[:63], np.int64), -np.array(b[:63], np.int64),  # bitlen grows by one each
+            np.array([65535, -65536, 65536, -65537, 32767, -32768, 32768, -32769], np.int64),
+            np.array([3, -(1 << 62), 1 << 62, -1, 0, 1, (1 << 16) - 1, -(1 << 16)], np.int64),
+            np.array([-1, -2, 1, 2, -(1 << 40) - 1, (1 << 40) + 1, 7, -7] * 5, np.int64)]
+
+
+def test_err_stream_equals_two_pass_rule(ck):
+    """rct_err_stream (the backward-input kernels' one-pass exponent, 17-bit floors + a sign
+    bitmap after dx) == normalize_i16: values and shift, whatever order the magnitudes come in."""
+    @run_cases(ck, stream_case(), 80, examples=_stream_edges())
+    def _(v):
+        dx_c, sh_c = ck.err_stream(v)
+        dx_g, sh_g = normalize_i16(v, 0)
+        cmp = compare(ck, "err_stream")
+        cmp.eq(dx_c, dx_g, "dx")
+        cmp.eq(sh_c, sh_g, "shift")

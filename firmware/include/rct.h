@@ -136,6 +136,9 @@ typedef struct {
 #define RCT_ERR_BITS 16          /* error tensors are int16 */
 #define RCT_CE_GRAD_EXP (-15)    /* softmax+CE gradient p - onehot is int16 at exponent -15 */
 #define RCT_CE_LOSS_FRAC_BITS 16 /* loss is Q16.16 */
+/* Weight-gradient sums of at most this many x * dz terms (|x dz| <= 2^22) are exact in int32:
+ * 511 * 2^22 < 2^31 (docs/numerics.md "Accumulator bounds"). */
+#define RCT_GRAD32_MAX_TERMS 511
 
 /* floor(v / 2^s) for 0 <= s <= 63, without relying on implementation-defined >> of negatives. */
 static inline int64_t rct_asr64(int64_t v, int32_t s)
@@ -206,6 +209,17 @@ static inline void rct_out_range(int32_t t, int32_t stride, int32_t pad, int32_t
     if (*lo > *hi) *lo = *hi;
 }
 
+/* Backward (gather) form: the taps t of the windows that contain input element i, o_num = i + pad:
+ * t in [*t0, *t1) stepping by stride, each with output o = (o_num - t) / stride in [0, out). */
+static inline void rct_back_taps(int32_t o_num, int32_t stride, int32_t k, int32_t out,
+                                 int32_t *t0, int32_t *t1)
+{
+    int32_t lo = o_num - (out - 1) * stride; /* smallest tap with o <= out - 1 */
+    if (lo < 0) lo = 0;
+    *t0 = lo + (o_num - lo) % stride;        /* o_num - t divisible by stride */
+    *t1 = o_num + 1 < k ? o_num + 1 : k;     /* o >= 0 */
+}
+
 /* Upper clamp of ReLU6 on an int8 tensor at exponent e: 6 * 2^-e rounded to nearest, capped at
  * 128 (128 means "no clamp below the int8 maximum"). */
 static inline int32_t rct_relu6_upper(int32_t e)
@@ -258,6 +272,24 @@ static inline int8_t rct_out_i8(int64_t v, int32_t shift, rct_act_t act, int32_t
 }
 
 /* ---------------------------------------------------------------- runtime --------------- */
+
+/* rct_err_stream.c: the dynamic int16 error exponent in one pass over the exact int64 values
+ * (backward-input kernels; docs/numerics.md "Backward and update"). Element i is kept as
+ * t = floor(v_i / 2^a), a = max(0, bitlen(running max) - 16), a 17-bit integer: its low 16 bits
+ * in dx[i], its sign (bit 16) in a bitmap of RCT_ERR_STREAM_EXTRA(count) int16 words after
+ * dx[count - 1], so dx must have room for count + RCT_ERR_STREAM_EXTRA(count) int16. A grown
+ * `a` re-floors the stored prefix (floors compose exactly); rct_err_stream_finish then writes
+ * dx = sat16(round_nearest(v, shift)), shift = max(0, bitlen(max) - 15) = a or a + 1, exactly
+ * as the two-pass rule, and returns shift. */
+#define RCT_ERR_STREAM_EXTRA(count) (((count) + 15) / 16)
+typedef struct {
+    int16_t *dx;
+    int32_t  count, i, a;
+    int64_t  m;
+} rct_err_stream_t;
+void    rct_err_stream_begin(rct_err_stream_t *e, int16_t *dx, int32_t count);
+void    rct_err_stream_put(rct_err_stream_t *e, int64_t v);   /* next element, |v| <= 2^62 */
+int32_t rct_err_stream_finish(rct_err_stream_t *e);
 
 /* rct_prng.c */
 void     rct_prng_seed(rct_prng_t *r, uint32_t seed);           /* key = seed, counter = 0 */
@@ -406,12 +438,14 @@ void rct_relu_forward(const int8_t *x, int8_t *y, int32_t count, int32_t upper);
  * ReLU6. Also used for fused activations of dense/conv before their backward kernels. */
 void rct_relu_backward(const int8_t *y, int16_t *dy, int32_t count, int32_t upper);
 
-/* MaxPool2D (exponent unchanged; padding taps skipped; windows always hold >= 1 valid tap). */
-void rct_maxpool2d_forward(const int8_t *x, int8_t *y, const rct_conv_shape_t *sh);
-/* Routes each dy to the first maximum of its window (window scan order kh, kw); an input
+/* MaxPool2D (exponent unchanged; padding taps skipped; windows always hold >= 1 valid tap).
+ * arg (may be NULL: inference) receives per output the window index kh * k_w + kw of the first
+ * maximum in scan order (k_h * k_w <= 256), which the backward pass routes by. */
+void rct_maxpool2d_forward(const int8_t *x, int8_t *y, uint8_t *arg, const rct_conv_shape_t *sh);
+/* Routes each dy to the first maximum of its window (arg from rct_maxpool2d_forward); an input
  * receiving from several (overlapping) windows sums them in int64, then the tensor is
  * normalised like rct_dense_backward_input. Returns dx_exp (= dy_exp when no overlap). */
-int32_t rct_maxpool2d_backward(const int8_t *x, const int16_t *dy, int32_t dy_exp,
+int32_t rct_maxpool2d_backward(const uint8_t *arg, const int16_t *dy, int32_t dy_exp,
                                int16_t *dx, const rct_conv_shape_t *sh);
 
 /* AveragePool2D (exponent unchanged): y = sat8(div_round(sum, count)), count = valid taps

@@ -1,57 +1,63 @@
 /* Conv2D error w.r.t. the input: for each input element, gather over the taps whose output
- * position exists (oh = (h + pad_top - kh) / stride, exact division) and over cout; int64,
- * two passes for the dynamic int16 exponent. */
+ * position exists (oh = (h + pad_top - kh) / stride, exact division) and over cout, where dz and
+ * w are both contiguous (a dot product: SMLALD pairs on Cortex-M4). Exact int64 sums, one pass:
+ * rct_err_stream picks the dynamic int16 exponent without a second GEMM. */
 #include "rct.h"
 
-static int64_t gather(const int16_t *dz, const void *w, int32_t w_bits,
-                      const rct_conv_shape_t *sh, int32_t s, int32_t h, int32_t x, int32_t ci)
+static int64_t dot_i16(const int16_t *a, const int16_t *b, int32_t n)
 {
-    const int32_t CO = sh->out_c;
-    int64_t a = 0;
-    int32_t kh, kw, co;
-    for (kh = 0; kh < sh->k_h; kh++) {
-        const int32_t th = h + sh->pad_top - kh;
-        int32_t oh;
-        if (th < 0 || th % sh->stride_h != 0) continue;
-        oh = th / sh->stride_h;
-        if (oh >= sh->out_h) continue;
-        for (kw = 0; kw < sh->k_w; kw++) {
-            const int32_t tw = x + sh->pad_left - kw;
-            int32_t ow, wb;
-            const int16_t *dzp;
-            if (tw < 0 || tw % sh->stride_w != 0) continue;
-            ow = tw / sh->stride_w;
-            if (ow >= sh->out_w) continue;
-            dzp = dz + ((s * sh->out_h + oh) * sh->out_w + ow) * CO;
-            wb = ((kh * sh->k_w + kw) * sh->in_c + ci) * CO;
-            for (co = 0; co < CO; co++) a += (int64_t)dzp[co] * rct_wload(w, w_bits, wb + co);
-        }
+    int64_t s = 0;
+    int32_t j = 0;
+#if RCT_DSP
+    for (; j + 4 <= n; j += 4) {
+        s = __smlald(rct_ld32(a + j), rct_ld32(b + j), s);
+        s = __smlald(rct_ld32(a + j + 2), rct_ld32(b + j + 2), s);
     }
-    return a;
+#endif
+    for (; j < n; j++) s += (int32_t)a[j] * (int64_t)b[j];
+    return s;
+}
+
+static int64_t dot_i8(const int16_t *a, const int8_t *b, int32_t n)
+{
+    int64_t s = 0;
+    int32_t j;
+    for (j = 0; j < n; j++) s += (int32_t)a[j] * (int64_t)b[j];
+    return s;
 }
 
 int32_t rct_conv2d_backward_input(const int16_t *dz, int32_t dz_exp,
                                   const void *w, int32_t w_bits, int32_t w_exp,
                                   int16_t *dx, const rct_conv_shape_t *sh)
 {
-    int64_t m = 0;
-    int32_t s, h, x, ci, shift, pass;
-    shift = 0;
-    for (pass = 0; pass < 2; pass++) {
-        int16_t *d = dx;
-        for (s = 0; s < sh->n; s++)
-            for (h = 0; h < sh->in_h; h++)
-                for (x = 0; x < sh->in_w; x++)
-                    for (ci = 0; ci < sh->in_c; ci++) {
-                        const int64_t v = gather(dz, w, w_bits, sh, s, h, x, ci);
-                        if (pass == 0) {
-                            const int64_t mag = rct_err_mag(v);
-                            if (mag > m) m = mag;
-                        } else {
-                            *d++ = (int16_t)rct_sat64(rct_round_nearest64(v, shift), 16);
+    const int32_t CO = sh->out_c, C = sh->in_c, KW = sh->k_w;
+    const int32_t sth = sh->stride_h, stw = sh->stride_w;
+    rct_err_stream_t es;
+    int32_t s, h, x, ci;
+    rct_err_stream_begin(&es, dx, sh->n * sh->in_h * sh->in_w * C);
+    for (s = 0; s < sh->n; s++)
+        for (h = 0; h < sh->in_h; h++) {
+            int32_t kh0, kh1;
+            rct_back_taps(h + sh->pad_top, sth, sh->k_h, sh->out_h, &kh0, &kh1);
+            for (x = 0; x < sh->in_w; x++) {
+                int32_t kw0, kw1;
+                rct_back_taps(x + sh->pad_left, stw, KW, sh->out_w, &kw0, &kw1);
+                for (ci = 0; ci < C; ci++) {
+                    int64_t v = 0;
+                    int32_t kh, kw;
+                    for (kh = kh0; kh < kh1; kh += sth) {
+                        const int32_t oh = (h + sh->pad_top - kh) / sth;
+                        for (kw = kw0; kw < kw1; kw += stw) {
+                            const int32_t ow = (x + sh->pad_left - kw) / stw;
+                            const int16_t *dzp = dz + ((s * sh->out_h + oh) * sh->out_w + ow) * CO;
+                            const int32_t wb = ((kh * KW + kw) * C + ci) * CO;
+                            if (w_bits <= 8) v += dot_i8(dzp, (const int8_t *)w + wb, CO);
+                            else v += dot_i16(dzp, (const int16_t *)w + wb, CO);
                         }
                     }
-        shift = rct_err_shift(m);
-    }
-    return w_exp + dz_exp + shift;
+                    rct_err_stream_put(&es, v);
+                }
+            }
+        }
+    return w_exp + dz_exp + rct_err_stream_finish(&es);
 }

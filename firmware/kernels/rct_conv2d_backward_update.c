@@ -1,6 +1,43 @@
-/* Conv2D weight gradient + RCT update element by element (C order), no gradient buffer:
- * exactly rct_conv2d_backward_weight into zeros followed by rct_update. */
+/* Conv2D weight gradient + RCT update element by element (storage order [kh][kw][ci][co]), no
+ * gradient buffer: exactly rct_conv2d_backward_weight into zeros followed by rct_update.
+ * Four neighbouring output channels share one pass over the output positions: x is read once
+ * for the four, dz[.., co..co+3] is contiguous. The sums stay in int32 when the term count
+ * allows (docs/numerics.md "Accumulator bounds": n * out_h * out_w <= RCT_GRAD32_MAX_TERMS),
+ * else the exact int64 helper runs. */
 #include "rct.h"
+
+/* g[0..3] = sum over samples and output positions of x[.., ci] * dz[.., co..co+3] for tap
+ * (kh, kw), positions restricted to oh in [oh0, oh1), ow in [ow0, ow1) (the valid ones). */
+static void grad4(const int8_t *x, const int16_t *dz, const rct_conv_shape_t *sh, int32_t kh,
+                  int32_t kw, int32_t ci, int32_t co, int32_t oh0, int32_t oh1, int32_t ow0,
+                  int32_t ow1, int32_t *g)
+{
+    const int32_t xstep = sh->stride_w * sh->in_c, CO = sh->out_c;
+    int32_t g0 = 0, g1 = 0, g2 = 0, g3 = 0, s, oh, ow;
+    for (s = 0; s < sh->n; s++)
+        for (oh = oh0; oh < oh1; oh++) {
+            const int32_t ih = oh * sh->stride_h - sh->pad_top + kh;
+            const int32_t iw = ow0 * sh->stride_w - sh->pad_left + kw;
+            const int8_t *xp = x + ((s * sh->in_h + ih) * sh->in_w + iw) * sh->in_c + ci;
+            const int16_t *dp = dz + ((s * sh->out_h + oh) * sh->out_w + ow0) * CO + co;
+            for (ow = ow0; ow < ow1; ow++, xp += xstep, dp += CO) {
+                const int32_t xv = *xp;
+#if RCT_DSP
+                const int32_t d01 = rct_ld32(dp), d23 = rct_ld32(dp + 2);
+                g0 = __smlabb(d01, xv, g0);
+                g1 = __smlatb(d01, xv, g1);
+                g2 = __smlabb(d23, xv, g2);
+                g3 = __smlatb(d23, xv, g3);
+#else
+                g0 += xv * dp[0];
+                g1 += xv * dp[1];
+                g2 += xv * dp[2];
+                g3 += xv * dp[3];
+#endif
+            }
+        }
+    g[0] = g0; g[1] = g1; g[2] = g2; g[3] = g3;
+}
 
 int32_t rct_conv2d_backward_update(rct_tensor_t *w, const int8_t *x, int32_t x_exp,
                                    const int16_t *dz, int32_t dz_exp,
@@ -8,19 +45,36 @@ int32_t rct_conv2d_backward_update(rct_tensor_t *w, const int8_t *x, int32_t x_e
                                    int32_t stochastic, rct_prng_t *r)
 {
     const int32_t shift = w->exp + lr_shift - (x_exp + dz_exp);
-    const int32_t bits = w->bits;
+    const int32_t bits = w->bits, CO = sh->out_c;
+    const int32_t use32 = (int64_t)sh->n * sh->out_h * sh->out_w <= RCT_GRAD32_MAX_TERMS;
+    const int32_t co4 = use32 ? CO - CO % 4 : 0;
     int64_t abs_sum = 0;
     int32_t kh, kw, ci, co, k = 0;
-    for (kh = 0; kh < sh->k_h; kh++)
-        for (kw = 0; kw < sh->k_w; kw++)
+    for (kh = 0; kh < sh->k_h; kh++) {
+        int32_t oh0, oh1;
+        rct_out_range(kh, sh->stride_h, sh->pad_top, sh->in_h, sh->out_h, &oh0, &oh1);
+        for (kw = 0; kw < sh->k_w; kw++) {
+            int32_t ow0, ow1;
+            rct_out_range(kw, sh->stride_w, sh->pad_left, sh->in_w, sh->out_w, &ow0, &ow1);
             for (ci = 0; ci < sh->in_c; ci++)
-                for (co = 0; co < sh->out_c; co++, k++) {
-                    const int32_t g =
-                        (int32_t)rct_sat64(rct_conv2d_weight_grad(x, dz, sh, kh, kw, ci, co), 32);
-                    abs_sum += g < 0 ? -(int64_t)g : g;
-                    rct_wstore(w->data, bits, k,
-                               rct_update_elem(rct_wload(w->data, bits, k), g, shift, bits,
-                                               stochastic, r));
+                for (co = 0; co < CO;) {
+                    int32_t g[4], nb = 1, j;
+                    if (co < co4) {
+                        grad4(x, dz, sh, kh, kw, ci, co, oh0, oh1, ow0, ow1, g);
+                        nb = 4;
+                    } else {
+                        g[0] = (int32_t)rct_sat64(
+                            rct_conv2d_weight_grad(x, dz, sh, kh, kw, ci, co), 32);
+                    }
+                    for (j = 0; j < nb; j++, k++) { /* storage order: one draw per element */
+                        abs_sum += g[j] < 0 ? -(int64_t)g[j] : g[j];
+                        rct_wstore(w->data, bits, k,
+                                   rct_update_elem(rct_wload(w->data, bits, k), g[j], shift,
+                                                   bits, stochastic, r));
+                    }
+                    co += nb;
                 }
+        }
+    }
     return rct_gavg_q16(abs_sum, w->size, shift);
 }

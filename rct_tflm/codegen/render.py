@@ -91,6 +91,7 @@ def _op_dict(op: Op, m: LoweredModel, lay: Layout) -> dict[str, Any]:
         "err_out": i16(lay.err_out[op.index]), "in_backward": op.index >= m.first_trainable,
         "w": _tensor_ref(m, op.kernel), "b": _tensor_ref(m, op.bias),
         "upper": op.upper, "mask": False, "shape": None,
+        "arg": f"RCT_U8({off[lay.arg_of[op.index]]}u)" if lay.arg_of[op.index] else "NULL",
     }
     if op.kind in ("relu", "relu6"):
         d["fwd_upper"] = 127 if op.kind == "relu" else K.relu6_upper(op.x_exp)

@@ -433,8 +433,9 @@ class Engine:
             elif op.kind in ("relu", "relu6"):
                 e = K.relu_backward(y, e.reshape(y.shape), op.upper)
             elif op.kind == "maxpool2d" and op.needs_dx:
-                e, e_exp = K.maxpool2d_backward(xin.reshape(n, *op.in_shape),
-                                                e.reshape(n, *op.out_shape), e_exp, op.shape.with_n(n))
+                sh = op.shape.with_n(n)  # the argmax the device's forward stored (its mask buffer)
+                _, arg = K.maxpool2d_forward(xin.reshape(n, *op.in_shape), sh, with_arg=True)
+                e, e_exp = K.maxpool2d_backward(arg, e.reshape(n, *op.out_shape), e_exp, sh)
             elif op.kind == "avgpool2d" and op.needs_dx:
                 e, e_exp = K.avgpool2d_backward(e.reshape(n, *op.out_shape), e_exp, op.shape.with_n(n))
             e = np.asarray(e, np.int16).reshape(n, -1)
