@@ -64,7 +64,11 @@ EDGE_KW = [dict(),                                              # extremes, int1
            # the zoo CNN's layers: 4-channel blocks, DSP pairs, int8 and int16 containers
            dict(n=1, in_h=8, in_w=8, in_c=1, out_c=8, s_h=1, s_w=1, dm=4),
            dict(n=1, in_h=4, in_w=4, in_c=8, out_c=16, s_h=1, s_w=1, dm=1, w_bits=8, b_bits=8),
-           dict(n=2, in_h=4, in_w=5, in_c=5, out_c=7, s_h=1, s_w=2, dm=5, w_bits=12, mode=0)]
+           dict(n=2, in_h=4, in_w=5, in_c=5, out_c=7, s_h=1, s_w=2, dm=5, w_bits=12, mode=0),
+           # requantisation shifts at the edge of the precomputed fast path (62) and past it
+           dict(out_c=5, act=0, y_off=62, x_exp=0, w_exp=0, b_exp=-1),
+           dict(out_c=5, act=0, y_off=63, x_exp=0, w_exp=0, mode=0),
+           dict(out_c=5, act=0, y_off=1, mode=0, bias=False)]
 
 
 def _shape(c):

@@ -33,6 +33,14 @@
 #define RCT_DSP 0
 #endif
 
+/* Inner loops of the conv kernels live in their own small functions so that their accumulators
+ * stay in registers (inlined into the big loop nest, -Os spills them). */
+#if defined(__GNUC__)
+#define RCT_NOINLINE __attribute__((noinline))
+#else
+#define RCT_NOINLINE
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -4,7 +4,7 @@
  * rct_err_stream picks the dynamic int16 exponent without a second GEMM. */
 #include "rct.h"
 
-static int64_t dot_i16(const int16_t *a, const int16_t *b, int32_t n)
+static RCT_NOINLINE int64_t dot_i16(const int16_t *a, const int16_t *b, int32_t n)
 {
     int64_t s = 0;
     int32_t j = 0;
@@ -18,11 +18,20 @@ static int64_t dot_i16(const int16_t *a, const int16_t *b, int32_t n)
     return s;
 }
 
-static int64_t dot_i8(const int16_t *a, const int8_t *b, int32_t n)
+static RCT_NOINLINE int64_t dot_i8(const int16_t *a, const int8_t *b, int32_t n)
 {
     int64_t s = 0;
-    int32_t j;
-    for (j = 0; j < n; j++) s += (int32_t)a[j] * (int64_t)b[j];
+    int32_t j = 0;
+#if RCT_DSP
+    for (; j + 4 <= n; j += 4) { /* b0..b3 -> (b0, b1), (b2, b3) as int16 pairs */
+        const uint32_t v = (uint32_t)rct_ld32(b + j);
+        const uint32_t e = (uint32_t)__sxtb16((int32_t)v);                   /* b0, b2 */
+        const uint32_t o = (uint32_t)__sxtb16((int32_t)((v >> 8) | (v << 24))); /* b1, b3 */
+        s = __smlald(rct_ld32(a + j), (int32_t)((e & 0xFFFFu) | (o << 16)), s);
+        s = __smlald(rct_ld32(a + j + 2), (int32_t)((e >> 16) | (o & 0xFFFF0000u)), s);
+    }
+#endif
+    for (; j < n; j++) s += (int32_t)a[j] * (int64_t)b[j];
     return s;
 }
 

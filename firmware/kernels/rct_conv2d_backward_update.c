@@ -6,6 +6,29 @@
  * else the exact int64 helper runs. */
 #include "rct.h"
 
+/* g[0..3] += sum_j xp[j * xstep] * dp[j * CO + 0..3], j < len: one row of output positions. */
+static RCT_NOINLINE void row4(const int8_t *xp, int32_t xstep, const int16_t *dp, int32_t CO,
+                              int32_t len, int32_t *g)
+{
+    int32_t g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3];
+    for (; len > 0; len--, xp += xstep, dp += CO) {
+        const int32_t xv = *xp;
+#if RCT_DSP
+        const int32_t d01 = rct_ld32(dp), d23 = rct_ld32(dp + 2);
+        g0 = __smlabb(d01, xv, g0);
+        g1 = __smlatb(d01, xv, g1);
+        g2 = __smlabb(d23, xv, g2);
+        g3 = __smlatb(d23, xv, g3);
+#else
+        g0 += xv * dp[0];
+        g1 += xv * dp[1];
+        g2 += xv * dp[2];
+        g3 += xv * dp[3];
+#endif
+    }
+    g[0] = g0; g[1] = g1; g[2] = g2; g[3] = g3;
+}
+
 /* g[0..3] = sum over samples and output positions of x[.., ci] * dz[.., co..co+3] for tap
  * (kh, kw), positions restricted to oh in [oh0, oh1), ow in [ow0, ow1) (the valid ones). */
 static void grad4(const int8_t *x, const int16_t *dz, const rct_conv_shape_t *sh, int32_t kh,
@@ -13,30 +36,16 @@ static void grad4(const int8_t *x, const int16_t *dz, const rct_conv_shape_t *sh
                   int32_t ow1, int32_t *g)
 {
     const int32_t xstep = sh->stride_w * sh->in_c, CO = sh->out_c;
-    int32_t g0 = 0, g1 = 0, g2 = 0, g3 = 0, s, oh, ow;
+    int32_t s, oh;
+    g[0] = g[1] = g[2] = g[3] = 0;
+    if (ow1 <= ow0) return;
     for (s = 0; s < sh->n; s++)
         for (oh = oh0; oh < oh1; oh++) {
             const int32_t ih = oh * sh->stride_h - sh->pad_top + kh;
             const int32_t iw = ow0 * sh->stride_w - sh->pad_left + kw;
-            const int8_t *xp = x + ((s * sh->in_h + ih) * sh->in_w + iw) * sh->in_c + ci;
-            const int16_t *dp = dz + ((s * sh->out_h + oh) * sh->out_w + ow0) * CO + co;
-            for (ow = ow0; ow < ow1; ow++, xp += xstep, dp += CO) {
-                const int32_t xv = *xp;
-#if RCT_DSP
-                const int32_t d01 = rct_ld32(dp), d23 = rct_ld32(dp + 2);
-                g0 = __smlabb(d01, xv, g0);
-                g1 = __smlatb(d01, xv, g1);
-                g2 = __smlabb(d23, xv, g2);
-                g3 = __smlatb(d23, xv, g3);
-#else
-                g0 += xv * dp[0];
-                g1 += xv * dp[1];
-                g2 += xv * dp[2];
-                g3 += xv * dp[3];
-#endif
-            }
+            row4(x + ((s * sh->in_h + ih) * sh->in_w + iw) * sh->in_c + ci, xstep,
+                 dz + ((s * sh->out_h + oh) * sh->out_w + ow0) * CO + co, CO, ow1 - ow0, g);
         }
-    g[0] = g0; g[1] = g1; g[2] = g2; g[3] = g3;
 }
 
 int32_t rct_conv2d_backward_update(rct_tensor_t *w, const int8_t *x, int32_t x_exp,

@@ -6,7 +6,7 @@
 #include "rct.h"
 
 /* a[0..3] += sum_j x[j] * w[j * CO + 0..3], j < len (int32: RCT_ACC32 bounds the sum). */
-static void dot4_i16(const int8_t *x, const int16_t *w, int32_t len, int32_t CO, int32_t *a)
+static RCT_NOINLINE void dot4_i16(const int8_t *x, const int16_t *w, int32_t len, int32_t CO, int32_t *a)
 {
     int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], j;
     for (j = 0; j < len; j++, w += CO) {
@@ -27,7 +27,7 @@ static void dot4_i16(const int8_t *x, const int16_t *w, int32_t len, int32_t CO,
     a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3;
 }
 
-static void dot4_i8(const int8_t *x, const int8_t *w, int32_t len, int32_t CO, int32_t *a)
+static RCT_NOINLINE void dot4_i8(const int8_t *x, const int8_t *w, int32_t len, int32_t CO, int32_t *a)
 {
     int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], j;
     for (j = 0; j < len; j++, w += CO) {
@@ -77,37 +77,67 @@ static int64_t dot1_64(const int8_t *x, const void *w, int32_t w_bits, int32_t l
     return a;
 }
 
+/* The output rule of rct_out_i8 with the shift's constants computed once per call. */
+typedef struct {
+    int32_t shift, act, upper;
+    int64_t half;
+} requant_t;
+
+static int8_t requant(int64_t v, const requant_t *q)
+{
+    if (q->shift <= 0 || q->shift >= 63) /* left shifts, or everything rounds to 0 */
+        return rct_out_i8(v, q->shift, (rct_act_t)q->act, q->upper);
+    v = rct_asr64(v + q->half, q->shift);
+    if (v > 127) v = 127;
+    if (v < -128) v = -128;
+    if (q->act != RCT_ACT_LINEAR) {
+        if (v < 0) v = 0;
+        if (q->act == RCT_ACT_RELU6 && v > q->upper) v = q->upper;
+    }
+    return (int8_t)v;
+}
+
 void rct_conv2d_forward(const int8_t *x, int32_t x_exp,
                         const void *w, int32_t w_bits, int32_t w_exp,
                         const void *b, int32_t b_bits, int32_t b_exp,
                         int8_t *y, int32_t y_exp, const rct_conv_shape_t *sh,
                         rct_act_t act, rct_acc_t acc)
 {
-    const int32_t e = x_exp + w_exp, shift = y_exp - e;
-    const int32_t upper = rct_relu6_upper(y_exp);
+    const int32_t e = x_exp + w_exp;
     const int32_t H = sh->in_h, W = sh->in_w, C = sh->in_c, CO = sh->out_c, KW = sh->k_w;
     const int32_t wsz = w_bits <= 8 ? 1 : 2;
     const int32_t co4 = acc == RCT_ACC32 ? CO - CO % 4 : 0; /* channels done 4 at a time */
+    requant_t q;
     int32_t s, oh, ow, co, kh;
-    for (s = 0; s < sh->n; s++)
-        for (oh = 0; oh < sh->out_h; oh++) {
-            int32_t kh0, kh1;
-            rct_tap_range(oh, sh->stride_h, sh->pad_top, sh->k_h, H, &kh0, &kh1);
-            for (ow = 0; ow < sh->out_w; ow++) {
+    q.shift = y_exp - e;
+    q.act = (int32_t)act;
+    q.upper = rct_relu6_upper(y_exp);
+    q.half = q.shift >= 1 && q.shift <= 62 ? (int64_t)1 << (q.shift - 1) : 0;
+    for (co = 0; co < CO;) {
+        /* a block of output channels: its bias terms once, then every position */
+        const int32_t nb = co < co4 ? 4 : 1;
+        int64_t bias[4] = {0, 0, 0, 0};
+        int32_t k;
+        if (b != NULL)
+            for (k = 0; k < nb; k++)
+                bias[k] = rct_round_nearest64(rct_wload(b, b_bits, co + k), e - b_exp);
+        for (s = 0; s < sh->n; s++)
+            for (oh = 0; oh < sh->out_h; oh++) {
                 const int32_t ih0 = oh * sh->stride_h - sh->pad_top;
-                const int32_t iw0 = ow * sh->stride_w - sh->pad_left;
-                int32_t kw0, kw1, len;
-                rct_tap_range(ow, sh->stride_w, sh->pad_left, KW, W, &kw0, &kw1);
-                len = (kw1 - kw0) * C; /* taps of one kernel row: contiguous in x */
-                for (co = 0; co < CO; co++) {
-                    int32_t a[4] = {0, 0, 0, 0}, nb = 1, k;
+                int32_t kh0, kh1;
+                rct_tap_range(oh, sh->stride_h, sh->pad_top, sh->k_h, H, &kh0, &kh1);
+                for (ow = 0; ow < sh->out_w; ow++) {
+                    const int32_t iw0 = ow * sh->stride_w - sh->pad_left;
+                    int32_t kw0, kw1, len, a[4] = {0, 0, 0, 0};
                     int64_t a64 = 0;
-                    for (kh = kh0; kh < kh1; kh++) {
+                    int8_t *yp = y + ((s * sh->out_h + oh) * sh->out_w + ow) * CO + co;
+                    rct_tap_range(ow, sh->stride_w, sh->pad_left, KW, W, &kw0, &kw1);
+                    len = (kw1 - kw0) * C; /* taps of one kernel row: contiguous in x */
+                    for (kh = kh0; kh < kh1 && len > 0; kh++) {
                         const int8_t *xr = x + ((s * H + ih0 + kh) * W + iw0 + kw0) * C;
                         const int32_t wo = ((kh * KW + kw0) * C) * CO + co;
                         const void *wr = (const int8_t *)w + wo * wsz;
-                        if (len <= 0) break;
-                        if (co < co4) {
+                        if (nb == 4) {
                             if (wsz == 2) dot4_i16(xr, (const int16_t *)wr, len, CO, a);
                             else dot4_i8(xr, (const int8_t *)wr, len, CO, a);
                         } else if (acc == RCT_ACC32) {
@@ -116,16 +146,13 @@ void rct_conv2d_forward(const int8_t *x, int32_t x_exp,
                             a64 += dot1_64(xr, wr, w_bits, len, CO);
                         }
                     }
-                    if (co < co4) nb = 4;
-                    for (k = 0; k < nb; k++) {
-                        int64_t v = acc == RCT_ACC32 ? (int64_t)a[k] : a64;
-                        if (b != NULL)
-                            v += rct_round_nearest64(rct_wload(b, b_bits, co + k), e - b_exp);
-                        y[((s * sh->out_h + oh) * sh->out_w + ow) * CO + co + k] =
-                            rct_out_i8(v, shift, act, upper);
+                    if (acc != RCT_ACC32) {
+                        yp[0] = requant(a64 + bias[0], &q);
+                    } else {
+                        for (k = 0; k < nb; k++) yp[k] = requant((int64_t)a[k] + bias[k], &q);
                     }
-                    co += nb - 1;
                 }
             }
-        }
+        co += nb;
+    }
 }
