@@ -95,6 +95,7 @@ def test_maxpool(ck):
         y_g, arg_g = maxpool2d_forward(x, sh, with_arg=True)
         cmp.eq(y_c, y_g, "forward")
         cmp.eq(arg_c, arg_g, "forward argmax")
+        cmp.eq(ck.maxpool2d_forward(x, sh, null_arg=True), y_g, "forward, arg NULL")
         dx_c, e_c = ck.maxpool2d_backward(arg_c, dy, c["dy_exp"], sh)
         dx_g, e_g = maxpool2d_backward(arg_g, dy, c["dy_exp"], sh)
         cmp.eq(dx_c, dx_g, "backward dx")

@@ -411,7 +411,7 @@ static void dispatch(uint32_t op)
         rct_relu_backward((const int8_t *)A(0), dy, N(1), I(0));
         break;
     }
-    case 22: case 24: { /* max/avg pool forward: shape@0; x */
+    case 22: case 24: { /* max/avg pool forward: shape@0 [, maxpool: arg NULL]; x */
         int8_t *y;
         shape_in(&s, 0);
         y = (int8_t *)out_array(T_I8, out_size(&s));
@@ -420,7 +420,7 @@ static void dispatch(uint32_t op)
             uint8_t *arg = (uint8_t *)out_array(T_U8, out_size(&s));
             if (arg == NULL) break;
             memset(arg, 0xEE, (size_t)out_size(&s));
-            rct_maxpool2d_forward((const int8_t *)A(0), y, arg, &s);
+            rct_maxpool2d_forward((const int8_t *)A(0), y, I(14) ? NULL : arg, &s); /* 14: NULL */
         } else {
             rct_avgpool2d_forward((const int8_t *)A(0), y, &s);
         }

@@ -186,8 +186,9 @@ class CKernels:
     def relu_backward(self, y, dy, upper):
         return self.h.call(21, [upper], [_i8(y), _i16(dy)])[1][0].reshape(np.shape(dy))
 
-    def maxpool2d_forward(self, x, sh: ConvShape, with_arg: bool = False):
-        y, arg = self.h.call(22, list(sh.as_tuple()), [_i8(x)])[1]
+    def maxpool2d_forward(self, x, sh: ConvShape, with_arg: bool = False, null_arg: bool = False):
+        """null_arg: the C kernel gets arg = NULL (inference), only y is meaningful."""
+        y, arg = self.h.call(22, [*sh.as_tuple(), int(null_arg)], [_i8(x)])[1]
         shape = (sh.n, sh.out_h, sh.out_w, sh.out_c)
         return (y.reshape(shape), arg.reshape(shape)) if with_arg else y.reshape(shape)
 
