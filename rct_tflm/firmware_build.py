@@ -134,10 +134,12 @@ def _size(elf: Path, board: Board) -> SizeReport:
 
 def build_firmware(board_name: str, model_dir: str | os.PathLike, out: str | os.PathLike,
                    defines: dict[str, str | int] | None = None,
-                   flash_budget: int | None = None, ram_budget: int | None = None) -> dict:
+                   flash_budget: int | None = None, ram_budget: int | None = None,
+                   kernels: str = "auto") -> dict:
     """Compile and link; returns the manifest written to `out/build.json`.
 
-    `flash_budget`/`ram_budget` (bytes) tighten the board's limits (e.g. 64 KB / 20 KB)."""
+    `flash_budget`/`ram_budget` (bytes) tighten the board's limits (e.g. 64 KB / 20 KB);
+    `kernels` is a boards.KERNEL_SETS name (the host build is always portable C)."""
     model_dir, out = Path(model_dir), Path(out)
     if not model_dir.is_dir():
         raise UserError(f"model directory '{model_dir}' does not exist; create it with "
@@ -151,8 +153,11 @@ def build_firmware(board_name: str, model_dir: str | os.PathLike, out: str | os.
         if board_name == HOST:
             manifest = _build_host(msrc + asrc, minc + ainc, dflags, tmp)
         else:
-            manifest = _build_arm(get_board(board_name), msrc + asrc, minc + ainc, dflags, tmp,
-                                  flash_budget, ram_budget)
+            board = get_board(board_name)
+            manifest = _build_arm(board, msrc + asrc, minc + ainc,
+                                  dflags + board.kernel_flags(kernels), tmp, flash_budget,
+                                  ram_budget)
+            manifest["kernels"] = board.kernel_set(kernels)
         # The model tree travels with the image: `rct-tflm stream --firmware DIR` reads its
         # manifest (trainable split, compiled hyper-parameters) to mirror the board exactly.
         shutil.copytree(_model_root(model_dir), tmp / "model",
@@ -172,7 +177,7 @@ def build_artefact(board_name: str, art: "ModelArtefact", out: str | os.PathLike
                    cfg: "EngineConfig", trainable_layers: int | None = None,
                    frozen_layers: int | None = None, ram_budget: int | None = None,
                    flash_budget: int | None = None, defines: dict[str, str | int] | None = None,
-                   artefact_name: str = "model") -> dict:
+                   artefact_name: str = "model", kernels: str = "auto") -> dict:
     """Generate the model's C tree (rct_tflm.codegen) and build it for the board in one go.
 
     The RAM budget of the generator is `ram_budget`, else the board's RAM (host: none)."""
@@ -185,7 +190,8 @@ def build_artefact(board_name: str, art: "ModelArtefact", out: str | os.PathLike
     try:
         generate(art, gen / "model", cfg, trainable_layers, frozen_layers, ram_budget=ram_budget,
                  artefact_name=artefact_name)
-        return build_firmware(board_name, gen / "model", out, defines, flash_budget, ram_budget)
+        return build_firmware(board_name, gen / "model", out, defines, flash_budget, ram_budget,
+                              kernels)
     finally:
         shutil.rmtree(gen, ignore_errors=True)
 

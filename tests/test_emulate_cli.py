@@ -110,9 +110,11 @@ def test_emulate_golden_on_digits(capsys, tmp_path, art_path):
     assert eng.weights_sha256() == rec["weights_sha256"]
     assert {n: {"bits": b, "exp": e} for n, (b, e) in eng.bitwidths().items()} == \
         rec["bitwidth_history"]["final"]
-    d3 = load_dataset("digits", 3)  # the run's split (seed 3)
-    xt = quantise_inputs(d3.x_test.reshape(len(d3.x_test), -1), trained.preprocess["input_exp"])
-    assert np.mean(eng.predict(xt) == d3.y_test) == pytest.approx(rec["test_accuracy_after"])
+    # the run's split is the artefact's training seed's (0), not --seed's (the PRNG's)
+    split = load_dataset("digits", int(trained.training.get("seed", 0)))
+    xt = quantise_inputs(split.x_test.reshape(len(split.x_test), -1),
+                         trained.preprocess["input_exp"])
+    assert np.mean(eng.predict(xt) == split.y_test) == pytest.approx(rec["test_accuracy_after"])
     assert trained.training["method"] == "rct-int"
 
 

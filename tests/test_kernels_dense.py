@@ -26,6 +26,11 @@ DENSE_EDGES = [dict(seed=1, n=3, fin=24, fout=5, w_bits=b, b_bits=b, x_exp=-7, w
                    b_exp=e, y_off=y, act=a, bias=True, mode=1, acc64=acc)
                for b, e, y, a, acc in [(16, -20, 12, 2, False), (8, 4, -4, 1, True),
                                        (9, -24, 22, 0, False), (2, 0, 0, 2, True)]]
+# the digits MLP's first layer (SIMD forward, batch-1 update path) and a fan-in past the SIMD
+# path's stack copy (RCT_DENSE_XS_MAX = 256), on which the portable loops take over
+DENSE_EDGES += [dict(seed=2, n=1, fin=fin, fout=fout, w_bits=b, b_bits=16, x_exp=-7, w_exp=-12,
+                     b_exp=-14, y_off=12, act=1, bias=True, mode=0, acc64=False)
+                for fin, fout, b in [(64, 32, 16), (258, 3, 12), (64, 10, 9)]]
 
 
 def test_dense_forward(ck):
@@ -78,7 +83,7 @@ def test_dense_fused_update(ck):
         x = ints(r, (c["n"], c["fin"]), 8, c["mode"])
         dz = ints(r, (c["n"], c["fout"]), 16, c["mode"])
         w = ints(r, (c["fin"], c["fout"]), c["w_bits"], c["mode"]).astype(np.int32)
-        ts = [QTensor(w.copy(), c["w_exp"], c["w_bits"]) for _ in range(3)]
+        ts = [QTensor(w.copy(), c["w_exp"], c["w_bits"], out_major=True) for _ in range(3)]
         rs = [Rng(key, 5) for _ in range(3)]
         gav = [ck.dense_backward_update(ts[0], x, c["x_exp"], dz, -14, lr_shift, rs[0], stochastic),
                dense_backward_update(ts[1], x, c["x_exp"], dz, -14, lr_shift, rs[1], stochastic)]

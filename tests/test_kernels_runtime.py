@@ -33,9 +33,12 @@ def test_prng_stream(ck):
 
 
 def test_prng_known_words():
-    """Pins the stream itself (golden side), so a change of mix32 cannot pass unnoticed."""
-    assert [int(w) for w in Rng(1, 0xFFFFFFFE).next_u32(5)] == [
-        933684030, 392245485, 1753845952, 3529208806, 1366117550]
+    """Pins the stream itself (golden side), so a change of mix32 cannot pass unnoticed:
+    word(c) = mix32(mix32(key) + c), and the 16-bit uniforms are each word's low then high half."""
+    words = [2272198637, 393019658, 1492470133, 3529208806, 3405767568]
+    assert [int(w) for w in Rng(1, 0xFFFFFFFE).next_u32(5)] == words
+    halves = [h for w in words[:3] for h in (w & 0xFFFF, w >> 16)][:5]
+    assert [int(u) for u in Rng(1, 0xFFFFFFFE).next_u16(5)] == halves
 
 
 # -- rounding shifts ---------------------------------------------------------------------------
@@ -79,12 +82,13 @@ def test_round_stochastic(ck):
     def _(c):
         v = np.append(_values(c["seed"], c["n"], c["bits"]), c["v"])
         s = c["s"]
-        cmp = compare(ck, "round_stochastic64")
+        cmp = compare(ck, "round_stochastic_block")
         rc, rg, rk = (Rng(c["key"], c["counter"]) for _ in range(3))
         got = ck.round_stochastic(v, s, rc)
         cmp.eq(got, round_stochastic(v, s, rg), "vs kernels.common.round_stochastic")
         cmp.eq(rc.counter, rg.counter, "PRNG counter")
-        cmp.eq(rc.counter, (c["counter"] + (v.size if s >= 1 else 0)) & U32, "one draw each")
+        cmp.eq(rc.counter, (c["counter"] + ((v.size + 1) // 2 if s >= 1 else 0)) & U32,
+               "one 16-bit uniform each, two per word")
         if 1 <= s <= 94:  # the contract's formula (numpy shifts of >= 64 bits are undefined)
             cmp.eq(got, shift_round_stochastic(v, s, rk), "vs contract shift_round_stochastic")
 

@@ -9,10 +9,12 @@
  *    exponent per tensor (real = q * 2^exp). n is the number of samples in the call.
  *  - Errors (gradients w.r.t. activations): int16 with a per-tensor exponent; the
  *    backward-input kernels choose it from the intermediate's max |value| and return it.
- *  - Weights: Keras layouts, row-major: dense [in][out], conv2d [kh][kw][cin][cout],
- *    depthwise [kh][kw][cin][depth_multiplier]; bias [channels]. Read-only kernels take a raw
- *    pointer plus `bits`: the container is int8_t when bits <= 8, int16_t otherwise (so frozen
- *    `const int8_t` tables and trainable RAM tensors use the same kernels).
+ *  - Weights, row-major: dense [out][in] (the transpose of Keras' [in][out]: each output's
+ *    weights are contiguous for the forward GEMM), conv2d [kh][kw][cin][cout], depthwise
+ *    [kh][kw][cin][depth_multiplier]; bias [channels]. Read-only kernels take a raw pointer plus
+ *    `w_bits`, which only selects the container: int8_t when w_bits <= 8 (frozen `const int8_t`
+ *    tables), int16_t otherwise. Trainable tensors always live in int16_t (rct_tensor_t), so the
+ *    generated code passes 16 for them whatever their bitwidth.
  *  - Shifts/exponents are int32_t; a negative right shift is an exact (saturating) left shift.
  *  - Signed right shifts go through rct_asr64 (floor, well-defined); left shifts through
  *    multiplication, so no kernel relies on implementation-defined or undefined shifts.
@@ -33,33 +35,26 @@
 #define RCT_DSP 0
 #endif
 
-/* Inner loops of the conv kernels live in their own small functions so that their accumulators
- * stay in registers (inlined into the big loop nest, -Os spills them). */
-#if defined(__GNUC__)
-#define RCT_NOINLINE __attribute__((noinline))
-#else
-#define RCT_NOINLINE
-#endif
-
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* ---------------------------------------------------------------- types ---------------- */
 
-/* Contract PRNG (rct_tflm/fixedpoint/prng.py): draw(c) = mix32(mix32(c) + key), c = counter++.
- * The controller re-keys it at every period boundary: key += RCT_PRNG_REKEY_STRIDE, counter = 0. */
+/* Contract PRNG (rct_tflm/fixedpoint/prng.py): word(c) = mix32(mix32(key) + c), c = counter++.
+ * Stochastic rounding takes 16-bit uniforms, two per word (rct_prng_u16). The controller re-keys
+ * it at every period boundary: key += RCT_PRNG_REKEY_STRIDE, counter = 0. */
 #define RCT_PRNG_REKEY_STRIDE 0x9E3779B9u
 typedef struct {
     uint32_t key;
     uint32_t counter;
 } rct_prng_t;
 
-/* A trainable weight tensor in RAM. `data` is int8_t[size] when bits <= 8, else int16_t[size].
- * When the tensor may grow past 8 bits the storage must hold size int16_t values (declare it
- * as an int16_t array: that gives alignment and makes the in-place repack well-defined). */
+/* A trainable weight tensor in RAM: int16_t values whatever the bitwidth (the storage is sized
+ * for the largest bitwidth anyway; one container keeps the kernels free of per-element
+ * branches). Elements are in device order (dense: [out][in]). */
 typedef struct {
-    void    *data;
+    int16_t *data;
     int32_t  size;
     int16_t  exp;   /* real = q * 2^exp */
     uint8_t  bits;  /* current bitwidth, 2..16 */
@@ -140,6 +135,16 @@ typedef struct {
 
 /* -------------------------------------------------------- inline helpers ---------------- */
 
+/* Helpers that sit in per-weight loops: inlined even at -Os, where GCC would otherwise call
+ * them (a call and return cost as much as the helper itself). */
+#if defined(__GNUC__)
+#define RCT_HOT_INLINE static inline __attribute__((always_inline))
+#define RCT_NOINLINE __attribute__((noinline)) /* a hot loop kept out of a busy caller */
+#else
+#define RCT_HOT_INLINE static inline
+#define RCT_NOINLINE
+#endif
+
 #define RCT_GAVG_FRAC_BITS 16
 #define RCT_ERR_BITS 16          /* error tensors are int16 */
 #define RCT_CE_GRAD_EXP (-15)    /* softmax+CE gradient p - onehot is int16 at exponent -15 */
@@ -150,6 +155,12 @@ typedef struct {
 
 /* floor(v / 2^s) for 0 <= s <= 63, without relying on implementation-defined >> of negatives. */
 static inline int64_t rct_asr64(int64_t v, int32_t s)
+{
+    return v < 0 ? ~((~v) >> s) : (v >> s);
+}
+
+/* floor(v / 2^s) for 0 <= s <= 31 (the int32 twin of rct_asr64; compiles to one ASR). */
+RCT_HOT_INLINE int32_t rct_asr32(int32_t v, int32_t s)
 {
     return v < 0 ? ~((~v) >> s) : (v >> s);
 }
@@ -182,7 +193,7 @@ static inline int64_t rct_sat64(int64_t v, int32_t bits)
     return v > hi ? hi : (v < lo ? lo : v);
 }
 
-/* Element i of a weight tensor stored in the container of `bits` (int8 if bits <= 8). */
+/* Element i of a read-only weight table in the container of `bits` (int8 if bits <= 8). */
 static inline int32_t rct_wload(const void *w, int32_t bits, int32_t i)
 {
     return bits <= 8 ? (int32_t)((const int8_t *)w)[i] : (int32_t)((const int16_t *)w)[i];
@@ -236,11 +247,45 @@ static inline int32_t rct_relu6_upper(int32_t e)
     return u > 128 ? 128 : (int32_t)u;
 }
 
-/* Store v (already in range) as element i of a tensor in the container of `bits`. */
-static inline void rct_wstore(void *w, int32_t bits, int32_t i, int32_t v)
+/* lowbias32 (C. Wellons); all arithmetic is uint32_t, i.e. mod 2^32. */
+RCT_HOT_INLINE uint32_t rct_mix32(uint32_t x)
 {
-    if (bits <= 8) ((int8_t *)w)[i] = (int8_t)v;
-    else ((int16_t *)w)[i] = (int16_t)v;
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+/* The 16-bit uniform of element k of a block starting at counter c0, for base = mix32(key):
+ * the low half of word c0 + k/2 for even k, the high half for odd k. Position-only, so a kernel
+ * may visit elements in any order or skip those whose update is known to be zero. */
+RCT_HOT_INLINE uint32_t rct_prng_u16(uint32_t base, uint32_t c0, int32_t k)
+{
+    const uint32_t w = rct_mix32(base + c0 + ((uint32_t)k >> 1));
+    return (k & 1) ? (w >> 16) : (w & 0xFFFFu);
+}
+
+/* Counter after a block of `size` elements that drew (ceil(size / 2) words). */
+static inline uint32_t rct_prng_after(uint32_t c0, int32_t size)
+{
+    return c0 + ((uint32_t)size + 1u) / 2u;
+}
+
+/* Contract stochastic shift of v (|v| <= 2^62) by s >= 1 with the 16-bit uniform u16:
+ * r = u16 << 16; floor((v + (r >> (32 - min(s,31)))) / 2^min(s,31)), then an exact floor shift
+ * by s - min(s,31). s <= 0: rct_shl_sat64(v, -s) (the caller draws nothing). */
+static inline int64_t rct_sr64(int64_t v, int32_t s, uint32_t u16)
+{
+    int32_t s1, rest;
+    int64_t out;
+    if (s <= 0) return rct_shl_sat64(v, -s);
+    s1 = s < 31 ? s : 31;
+    out = rct_asr64(v + (int64_t)((u16 << 16) >> (32 - s1)), s1);
+    rest = s - s1;
+    if (rest >= 63) return out < 0 ? -1 : 0;
+    return rct_asr64(out, rest);
 }
 
 /* Round-to-nearest a / c for c > 0, ties to +inf: floor((2a + c) / (2c)); |a| <= 2^61. */
@@ -301,28 +346,25 @@ int32_t rct_err_stream_finish(rct_err_stream_t *e);
 
 /* rct_prng.c */
 void     rct_prng_seed(rct_prng_t *r, uint32_t seed);           /* key = seed, counter = 0 */
-uint32_t rct_mix32(uint32_t x);                                 /* lowbias32 */
-uint32_t rct_prng_next(rct_prng_t *r);                          /* one draw, counter += 1 */
+uint32_t rct_prng_next(rct_prng_t *r);                          /* one word, counter += 1 */
 void     rct_prng_rekey(rct_prng_t *r, uint32_t times);          /* key += times * STRIDE, counter = 0 */
 
-/* rct_round.c: contract stochastic shift, one draw iff s >= 1:
- * s >= 1: floor((v + (r >> (32 - min(s,31)))) / 2^min(s,31)) then floor-shift by s - min(s,31);
- * s <= 0: rct_shl_sat64(v, -s), no draw. Requires |v| <= 2^62. */
-int64_t rct_round_stochastic64(int64_t v, int32_t s, rct_prng_t *r);
+/* rct_round.c: rct_sr64 on a block of `count` values in place, element k taking uniform k of the
+ * block at r's counter (which then advances by ceil(count/2)); s <= 0 draws nothing. */
+void rct_round_stochastic_block(int64_t *v, int32_t count, int32_t s, rct_prng_t *r);
 
 /* rct_gavg_q16.c: floor(abs_sum * 2^(16 - sh) / size) exactly, saturated to INT32_MAX; 0 when
  * size <= 0 or abs_sum == 0. abs_sum = sum |g| < 2^62. */
 int32_t rct_gavg_q16(int64_t abs_sum, int32_t size, int32_t sh);
 
-/* rct_update_elem.c: one element of rct_update: returns sat_bits(q + round(-g, sh)), drawing one
- * PRNG word iff stochastic and sh >= 1. */
+/* rct_update_elem.c: one element of rct_update: returns sat_bits(q + round(-g, sh)) with the
+ * element's 16-bit uniform u16 (used iff stochastic and sh >= 1). */
 int32_t rct_update_elem(int32_t q, int32_t g, int32_t sh, int32_t bits, int32_t stochastic,
-                        rct_prng_t *r);
+                        uint32_t u16);
 
-/* rct_bitwidth.c: bit changes of a trainable tensor, in place, repacking the container between
- * int8 and int16 when bits crosses 8 <-> 9 (docs/numerics.md "Bit changes"). */
+/* rct_bitwidth.c: bit changes of a trainable tensor, in place (docs/numerics.md "Bit changes"). */
 void     rct_add_low_bit(rct_tensor_t *t);                    /* q = 2q, exp-1, bits+1 */
-void     rct_drop_low_bit(rct_tensor_t *t, rct_prng_t *r);    /* q = sat(SR(q/2)), exp+1, bits-1; one draw/element, C order */
+void     rct_drop_low_bit(rct_tensor_t *t, rct_prng_t *r);    /* q = sat(SR(q/2)), exp+1, bits-1; one uniform/element, device order */
 void     rct_add_high_bit(rct_tensor_t *t);                   /* bits+1 */
 uint32_t rct_saturated_count(const rct_tensor_t *t);          /* elements at qmin or qmax */
 
@@ -341,7 +383,7 @@ int32_t rct_controller_advance(rct_controller_t *c, uint32_t n_samples, rct_tens
 
 /* ---------------------------------------------------------------- kernels --------------- */
 
-/* Forward of dense: acc = sum_i x[s][i]*w[i][o] (int32 or int64 per `acc`) at exponent
+/* Forward of dense: acc = sum_i x[s][i]*w[o][i] (int32 or int64 per `acc`) at exponent
  * e = x_exp + w_exp; v = acc + align(b[o]) where align moves b from b_exp to e (round-nearest
  * if b_exp < e, else saturating left shift); y = act(sat8(round_nearest(v, y_exp - e))).
  * b may be NULL (no bias). */
@@ -351,14 +393,14 @@ void rct_dense_forward(const int8_t *x, int32_t x_exp,
                        int8_t *y, int32_t y_exp,
                        int32_t n, int32_t in, int32_t out, rct_act_t act, rct_acc_t acc);
 
-/* Error w.r.t. the input: v[s][i] = sum_o w[i][o]*dz[s][o] (int64) at exponent w_exp + dz_exp;
+/* Error w.r.t. the input: v[s][i] = sum_o w[o][i]*dz[s][o] (int64) at exponent w_exp + dz_exp;
  * shift = max(0, bitlen(max|v|) - 15); dx = sat16(round_nearest(v, shift)).
  * Returns dx_exp = w_exp + dz_exp + shift. dz is the error after the activation mask. */
 int32_t rct_dense_backward_input(const int16_t *dz, int32_t dz_exp,
                                  const void *w, int32_t w_bits, int32_t w_exp,
                                  int16_t *dx, int32_t n, int32_t in, int32_t out);
 
-/* Weight gradient: g[i][o] = sat32(g[i][o] + sum_s x[s][i]*dz[s][o]) (sum in int64).
+/* Weight gradient in device order: g[o][i] = sat32(g[o][i] + sum_s x[s][i]*dz[s][o]) (int64 sum).
  * Exponent of g: x_exp + dz_exp (callers accumulating over calls keep it equal). */
 void rct_dense_backward_weight(const int8_t *x, const int16_t *dz, int32_t n, int32_t in,
                                int32_t out, int32_t *g);
@@ -368,8 +410,9 @@ void rct_dense_backward_weight(const int8_t *x, const int16_t *dz, int32_t n, in
 void rct_bias_backward(const int16_t *dz, int32_t rows, int32_t channels, int32_t *g);
 
 /* The RCT update, shared by all parametric tensors: sh = t->exp + lr_shift - g_exp;
- * step = round(-g, sh) (stochastic: rct_round_stochastic64, one draw per element in C order iff
- * sh >= 1; nearest if stochastic == 0); q = sat_bits(q + step).
+ * step = round(-g, sh) (stochastic: rct_sr64 with element k's uniform of the block at r's
+ * counter, iff sh >= 1, which then advances by ceil(size/2); nearest if stochastic == 0);
+ * q = sat_bits(q + step).
  * Returns gavg_q16 = floor(sum|g| * 2^(16 - sh) / size), computed exactly in integers and
  * saturated to INT32_MAX (docs/numerics.md). */
 int32_t rct_update(rct_tensor_t *t, const int32_t *g, int32_t g_exp, int32_t lr_shift,

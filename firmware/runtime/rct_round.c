@@ -1,14 +1,14 @@
-/* Contract stochastic shift (rct_tflm/fixedpoint/rounding.py shift_round_stochastic), int64. */
+/* Contract stochastic shift of a block (rct_tflm/fixedpoint/rounding.py shift_round_stochastic). */
 #include "rct.h"
 
-int64_t rct_round_stochastic64(int64_t v, int32_t s, rct_prng_t *r)
+void rct_round_stochastic_block(int64_t *v, int32_t count, int32_t s, rct_prng_t *r)
 {
-    int32_t s1, rest;
-    int64_t out;
-    if (s <= 0) return rct_shl_sat64(v, -s); /* exact left shift: no draw */
-    s1 = s < 31 ? s : 31;                     /* the draw supplies at most 31 fraction bits */
-    out = rct_asr64(v + (int64_t)(rct_prng_next(r) >> (32 - s1)), s1);
-    rest = s - s1;                            /* beyond 31 bits: exact floor shift */
-    if (rest >= 63) return out < 0 ? -1 : 0;
-    return rct_asr64(out, rest);
+    const uint32_t base = rct_mix32(r->key), c0 = r->counter;
+    int32_t k;
+    if (s <= 0) { /* exact left shift: no draw */
+        for (k = 0; k < count; k++) v[k] = rct_shl_sat64(v[k], -s);
+        return;
+    }
+    for (k = 0; k < count; k++) v[k] = rct_sr64(v[k], s, rct_prng_u16(base, c0, k));
+    r->counter = rct_prng_after(c0, count);
 }

@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 from ..errors import UserError
 
 DEFAULT_BOARD = "qemu-stm32f405"
+# Kernel sets of a build: "fast" compiles the Cortex-M DSP paths (RCT_FAST_KERNELS: SMLAD and
+# saturating arithmetic), "portable" the reference C only; "auto" picks fast where the core has
+# the DSP extension. Both give the same integers (tests/test_kernels_*.py on QEMU).
+KERNEL_SETS = ("auto", "fast", "portable")
+DSP_CORES = ("cortex-m4", "cortex-m7", "cortex-m33")
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,21 @@ class Board:
         if self.is_qemu:
             return "none (QEMU: rct-tflm emulate --board NAME DIR)"
         return f"pyocd -t {self.pyocd_target} | st-flash | openocd -f board/{self.openocd_config}"
+
+    def kernel_set(self, kernels: str = "auto") -> str:
+        """The kernel set a build uses: `kernels`, with "auto" resolved for this core."""
+        if kernels not in KERNEL_SETS:
+            raise UserError(f"unknown kernel set '{kernels}'; choose one of "
+                            f"{', '.join(KERNEL_SETS)}")
+        if kernels == "auto":
+            return "fast" if self.core in DSP_CORES else "portable"
+        if kernels == "fast" and self.core not in DSP_CORES:
+            raise UserError(f"board {self.name} ({self.core}) has no DSP extension for the fast "
+                            f"kernels; use --kernels portable")
+        return kernels
+
+    def kernel_flags(self, kernels: str = "auto") -> list[str]:
+        return ["-DRCT_FAST_KERNELS"] if self.kernel_set(kernels) == "fast" else []
 
     def cpu_flags(self) -> list[str]:
         flags = [f"-mcpu={self.core}", "-mthumb"]

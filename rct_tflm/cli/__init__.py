@@ -18,6 +18,7 @@ _COMMAND_MODULES = [
     "engine",    # generate, emulate (integer engine: golden / host C / firmware boot)
     "device",    # boards, build, flash, stream (firmware, link, boards)
     "pipeline",  # partition, report, demo (the whole story)
+    "profile",   # profile (instruction counts per kernel call in a Cortex-M emulator)
 ]
 
 

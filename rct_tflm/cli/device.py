@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from ..boards import KERNEL_SETS
 from ..errors import UserError
 from .engine import _controller_options, _engine_config, ram_budget_for
 
@@ -68,11 +69,14 @@ def size_table(size: dict) -> str:
                    "board's RAM)")
 @click.option("--flash-budget", type=int, default=None,
               help="flash limit in bytes for the linked image (default: the board's flash)")
+@click.option("--kernels", type=click.Choice(KERNEL_SETS), default="auto", show_default=True,
+              help="fast: Cortex-M4/M7 DSP kernels; portable: the reference C; auto: fast where "
+                   "the core has DSP (same integers either way)")
 @click.option("--test-hooks", is_flag=True, default=False,
               help="compile the FAULT_TEST message in (tests only)")
 @_controller_options
 def build_cmd(board: str, model_path: str | None, generated: str | None, out: str, seed: int,
-              max_batch: int, ram_budget: int | None, flash_budget: int | None,
+              max_batch: int, ram_budget: int | None, flash_budget: int | None, kernels: str,
               test_hooks: bool, **kw: Any) -> None:
     """Build the firmware (ELF, BIN, HEX and a size report) for a board, or the host build."""
     from ..boards import HOST, get_board
@@ -90,7 +94,8 @@ def build_cmd(board: str, model_path: str | None, generated: str | None, out: st
     if dest.exists() and not dest.is_dir():
         raise UserError(f"--out {dest} exists and is not a folder; give a folder path")
     if generated:
-        manifest = build_firmware(board, generated, dest, defines, flash_budget, ram_budget)
+        manifest = build_firmware(board, generated, dest, defines, flash_budget, ram_budget,
+                                  kernels)
     else:
         from ..artefact import ModelArtefact
         from ..firmware_build import build_artefact
@@ -98,7 +103,7 @@ def build_cmd(board: str, model_path: str | None, generated: str | None, out: st
         manifest = build_artefact(board, ModelArtefact.load(model_path), dest, cfg,
                                   kw["trainable_layers"], kw["frozen_layers"],
                                   ram_budget_for(board, ram_budget), flash_budget, defines,
-                                  Path(model_path).stem)
+                                  Path(model_path).stem, kernels)
     if board == HOST:
         click.echo(f"host build: {dest / 'firmware'} (speaks the link protocol on stdin/stdout; "
                    f"`rct-tflm stream --board host --firmware {dest}`)")

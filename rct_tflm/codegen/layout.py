@@ -14,7 +14,7 @@ is step 2L - i. Inference runs steps 0..L-1 of the same plan (same offsets).
   w.r.t. its input; each lives until the last backward step that reads it. Those written by a
   conv/depthwise backward-input kernel carry ceil(size / 16) more int16 words (the one-pass
   exponent's sign bitmap, rct_err_stream in rct.h).
-* Trainable tensors: persistent (the whole schedule), int16 container when bits_max > 8.
+* Trainable tensors: persistent (the whole schedule), always int16 (rct_tensor_t).
 The model input and the labels are the caller's buffers (not in the arena).
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Layout:
 
 
 def weight_bytes(m: LoweredModel, name: str) -> int:
-    return m.tensors[name].size * (2 if m.bits_max[name] > 8 else 1)
+    return m.tensors[name].size * 2
 
 
 def build_layout(m: LoweredModel, max_batch: int) -> Layout:

@@ -72,8 +72,8 @@ def _tensor_ref(m: LoweredModel, name: str | None) -> dict[str, Any]:
     t = m.tensors[name]
     if name in m.trainable:
         k = m.trainable.index(name)
-        return {"data": f"s_t[{k}].data", "bits": f"(int32_t)s_t[{k}].bits",
-                "exp": f"(int32_t)s_t[{k}].exp", "k": k}
+        # trainable tensors live in int16_t whatever their bitwidth: `bits` names the container
+        return {"data": f"s_t[{k}].data", "bits": "16", "exp": f"(int32_t)s_t[{k}].exp", "k": k}
     return {"data": f"(const void *)rct_w_{c_ident(name)}", "bits": str(t.bits), "exp": str(t.exp),
             "k": None}
 
@@ -106,6 +106,11 @@ def _op_dict(op: Op, m: LoweredModel, lay: Layout) -> dict[str, Any]:
     return d
 
 
+def device_values(op: Op, name: str, q: np.ndarray) -> np.ndarray:
+    """A tensor's values in device order: dense kernels are stored [out][in] (rct.h)."""
+    return q.T if op.kind == "dense" and name == op.kernel else q
+
+
 def _tensor_tables(m: LoweredModel, lay: Layout) -> tuple[list[dict], list[dict]]:
     off = {b.name: b.offset for b in lay.buffers}
     frozen, trainable = [], []
@@ -114,11 +119,13 @@ def _tensor_tables(m: LoweredModel, lay: Layout) -> tuple[list[dict], list[dict]
             if tn is None:
                 continue
             t = m.tensors[tn]
+            dev = device_values(op, tn, t.q)
             base = {"name": tn, "shape": list(t.q.shape), "size": t.size, "bits": t.bits,
-                    "exp": t.exp, "rows": _rows(t.q)}
+                    "exp": t.exp, "rows": _rows(dev)}
             if tn in m.trainable:
+                # blob order is the artefact's (row-major); `cols` maps it to device order
                 trainable.append({**base, "init_sym": f"rct_init_{c_ident(tn)}",
-                                  "init_ctype": "int8_t" if t.bits <= 8 else "int16_t",
+                                  "cols": int(t.q.shape[-1]) if dev is not t.q else 0,
                                   "offset": off[lay.weights[tn]], "bits_max": m.bits_max[tn]})
             else:
                 frozen.append({**base, "sym": f"rct_w_{c_ident(tn)}"})

@@ -256,6 +256,8 @@ def lower(art: ModelArtefact, cfg: EngineConfig, trainable_layers: int | None = 
                     # only the kernel multiplies activations; the bias is added in int64
                     c = cap if role == "kernel" else cc.bits_max
                     tensors[tn] = _to_trainable(tn, art.tensors[tn], cc, c)
+                    # the device stores dense kernels [out][in] (the layout its GEMM reads)
+                    tensors[tn].out_major = l.kind == "dense" and role == "kernel"
                     trainable.append(tn)
                     bits_max[tn] = c
                 else:
@@ -300,7 +302,7 @@ def parse_weights_blob(blob: bytes, like: list[QTensor]) -> list[QTensor]:
     for t in like:
         bits, exp = blob[off], int(np.int8(np.uint8(blob[off + 1])))
         q = np.frombuffer(blob, "<i2", t.size, off + 2).astype(np.int32).reshape(t.q.shape)
-        out.append(QTensor(q.copy(), exp, bits))
+        out.append(QTensor(q.copy(), exp, bits, t.out_major))
         off += 2 + 2 * t.size
     return out
 

@@ -47,6 +47,9 @@ class QTensor:
     q: np.ndarray  # int32 values, always inside [qmin(bits), qmax(bits)]
     exp: int
     bits: int
+    # device storage with the last axis first (dense kernels: [out][in]); per-element PRNG
+    # draws follow the device order (prng.draws_u16)
+    out_major: bool = False
 
     @classmethod
     def from_float(cls, w: np.ndarray, bits: int, headroom_bits: int = 1) -> "QTensor":
@@ -74,7 +77,8 @@ class QTensor:
         self.bits += 1
 
     def drop_low_bit(self, rng: Rng) -> None:
-        self.q = saturate(shift_round_stochastic(self.q, 1, rng), self.bits - 1).astype(np.int32)
+        self.q = saturate(shift_round_stochastic(self.q, 1, rng, self.out_major),
+                          self.bits - 1).astype(np.int32)
         self.exp += 1
         self.bits -= 1
 
@@ -86,4 +90,4 @@ class QTensor:
         return int(np.count_nonzero((self.q <= qmin(self.bits)) | (self.q >= qmax(self.bits))))
 
     def copy(self) -> "QTensor":
-        return QTensor(self.q.copy(), self.exp, self.bits)
+        return QTensor(self.q.copy(), self.exp, self.bits, self.out_major)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .prng import Rng
+from .prng import Rng, draws_u16
 
 
 def qmin(bits: int) -> int:
@@ -31,18 +31,20 @@ def shift_round_nearest(v: np.ndarray, s: int) -> np.ndarray:
     return (v + (1 << (s - 1))) >> s
 
 
-def shift_round_stochastic(v: np.ndarray, s: int, rng: Rng) -> np.ndarray:
-    """v / 2**s with stochastic rounding: (v + (r >> (32 - s))) >> s, one draw r per element.
+def shift_round_stochastic(v: np.ndarray, s: int, rng: Rng, out_major: bool = False
+                           ) -> np.ndarray:
+    """v / 2**s with stochastic rounding: (v + (r >> (32 - s))) >> s, r = u16 << 16 with one
+    16-bit uniform u16 per element (Rng.next_u16, in device order: see draws_u16).
 
-    Equals floor(v / 2**s + u) with u = (r >> (32 - s)) / 2**s uniform on the s-bit grid in
-    [0, 1). Elements draw in C (row-major) order. s <= 0 shifts left exactly, drawing nothing.
-    s > 31 is evaluated as s = 31 plus an exact floor shift (u has 31 bits at most).
+    Equals floor(v / 2**s + u) with u = (r >> (32 - s)) / 2**s uniform on the min(s, 16)-bit grid
+    in [0, 1). s <= 0 shifts left exactly, drawing nothing. s > 31 is evaluated as s = 31 plus an
+    exact floor shift.
     """
     v = np.asarray(v, dtype=np.int64)
     if s <= 0:
         return v << -s
     s1 = min(s, 31)
-    r = rng.next_u32(v.size).reshape(v.shape).astype(np.int64)
+    r = draws_u16(rng, v.shape, out_major) << 16
     out = (v + (r >> (32 - s1))) >> s1
     return out >> (s - s1)
 
@@ -53,7 +55,7 @@ def round_nearest_float(x: np.ndarray) -> np.ndarray:
 
 
 def round_stochastic_float(x: np.ndarray, rng: Rng) -> np.ndarray:
-    """floor(x + u), u = r / 2**32 from the contract PRNG, one draw per element in C order."""
+    """floor(x + u), u = u16 / 2**16 from the contract PRNG (Rng.uniform), C order."""
     x = np.asarray(x, dtype=np.float64)
     u = rng.uniform(x.size).reshape(x.shape)
     return np.floor(x + u).astype(np.int64)

@@ -54,7 +54,7 @@ class Target:
     pool_bytes: int  # HARNESS_POOL_BYTES: the static request/response pool
     board: str | None = None  # rct_tflm.boards name (None: host)
     example_share: float = 1.0  # fraction of the host's hypothesis examples run here
-    fast: bool = False  # build with RCT_FAST_KERNELS (the Cortex-M4 DSP kernel paths)
+    fast: bool = False  # built with RCT_FAST_KERNELS (the Cortex-M4 DSP paths)
 
     @property
     def is_qemu(self) -> bool:
@@ -64,9 +64,7 @@ class Target:
 # netduinoplus2 has 128 KB of RAM: 96 KB of pool leaves ~27 KB for the rest and the stack.
 TARGETS = {t.name: t for t in [
     Target("host", 2 << 20),
-    # The same Cortex-M4 core twice: the DSP paths (as the firmware builds them) and the
-    # portable C paths (the host runs those too, with sanitizers).
-    Target("qemu-stm32f405", 96 << 10, "qemu-stm32f405", 0.75, fast=True),
+    Target("qemu-stm32f405", 96 << 10, "qemu-stm32f405", 0.75, fast=True),  # DSP kernels
     Target("qemu-mps2-an386", 1 << 20, "qemu-mps2-an386", 0.75),
 ]}
 

@@ -115,7 +115,7 @@ static const void *weights(uint32_t k, int32_t bits)
     return dst;
 }
 
-/* A trainable tensor from i16 values: storage sized for int16 (room for repacking). */
+/* A trainable tensor from i16 values (trainable tensors are always int16). */
 static void tensor_in(rct_tensor_t *t, uint32_t k, int32_t exp, int32_t bits)
 {
     const int16_t *src = (const int16_t *)A(k);
@@ -124,9 +124,9 @@ static void tensor_in(rct_tensor_t *t, uint32_t k, int32_t exp, int32_t bits)
     t->exp = (int16_t)exp;
     t->bits = (uint8_t)bits;
     t->pad_ = 0u;
-    t->data = palloc((uint32_t)t->size * 2u + 8u);
+    t->data = (int16_t *)palloc((uint32_t)t->size * 2u + 8u);
     if (t->data == NULL) return;
-    for (i = 0; i < t->size; i++) rct_wstore(t->data, bits, i, src[i]);
+    for (i = 0; i < t->size; i++) t->data[i] = src[i];
 }
 
 static void tensor_out(const rct_tensor_t *t)
@@ -134,7 +134,7 @@ static void tensor_out(const rct_tensor_t *t)
     int16_t *q = (int16_t *)out_array(T_I16, t->size);
     int32_t i;
     if (q == NULL) return;
-    for (i = 0; i < t->size; i++) q[i] = (int16_t)rct_wload(t->data, t->bits, i);
+    for (i = 0; i < t->size; i++) q[i] = t->data[i];
 }
 
 static void shape_in(rct_conv_shape_t *s, uint32_t k)
@@ -279,11 +279,13 @@ static void dispatch(uint32_t op)
         for (i = 0; o != NULL && i < N(0); i++) o[i] = rct_round_nearest64(((int64_t *)A(0))[i], I(0));
         break;
     }
-    case 3: { /* round_stochastic64: s, key, counter; v i64 -> i64 */
+    case 3: { /* round_stochastic_block: s, key, counter; v i64 -> i64 */
         int64_t *o = (int64_t *)out_array(T_I64, N(0));
         prng_in(&r, 1);
-        for (i = 0; o != NULL && i < N(0); i++)
-            o[i] = rct_round_stochastic64(((int64_t *)A(0))[i], I(0), &r);
+        if (o != NULL) {
+            memcpy(o, A(0), (size_t)N(0) * 8u);
+            rct_round_stochastic_block(o, N(0), I(0), &r);
+        }
         out_int(r.counter);
         break;
     }

@@ -1,6 +1,8 @@
 """C twins of the golden kernels: same signatures as rct_tflm.fixedpoint.kernels, executed by the
 C harness (driver.py) on one target (host or a QEMU Cortex-M board). Weights travel as int16
-values with their bits; the harness stores them in the container of that bitwidth."""
+values with their bits; the harness stores read-only weights in the container of that bitwidth
+and trainable tensors as int16. Dense kernels travel in device order ([out][in], the transpose
+of the golden model's [in, out])."""
 from __future__ import annotations
 
 import numpy as np
@@ -21,6 +23,18 @@ def _i16(a) -> np.ndarray:
 
 def _i32(a) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.int32).ravel()
+
+
+def _dev(q: np.ndarray, out_major: bool) -> np.ndarray:
+    """Values in device order: the last axis first for out-major tensors (dense [out][in])."""
+    q = np.asarray(q)
+    return q.reshape(-1, q.shape[-1]).T if out_major and q.ndim >= 2 else q
+
+
+def _from_dev(v: np.ndarray, shape: tuple[int, ...], out_major: bool) -> np.ndarray:
+    if out_major and len(shape) >= 2:
+        return v.reshape(shape[-1], -1).T.reshape(shape)
+    return v.reshape(shape)
 
 
 HELPERS = {"shl_sat": 1, "sat": 2, "div_round": 3, "relu6_upper": 4, "asr": 5}
@@ -82,19 +96,21 @@ class CKernels:
     def _tensor_op(self, op: int, t: QTensor, head: list[int], rng: Rng, tail: list[int],
                    arrays: list[np.ndarray]) -> int:
         ints, arrs = self.h.call(op, [t.exp, t.bits, *head, rng.key, rng.counter, *tail],
-                                 [_i16(t.q), *arrays])
+                                 [_i16(_dev(t.q, t.out_major)), *arrays])
         rng.counter = ints[1]
-        t.q = arrs[0].astype(np.int32).reshape(t.q.shape)
+        t.q = _from_dev(arrs[0].astype(np.int32), t.q.shape, t.out_major)
         return ints[0]
 
     def update(self, t: QTensor, g, g_exp: int, lr_shift: int, rng: Rng, stochastic=True) -> int:
+        g = _dev(np.asarray(g).reshape(t.q.shape), t.out_major)
         return self._tensor_op(9, t, [g_exp, lr_shift, int(stochastic)], rng, [], [_i32(g)])
 
     def bit_change(self, which: str, t: QTensor, rng: Rng) -> int:
         code = {"add_low": 1, "drop_low": 2, "add_high": 3}[which]
-        ints, arrs = self.h.call(28, [code, t.exp, t.bits, rng.key, rng.counter], [_i16(t.q)])
+        ints, arrs = self.h.call(28, [code, t.exp, t.bits, rng.key, rng.counter],
+                                 [_i16(_dev(t.q, t.out_major))])
         t.exp, t.bits, rng.counter = ints[0], ints[1], ints[2]
-        t.q = arrs[0].astype(np.int32).reshape(t.q.shape)
+        t.q = _from_dev(arrs[0].astype(np.int32), t.q.shape, t.out_major)
         return ints[3]
 
     def err_stream(self, v) -> tuple[np.ndarray, int]:
@@ -107,7 +123,7 @@ class CKernels:
     def dense_forward(self, x, x_exp, w, w_bits, w_exp, b, b_bits, b_exp, y_exp, act, acc):
         n, fin = x.shape
         out = w.shape[1]
-        arrays = [_i8(x), _i16(w)] + ([_i16(b)] if b is not None else [])
+        arrays = [_i8(x), _i16(np.asarray(w).T)] + ([_i16(b)] if b is not None else [])
         ints = [x_exp, w_bits, w_exp, int(b is not None), b_bits, b_exp, y_exp, n, fin, out, act,
                 acc]
         return self.h.call(5, ints, arrays)[1][0].reshape(n, out)
@@ -115,18 +131,21 @@ class CKernels:
     def dense_backward_input(self, dz, dz_exp, w, w_bits, w_exp):
         n, out = dz.shape
         fin = w.shape[0]
-        ints, arrs = self.h.call(6, [dz_exp, w_bits, w_exp, n, fin, out], [_i16(dz), _i16(w)])
+        ints, arrs = self.h.call(6, [dz_exp, w_bits, w_exp, n, fin, out],
+                                 [_i16(dz), _i16(np.asarray(w).T)])
         return arrs[0].reshape(n, fin), ints[0]
 
     def dense_backward_weight(self, x, dz, g):
         n, fin = x.shape
-        g[...] = self.h.call(7, [n, fin, dz.shape[1]], [_i8(x), _i16(dz), _i32(g)])[1][0].reshape(g.shape)
+        out = self.h.call(7, [n, fin, dz.shape[1]], [_i8(x), _i16(dz), _i32(g.T)])[1][0]
+        g[...] = out.reshape(g.shape[::-1]).T
 
     def bias_backward(self, dz, g):
         c = dz.shape[-1]
         g[...] = self.h.call(8, [dz.size // c, c], [_i16(dz), _i32(g)])[1][0]
 
     def dense_backward_update(self, t, x, x_exp, dz, dz_exp, lr_shift, rng, stochastic=True):
+        assert t.out_major, "a dense kernel is trained in device order (QTensor.out_major)"
         n, fin = x.shape
         return self._tensor_op(10, t, [x_exp, dz_exp, n, fin, dz.shape[1], lr_shift,
                                        int(stochastic)], rng, [], [_i8(x), _i16(dz)])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..prng import Rng
+from ..prng import Rng, draws_u16
 
 ACT_LINEAR, ACT_RELU, ACT_RELU6 = 0, 1, 2
 ACTIVATIONS = {"linear": ACT_LINEAR, "relu": ACT_RELU, "relu6": ACT_RELU6}
@@ -41,14 +41,15 @@ def round_nearest(v, s: int) -> np.ndarray:
     return (i64(v) + np.int64(1 << (s - 1))) >> np.int64(s)
 
 
-def round_stochastic(v, s: int, rng: Rng) -> np.ndarray:
-    """Contract stochastic shift (rct_round_stochastic64): one draw per element iff s >= 1."""
+def round_stochastic(v, s: int, rng: Rng, out_major: bool = False) -> np.ndarray:
+    """Contract stochastic shift (rct_round_stochastic64): iff s >= 1 one 16-bit uniform per
+    element in device order (draws_u16), r = u16 << 16."""
     s = int(s)
     v = i64(v)
     if s <= 0:
         return shl_sat(v, -s)
     s1 = min(s, 31)
-    r = rng.next_u32(v.size).reshape(v.shape).astype(np.int64)
+    r = draws_u16(rng, v.shape, out_major) << np.int64(16)
     out = (v + (r >> np.int64(32 - s1))) >> np.int64(s1)
     rest = s - s1
     if rest >= 63:

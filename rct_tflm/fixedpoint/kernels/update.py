@@ -3,7 +3,8 @@
 g holds int32 gradient values at exponent g_exp (real gradient = g * 2^g_exp). With learning
 rate 2^-lr_shift the update in LSB units is delta = -g * 2^(g_exp - lr_shift - exp) = -g / 2^sh,
 sh = exp + lr_shift - g_exp. It is rounded onto the grid with the contract's stochastic shift
-(one PRNG draw per element, C order, iff sh >= 1) or to nearest, then added with saturation.
+(one 16-bit uniform per element in the tensor's device order, iff sh >= 1) or to nearest, then
+added with saturation.
 Gavg = mean|delta| in Q16.16, exactly: floor(sum|g| * 2^(16 - sh) / size), saturated to
 2^31 - 1 (rct_update in firmware/kernels/rct_update.c).
 """
@@ -32,7 +33,7 @@ def update(t: QTensor, g: np.ndarray, g_exp: int, lr_shift: int, rng: Rng,
     """q <- sat_bits(q + round(-g / 2^sh)) in place; returns Gavg (Q16.16). g: int32 values."""
     g = i64(g).reshape(t.q.shape)
     sh = int(t.exp) + int(lr_shift) - int(g_exp)
-    step = round_stochastic(-g, sh, rng) if stochastic else round_nearest(-g, sh)
+    step = round_stochastic(-g, sh, rng, t.out_major) if stochastic else round_nearest(-g, sh)
     t.q = sat(t.q.astype(np.int64) + step, t.bits).astype(np.int32)
     return gavg_q16_int(int(np.abs(g).sum()), g.size, sh)
 
