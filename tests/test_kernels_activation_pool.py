@@ -74,7 +74,11 @@ POOL_EDGES = [_pool_edge(),                                       # overlapping 
               # the window, and the zoo CNN's pool1 with ties
               _pool_edge(k_h=2, k_w=2, s_h=2, s_w=2),
               _pool_edge(k_h=2, k_w=1, s_h=3, s_w=2, in_h=8, in_w=7),
-              _pool_edge(k_h=2, k_w=2, s_h=2, s_w=2, in_h=8, in_w=8, in_c=8, n=1, mode=2)]
+              _pool_edge(k_h=2, k_w=2, s_h=2, s_w=2, in_h=8, in_w=8, in_c=8, n=1, mode=2),
+              # argmax packing: 2 bits (<= 4 taps, odd count), 4 bits (16 taps), 8 bits (20)
+              _pool_edge(k_h=1, k_w=3, s_h=1, s_w=3, in_h=3, in_w=7, in_c=1, n=1, mode=0),
+              _pool_edge(k_h=4, k_w=4, s_h=4, s_w=4, in_h=8, in_w=9, mode=0),
+              _pool_edge(k_h=5, k_w=4, s_h=2, s_w=3, in_h=9, in_w=8, mode=0)]
 
 
 def _pool_data(c):

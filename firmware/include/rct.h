@@ -239,6 +239,12 @@ static inline void rct_back_taps(int32_t o_num, int32_t stride, int32_t k, int32
     *t1 = o_num + 1 < k ? o_num + 1 : k;     /* o >= 0 */
 }
 
+/* Max-pool window argmax storage: element o's window index (kh * k_w + kw) takes
+ * RCT_ARGMAX_BITS(taps) bits (2 for windows of up to 4 taps, 4 up to 16, else 8; taps <= 256) at
+ * bit o * bits of a byte array, low bits first; RCT_ARGMAX_BYTES(count, taps) bytes in all. */
+#define RCT_ARGMAX_BITS(taps) ((taps) <= 4 ? 2 : ((taps) <= 16 ? 4 : 8))
+#define RCT_ARGMAX_BYTES(count, taps) (((count) * RCT_ARGMAX_BITS(taps) + 7) / 8)
+
 /* Upper clamp of ReLU6 on an int8 tensor at exponent e: 6 * 2^-e rounded to nearest, capped at
  * 128 (128 means "no clamp below the int8 maximum"). */
 static inline int32_t rct_relu6_upper(int32_t e)
@@ -491,7 +497,7 @@ void rct_relu_backward(const int8_t *y, int16_t *dy, int32_t count, int32_t uppe
 
 /* MaxPool2D (exponent unchanged; padding taps skipped; windows always hold >= 1 valid tap).
  * arg (may be NULL: inference) receives per output the window index kh * k_w + kw of the first
- * maximum in scan order (k_h * k_w <= 256), which the backward pass routes by. */
+ * maximum in scan order (k_h * k_w <= 256), packed as RCT_ARGMAX_BITS: the backward routes by it. */
 void rct_maxpool2d_forward(const int8_t *x, int8_t *y, uint8_t *arg, const rct_conv_shape_t *sh);
 /* Routes each dy to the first maximum of its window (arg from rct_maxpool2d_forward); an input
  * receiving from several (overlapping) windows sums them in int64, then the tensor is

@@ -1,8 +1,14 @@
-/* MaxPool2D backward from the forward's window argmax (no recomputation): each window's error
- * goes to its first maximum. Non-overlapping windows (stride >= pool) give every input at most
+/* MaxPool2D backward from the forward's window argmax (no recomputation; packed as
+ * RCT_ARGMAX_BITS bits per output): each window's error goes to its first maximum. Non-overlapping windows (stride >= pool) give every input at most
  * one error: a scatter into zeros, already int16 at shift 0. Overlapping windows sum several:
  * a gather per input (its windows whose argmax it is), two cheap passes for the exponent. */
 #include "rct.h"
+
+static int32_t arg_at(const uint8_t *arg, int32_t o, int32_t bits)
+{
+    const int32_t bit = o * bits;
+    return (arg[bit >> 3] >> (bit & 7)) & ((1 << bits) - 1);
+}
 
 static int64_t gather(const uint8_t *arg, const int16_t *dy, const rct_conv_shape_t *sh,
                       int32_t s, int32_t h, int32_t w, int32_t c)
@@ -16,7 +22,8 @@ static int64_t gather(const uint8_t *arg, const int16_t *dy, const rct_conv_shap
             const int32_t oh = (h + sh->pad_top - kh) / sh->stride_h;
             const int32_t ow = (w + sh->pad_left - kw) / sh->stride_w;
             const int32_t o = ((s * sh->out_h + oh) * sh->out_w + ow) * sh->in_c + c;
-            if (arg[o] == kh * sh->k_w + kw) a += dy[o];
+            if (arg_at(arg, o, RCT_ARGMAX_BITS(sh->k_h * sh->k_w)) == kh * sh->k_w + kw)
+                a += dy[o];
         }
     return a;
 }
@@ -24,7 +31,7 @@ static int64_t gather(const uint8_t *arg, const int16_t *dy, const rct_conv_shap
 int32_t rct_maxpool2d_backward(const uint8_t *arg, const int16_t *dy, int32_t dy_exp,
                                int16_t *dx, const rct_conv_shape_t *sh)
 {
-    const int32_t C = sh->in_c, W = sh->in_w;
+    const int32_t C = sh->in_c, W = sh->in_w, bits = RCT_ARGMAX_BITS(sh->k_h * sh->k_w);
     int32_t s, h, w, c, shift = 0, pass;
     if (sh->stride_h >= sh->k_h && sh->stride_w >= sh->k_w) {
         const int32_t count = sh->n * sh->in_h * W * C;
@@ -37,7 +44,7 @@ int32_t rct_maxpool2d_backward(const uint8_t *arg, const int16_t *dy, int32_t dy
                     const int32_t base = (s * sh->in_h + oh * sh->stride_h - sh->pad_top) * W +
                                          ow * sh->stride_w - sh->pad_left;
                     for (c = 0; c < C; c++) {
-                        const int32_t t = arg[o + c];
+                        const int32_t t = arg_at(arg, o + c, bits);
                         dx[(base + (t / sh->k_w) * W + t % sh->k_w) * C + c] = dy[o + c];
                     }
                 }

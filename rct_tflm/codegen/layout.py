@@ -8,8 +8,8 @@ is step 2L - i. Inference runs steps 0..L-1 of the same plan (same offsets).
   A buffer lives from the step that writes it to the last step that reads it: the next forward,
   or the backward of an op that needs it (its input for the weight update, its output for the
   activation mask).
-* Max-pool argmax buffers (uint8, max_batch x output size), for pools the backward pass crosses:
-  the window index of each output's first maximum, from the forward to the pool's backward.
+* Max-pool argmax buffers, for pools the backward pass crosses: the window index of each
+  output's first maximum (2, 4 or 8 bits, RCT_ARGMAX_BITS), from the forward to the backward.
 * Error buffers (int16, max_batch x size): the softmax's, then one per op that produces an error
   w.r.t. its input; each lives until the last backward step that reads it. Those written by a
   conv/depthwise backward-input kernel carry ceil(size / 16) more int16 words (the one-pass
@@ -27,6 +27,12 @@ from .plan import Buffer, check_plan, plan_arena
 INPLACE_KINDS = ("flatten", "dropout", "relu", "relu6")
 PARAM_KINDS = ("dense", "conv2d", "depthwise_conv2d")
 STREAM_KINDS = ("conv2d", "depthwise_conv2d")  # backward-input in one pass (rct_err_stream)
+
+
+def argmax_bytes(count: int, taps: int) -> int:
+    """Bytes of a packed max-pool argmax (RCT_ARGMAX_BYTES in rct.h): 2, 4 or 8 bits each."""
+    bits = 2 if taps <= 4 else (4 if taps <= 16 else 8)
+    return (count * bits + 7) // 8
 
 
 def err_stream_extra(count: int) -> int:
@@ -93,7 +99,8 @@ def build_layout(m: LoweredModel, max_batch: int) -> Layout:
     for op in ops[first:]:
         if op.kind == "maxpool2d" and op.needs_dx:
             a = f"arg{op.index}"
-            bufs[a] = Buffer(a, max_batch * op.out_size, op.index, bwd(op.index), 4, "mask")
+            nbytes = argmax_bytes(max_batch * op.out_size, op.shape.k_h * op.shape.k_w)
+            bufs[a] = Buffer(a, nbytes, op.index, bwd(op.index), 4, "mask")
             arg_of[op.index] = a
     # errors
     err_in: list[str | None] = [None] * L

@@ -418,11 +418,19 @@ static void dispatch(uint32_t op)
         shape_in(&s, 0);
         y = (int8_t *)out_array(T_I8, out_size(&s));
         if (y == NULL) break;
-        if (op == 22) { /* out: y, then the window argmax (u8) */
-            uint8_t *arg = (uint8_t *)out_array(T_U8, out_size(&s));
-            if (arg == NULL) break;
-            memset(arg, 0xEE, (size_t)out_size(&s));
-            rct_maxpool2d_forward((const int8_t *)A(0), y, I(14) ? NULL : arg, &s); /* 14: NULL */
+        if (op == 22) { /* out: y, then the window argmax unpacked (u8) */
+            const int32_t no = out_size(&s), taps = s.k_h * s.k_w;
+            const int32_t bytes = RCT_ARGMAX_BYTES(no, taps), bits = RCT_ARGMAX_BITS(taps);
+            uint8_t *out = (uint8_t *)out_array(T_U8, no);
+            uint8_t *packed = (uint8_t *)palloc((uint32_t)bytes + 8u);
+            int32_t i;
+            if (out == NULL || packed == NULL) break;
+            memset(packed, 0xEE, (size_t)bytes + 8u); /* garbage, and a canary after the end */
+            rct_maxpool2d_forward((const int8_t *)A(0), y, I(14) ? NULL : packed, &s); /* 14: NULL */
+            for (i = 0; i < 8; i++)
+                if (packed[bytes + i] != 0xEE) failed = ST_BAD; /* wrote past RCT_ARGMAX_BYTES */
+            for (i = 0; i < no; i++)
+                out[i] = (uint8_t)((packed[i * bits / 8] >> (i * bits % 8)) & ((1 << bits) - 1));
         } else {
             rct_avgpool2d_forward((const int8_t *)A(0), y, &s);
         }
@@ -434,7 +442,17 @@ static void dispatch(uint32_t op)
         dx = (int16_t *)out_array(T_I16, in_size(&s));
         if (dx == NULL) break;
         memset(dx, 0xA5, (size_t)in_size(&s) * 2u); /* the kernel writes every element */
-        out_int(rct_maxpool2d_backward((const uint8_t *)A(0), (const int16_t *)A(1), I(0), dx, &s));
+        {   /* the argmax arrives unpacked: pack it as rct_maxpool2d_forward stores it */
+            const int32_t no = N(0), bits = RCT_ARGMAX_BITS(s.k_h * s.k_w);
+            uint8_t *packed = (uint8_t *)palloc((uint32_t)RCT_ARGMAX_BYTES(no, s.k_h * s.k_w));
+            int32_t i;
+            if (packed == NULL) break;
+            for (i = 0; i < no; i++)
+                packed[i * bits / 8] = (uint8_t)(packed[i * bits / 8] |
+                                                 ((((const uint8_t *)A(0))[i] & ((1 << bits) - 1))
+                                                  << (i * bits % 8)));
+            out_int(rct_maxpool2d_backward(packed, (const int16_t *)A(1), I(0), dx, &s));
+        }
         break;
     }
     case 25: { /* avgpool backward: dy_exp, shape@1; dy */
