@@ -35,7 +35,7 @@ def conv_case(draw, kind: str):
              in_w=draw(st.integers(lo_w, 7)), in_c=draw(st.integers(1, 3)), k_h=k_h, k_w=k_w,
              s_h=draw(st.integers(1, 2)), s_w=draw(st.integers(1, 2)), pad=pad,
              out_c=draw(st.integers(1, 9)),  # > 4: the kernels' 4-channel blocks + remainder
-             dm=draw(st.integers(1, 3)) if kind == "depthwise" else 1,
+             dm=draw(st.integers(1, 5)) if kind == "depthwise" else 1,  # 1 and 4: 4-channel blocks
              w_bits=draw(st.integers(2, 16)), b_bits=draw(st.integers(2, 16)),
              x_exp=draw(st.integers(-9, 2)), w_exp=draw(st.integers(-16, 2)),
              b_exp=draw(st.integers(-24, 4)),

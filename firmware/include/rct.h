@@ -368,6 +368,21 @@ int32_t rct_gavg_q16(int64_t abs_sum, int32_t size, int32_t sh);
 int32_t rct_update_elem(int32_t q, int32_t g, int32_t sh, int32_t bits, int32_t stochastic,
                         uint32_t u16);
 
+/* rct_update_block.c: the update of weights k .. k+nb-1 (device order) of a tensor from their
+ * exact int32 gradients g[0..nb) — identical to rct_update_elem with rct_prng_u16 per element
+ * (uniforms by position, so blocks may come in any order). With fast32 (stochastic, 1 <= sh <= 30
+ * and |g| <= g_bound where g_bound + 2^sh <= INT32_MAX) the rounding runs in int32 and a zero
+ * gradient, whose step floor(r / 2^sh) is 0, is skipped. Returns sum |g| of the block. The
+ * caller sets r->counter = rct_prng_after(c0, size) afterwards when stochastic and sh >= 1. */
+typedef struct {
+    int32_t  sh, bits, stochastic, fast32;
+    uint32_t base, c0; /* mix32(key), the tensor's first counter */
+} rct_update_cfg_t;
+void    rct_update_cfg(rct_update_cfg_t *u, const rct_tensor_t *t, int32_t sh, int32_t stochastic,
+                       const rct_prng_t *r, int64_t g_bound); /* g_bound < 0: no 32-bit path */
+int64_t rct_update_block(int16_t *q, int32_t k, const int32_t *g, int32_t nb,
+                         const rct_update_cfg_t *u);
+
 /* rct_bitwidth.c: bit changes of a trainable tensor, in place (docs/numerics.md "Bit changes"). */
 void     rct_add_low_bit(rct_tensor_t *t);                    /* q = 2q, exp-1, bits+1 */
 void     rct_drop_low_bit(rct_tensor_t *t, rct_prng_t *r);    /* q = sat(SR(q/2)), exp+1, bits-1; one uniform/element, device order */

@@ -3,8 +3,8 @@
  * by rct_update. Four neighbouring output channels share one pass over the output positions: x
  * is read once for the four, dz[.., co..co+3] is contiguous. The sums stay in int32 when the term
  * count allows (docs/numerics.md "Accumulator bounds": n * out_h * out_w <= RCT_GRAD32_MAX_TERMS),
- * else the exact int64 helper runs. The update of a block then takes one mix32 word per two
- * weights, and 32-bit rounding arithmetic when |g| + 2^sh fits int32. */
+ * else the exact int64 helper runs. Each block is then updated by rct_update_block (32-bit
+ * rounding when |g| + 2^sh fits int32: |g| <= terms * 2^22). */
 #include "rct.h"
 
 /* g[0..3] += sum_j xp[j * xstep] * dp[j * CO + 0..3], j < len: one row of output positions. */
@@ -49,57 +49,20 @@ static void grad4(const int8_t *x, const int16_t *dz, const rct_conv_shape_t *sh
         }
 }
 
-/* q + step clipped to [-(hi+1), hi]: one unsigned compare on the common in-range path. */
-RCT_HOT_INLINE int32_t add_clip(int32_t q, int32_t step, int32_t hi)
-{
-    const int32_t v = q + step;
-    if ((uint32_t)(v + hi + 1) <= (uint32_t)(2 * hi + 1)) return v;
-    return v < 0 ? -hi - 1 : hi;
-}
-
-/* Elements k .. k+nb-1 with gradients g[]: the 32-bit stochastic path (1 <= sh <= 30 and every
- * |g| + 2^sh < 2^31, so -g + (r >> (32 - sh)) cannot wrap), or the generic update. Uniforms by
- * position (rct_prng_u16), so a zero gradient (step floor(r / 2^sh) = 0) is skipped. */
-static int64_t update_block(int16_t *q, int32_t k, const int32_t *g, int32_t nb, int32_t sh,
-                            int32_t bits, int32_t mode32, int32_t stochastic, uint32_t base,
-                            uint32_t c0)
-{
-    const int32_t hi = (1 << (bits - 1)) - 1, rsh = 32 - sh;
-    int64_t abs_sum = 0;
-    int32_t j;
-    for (j = 0; j < nb; j++) {
-        const int32_t kk = k + j, gj = g[j];
-        abs_sum += gj < 0 ? -(int64_t)gj : gj;
-        if (mode32) {
-            uint32_t r;
-            if (gj == 0) continue;
-            r = rct_mix32(base + c0 + ((uint32_t)kk >> 1));
-            r = (kk & 1) ? (r >> 16 << 16) : (r << 16);
-            q[kk] = (int16_t)add_clip(q[kk], rct_asr32((int32_t)(r >> rsh) - gj, sh), hi);
-        } else {
-            q[kk] = (int16_t)rct_update_elem(q[kk], gj, sh, bits, stochastic,
-                                             rct_prng_u16(base, c0, kk));
-        }
-    }
-    return abs_sum;
-}
-
 int32_t rct_conv2d_backward_update(rct_tensor_t *w, const int8_t *x, int32_t x_exp,
                                    const int16_t *dz, int32_t dz_exp,
                                    const rct_conv_shape_t *sh, int32_t lr_shift,
                                    int32_t stochastic, rct_prng_t *r)
 {
     const int32_t shift = w->exp + lr_shift - (x_exp + dz_exp);
-    const int32_t bits = w->bits, CO = sh->out_c;
+    const int32_t CO = sh->out_c;
     const int64_t terms = (int64_t)sh->n * sh->out_h * sh->out_w;
     const int32_t use32 = terms <= RCT_GRAD32_MAX_TERMS;
     const int32_t co4 = use32 ? CO - CO % 4 : 0;
-    /* |g| <= terms * 2^22, and the uniform's term is < 2^shift */
-    const int32_t mode32 = stochastic && use32 && shift >= 1 && shift <= 30 &&
-                           terms * ((int64_t)1 << 22) + ((int64_t)1 << shift) <= INT32_MAX;
-    const uint32_t base = rct_mix32(r->key), c0 = r->counter;
+    rct_update_cfg_t u;
     int64_t abs_sum = 0;
     int32_t kh, kw, ci, co, k = 0;
+    rct_update_cfg(&u, w, shift, stochastic, r, use32 ? terms * ((int64_t)1 << 22) : -1);
     for (kh = 0; kh < sh->k_h; kh++) {
         int32_t oh0, oh1;
         rct_out_range(kh, sh->stride_h, sh->pad_top, sh->in_h, sh->out_h, &oh0, &oh1);
@@ -116,13 +79,12 @@ int32_t rct_conv2d_backward_update(rct_tensor_t *w, const int8_t *x, int32_t x_e
                         g[0] = (int32_t)rct_sat64(
                             rct_conv2d_weight_grad(x, dz, sh, kh, kw, ci, co), 32);
                     }
-                    abs_sum += update_block(w->data, k, g, nb, shift, bits, mode32, stochastic,
-                                            base, c0);
+                    abs_sum += rct_update_block(w->data, k, g, nb, &u);
                     k += nb;
                     co += nb;
                 }
         }
     }
-    if (stochastic && shift >= 1) r->counter = rct_prng_after(c0, w->size);
+    if (stochastic && shift >= 1) r->counter = rct_prng_after(u.c0, w->size);
     return rct_gavg_q16(abs_sum, w->size, shift);
 }
