@@ -512,7 +512,8 @@ void rct_relu_backward(const int8_t *y, int16_t *dy, int32_t count, int32_t uppe
 
 /* MaxPool2D (exponent unchanged; padding taps skipped; windows always hold >= 1 valid tap).
  * arg (may be NULL: inference) receives per output the window index kh * k_w + kw of the first
- * maximum in scan order (k_h * k_w <= 256), packed as RCT_ARGMAX_BITS: the backward routes by it. */
+ * maximum in scan order (k_h * k_w <= 256), packed as RCT_ARGMAX_BITS; the backward routes by
+ * it. */
 void rct_maxpool2d_forward(const int8_t *x, int8_t *y, uint8_t *arg, const rct_conv_shape_t *sh);
 /* Routes each dy to the first maximum of its window (arg from rct_maxpool2d_forward); an input
  * receiving from several (overlapping) windows sums them in int64, then the tensor is

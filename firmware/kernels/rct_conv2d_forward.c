@@ -6,7 +6,8 @@
 #include "rct.h"
 
 /* a[0..3] += sum_j x[j] * w[j * CO + 0..3], j < len (int32: RCT_ACC32 bounds the sum). */
-static RCT_NOINLINE void dot4_i16(const int8_t *x, const int16_t *w, int32_t len, int32_t CO, int32_t *a)
+static RCT_NOINLINE void dot4_i16(const int8_t *x, const int16_t *w, int32_t len, int32_t CO,
+                                  int32_t *a)
 {
     int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], j;
     for (j = 0; j < len; j++, w += CO) {
@@ -27,7 +28,8 @@ static RCT_NOINLINE void dot4_i16(const int8_t *x, const int16_t *w, int32_t len
     a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3;
 }
 
-static RCT_NOINLINE void dot4_i8(const int8_t *x, const int8_t *w, int32_t len, int32_t CO, int32_t *a)
+static RCT_NOINLINE void dot4_i8(const int8_t *x, const int8_t *w, int32_t len, int32_t CO,
+                                 int32_t *a)
 {
     int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], j;
     for (j = 0; j < len; j++, w += CO) {

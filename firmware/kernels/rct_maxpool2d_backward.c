@@ -1,7 +1,8 @@
 /* MaxPool2D backward from the forward's window argmax (no recomputation; packed as
- * RCT_ARGMAX_BITS bits per output): each window's error goes to its first maximum. Non-overlapping windows (stride >= pool) give every input at most
- * one error: a scatter into zeros, already int16 at shift 0. Overlapping windows sum several:
- * a gather per input (its windows whose argmax it is), two cheap passes for the exponent. */
+ * RCT_ARGMAX_BITS bits per output): each window's error goes to its first maximum.
+ * Non-overlapping windows (stride >= pool) give every input at most one error: a scatter into
+ * zeros, already int16 at shift 0. Overlapping windows sum several: a gather per input (its
+ * windows whose argmax it is), two cheap passes for the exponent. */
 #include "rct.h"
 
 static int32_t arg_at(const uint8_t *arg, int32_t o, int32_t bits)

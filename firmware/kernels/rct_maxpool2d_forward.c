@@ -21,17 +21,27 @@ void rct_maxpool2d_forward(const int8_t *x, int8_t *y, uint8_t *arg, const rct_c
                 int32_t kw0, kw1;
                 rct_tap_range(ow, sh->stride_w, sh->pad_left, KW, W, &kw0, &kw1);
                 xw = x + ((s * sh->in_h + ih0 + kh0) * W + iw0 + kw0) * C; /* first valid tap */
+                const int32_t full2 = sh->k_h == 2 && KW == 2 && kh0 == 0 && kh1 == 2 &&
+                                      kw0 == 0 && kw1 == 2;
                 for (c = 0; c < C; c++, o++) {
                     const int8_t *xc = xw + c;
                     int32_t best = -129, at = 0;
-                    for (kh = kh0; kh < kh1; kh++, xc += W * C)
-                        for (kw = kw0; kw < kw1; kw++) {
-                            const int32_t v = xc[(kw - kw0) * C];
-                            if (v > best) { /* strict: the first maximum in scan order wins */
-                                best = v;
-                                at = kh * KW + kw;
+                    if (full2) { /* MaxPool2D(2) inside the image: four taps, no loops */
+                        const int32_t v1 = xc[C], v2 = xc[W * C], v3 = xc[W * C + C];
+                        best = xc[0];
+                        if (v1 > best) { best = v1; at = 1; }
+                        if (v2 > best) { best = v2; at = 2; }
+                        if (v3 > best) { best = v3; at = 3; }
+                    } else {
+                        for (kh = kh0; kh < kh1; kh++, xc += W * C)
+                            for (kw = kw0; kw < kw1; kw++) {
+                                const int32_t v = xc[(kw - kw0) * C];
+                                if (v > best) { /* strict: the first maximum in scan order */
+                                    best = v;
+                                    at = kh * KW + kw;
+                                }
                             }
-                        }
+                    }
                     y[o] = (int8_t)best;
                     if (arg != NULL) {
                         const int32_t bit = o * bits;

@@ -426,7 +426,8 @@ static void dispatch(uint32_t op)
             int32_t i;
             if (out == NULL || packed == NULL) break;
             memset(packed, 0xEE, (size_t)bytes + 8u); /* garbage, and a canary after the end */
-            rct_maxpool2d_forward((const int8_t *)A(0), y, I(14) ? NULL : packed, &s); /* 14: NULL */
+            /* int 14 set: arg = NULL (inference) */
+            rct_maxpool2d_forward((const int8_t *)A(0), y, I(14) ? NULL : packed, &s);
             for (i = 0; i < 8; i++)
                 if (packed[bytes + i] != 0xEE) failed = ST_BAD; /* wrote past RCT_ARGMAX_BYTES */
             for (i = 0; i < no; i++)
