@@ -1,6 +1,7 @@
 """ReLU/ReLU6 forward and backward, int8 requantisation, max/average pooling forward and
 backward: C == golden integer by integer on every target."""
 import numpy as np
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernel_harness.cases import ints
@@ -104,6 +105,27 @@ def test_maxpool(ck):
         dx_g, e_g = maxpool2d_backward(arg_g, dy, c["dy_exp"], sh)
         cmp.eq(dx_c, dx_g, "backward dx")
         cmp.eq(e_c, e_g, "backward dx_exp")
+        for upper in (128, 3):  # the folded activation mask (ReLU, ReLU6 with a low clamp)
+            dx_c, e_c = ck.maxpool2d_backward(arg_c, dy, c["dy_exp"], sh, y=y_g, upper=upper)
+            dx_g, e_g = maxpool2d_backward(arg_g, dy, c["dy_exp"], sh, y=y_g, upper=upper)
+            cmp.eq(dx_c, dx_g, f"backward dx, mask upper {upper}")
+            cmp.eq(e_c, e_g, "backward dx_exp, mask")
+
+
+@settings(max_examples=60)
+@given(pool_case(), st.sampled_from([128, 1, 3, 64]))
+def test_maxpool_folded_mask_equals_relu_backward(c, upper):
+    """Golden: for non-overlapping windows the pool backward with the pool's output as mask ==
+    the unmasked pool backward followed by relu_backward on the layer output (the fold the
+    generator makes so that output need not live until its backward)."""
+    sh, x, dy = _pool_data(c)
+    x = np.maximum(x, 0) if upper == 128 else np.clip(x, 0, upper)  # a ReLU/ReLU6 output
+    y, arg = maxpool2d_forward(x, sh, with_arg=True)
+    dx_f, e_f = maxpool2d_backward(arg, dy, c["dy_exp"], sh, y=y, upper=upper)
+    dx_u, e_u = maxpool2d_backward(arg, dy, c["dy_exp"], sh)
+    if sh.stride_h >= sh.k_h and sh.stride_w >= sh.k_w:
+        np.testing.assert_array_equal(dx_f, relu_backward(x, dx_u, upper))
+        assert e_f == e_u == c["dy_exp"]
 
 
 def test_avgpool(ck):

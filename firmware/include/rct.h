@@ -517,9 +517,13 @@ void rct_relu_backward(const int8_t *y, int16_t *dy, int32_t count, int32_t uppe
 void rct_maxpool2d_forward(const int8_t *x, int8_t *y, uint8_t *arg, const rct_conv_shape_t *sh);
 /* Routes each dy to the first maximum of its window (arg from rct_maxpool2d_forward); an input
  * receiving from several (overlapping) windows sums them in int64, then the tensor is
- * normalised like rct_dense_backward_input. Returns dx_exp (= dy_exp when no overlap). */
-int32_t rct_maxpool2d_backward(const uint8_t *arg, const int16_t *dy, int32_t dy_exp,
-                               int16_t *dx, const rct_conv_shape_t *sh);
+ * normalised like rct_dense_backward_input. Returns dx_exp (= dy_exp when no overlap).
+ * y (may be NULL) is the pool's output: then dy[o] counts only where 0 < y[o] < upper (upper as
+ * in rct_relu_backward), the activation mask of the layer before the pool folded in (for
+ * non-overlapping windows identical to masking dx by that layer's output). */
+int32_t rct_maxpool2d_backward(const uint8_t *arg, const int8_t *y, int32_t upper,
+                               const int16_t *dy, int32_t dy_exp, int16_t *dx,
+                               const rct_conv_shape_t *sh);
 
 /* AveragePool2D (exponent unchanged): y = sat8(div_round(sum, count)), count = valid taps
  * (padding excluded, as TF), div_round(a, c) = floor((2a + c) / (2c)) (nearest, ties to +inf). */

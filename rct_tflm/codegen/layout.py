@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..fixedpoint.engine import LoweredModel
+from ..fixedpoint.engine import LoweredModel, mask_folds
 from .plan import Buffer, check_plan, plan_arena
 
 INPLACE_KINDS = ("flatten", "dropout", "relu", "relu6")
@@ -50,6 +50,7 @@ class Layout:
     err_out: list[str | None]  # error buffer op i writes (its input's error), if any
     arg_of: list[str | None]  # max-pool op i's window-argmax buffer (None: not trained through)
     weights: dict[str, str]  # trainable tensor -> buffer name
+    folds: dict[int, int]  # op -> the max-pool after it that applies its activation mask
 
     def buffer(self, name: str) -> Buffer:
         return next(b for b in self.buffers if b.name == name)
@@ -86,10 +87,13 @@ def build_layout(m: LoweredModel, max_batch: int) -> Layout:
         cur = out
     use(act_of[-1], L)  # the softmax reads the logits
     first = m.first_trainable
+    folds = mask_folds(m)
     for op in ops[first:]:
         if op.kind in PARAM_KINDS:
             use(in_of[op.index], bwd(op.index))  # x for the weight update
-            if op.act:
+            if op.index in folds:  # the pool's backward masks by the pool's output
+                use(act_of[folds[op.index]], bwd(folds[op.index]))
+            elif op.act:
                 use(act_of[op.index], bwd(op.index))  # activation mask
         elif op.kind in ("relu", "relu6"):
             use(act_of[op.index], bwd(op.index))
@@ -127,4 +131,4 @@ def build_layout(m: LoweredModel, max_batch: int) -> Layout:
     blist = list(bufs.values())
     size = plan_arena(blist)
     check_plan(blist, size)
-    return Layout(blist, size, act_of, in_of, err_in, err_out, arg_of, weights)
+    return Layout(blist, size, act_of, in_of, err_in, err_out, arg_of, weights, folds)

@@ -437,7 +437,7 @@ static void dispatch(uint32_t op)
         }
         break;
     }
-    case 23: { /* maxpool backward: dy_exp, shape@1; arg (u8), dy */
+    case 23: { /* maxpool backward: dy_exp, shape@1, upper@15; arg (u8), dy [, y (i8)] */
         int16_t *dx;
         shape_in(&s, 1);
         dx = (int16_t *)out_array(T_I16, in_size(&s));
@@ -452,7 +452,8 @@ static void dispatch(uint32_t op)
                 packed[i * bits / 8] = (uint8_t)(packed[i * bits / 8] |
                                                  ((((const uint8_t *)A(0))[i] & ((1 << bits) - 1))
                                                   << (i * bits % 8)));
-            out_int(rct_maxpool2d_backward(packed, (const int16_t *)A(1), I(0), dx, &s));
+            out_int(rct_maxpool2d_backward(packed, n_in_arrays > 2 ? (const int8_t *)A(2) : NULL,
+                                           I(15), (const int16_t *)A(1), I(0), dx, &s));
         }
         break;
     }

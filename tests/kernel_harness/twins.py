@@ -211,9 +211,10 @@ class CKernels:
         shape = (sh.n, sh.out_h, sh.out_w, sh.out_c)
         return (y.reshape(shape), arg.reshape(shape)) if with_arg else y.reshape(shape)
 
-    def maxpool2d_backward(self, arg, dy, dy_exp, sh: ConvShape):
-        ints, arrs = self.h.call(23, [dy_exp, *sh.as_tuple()],
-                                 [np.ascontiguousarray(arg, np.uint8).ravel(), _i16(dy)])
+    def maxpool2d_backward(self, arg, dy, dy_exp, sh: ConvShape, y=None, upper: int = 128):
+        arrays = [np.ascontiguousarray(arg, np.uint8).ravel(), _i16(dy)]
+        ints, arrs = self.h.call(23, [dy_exp, *sh.as_tuple(), upper],
+                                 arrays + ([_i8(y)] if y is not None else []))
         return arrs[0].reshape(sh.n, sh.in_h, sh.in_w, sh.in_c), ints[0]
 
     def avgpool2d_forward(self, x, sh: ConvShape):

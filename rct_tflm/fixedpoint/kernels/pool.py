@@ -49,12 +49,17 @@ def maxpool2d_forward(x: np.ndarray, sh: ConvShape, with_arg: bool = False):
     return y, _argmax_taps(x, sh).astype(np.uint8)
 
 
-def maxpool2d_backward(arg: np.ndarray, dy: np.ndarray, dy_exp: int,
-                       sh: ConvShape) -> tuple[np.ndarray, int]:
+def maxpool2d_backward(arg: np.ndarray, dy: np.ndarray, dy_exp: int, sh: ConvShape,
+                       y: np.ndarray | None = None, upper: int = 128) -> tuple[np.ndarray, int]:
     """dy routed to each window's first maximum (arg from maxpool2d_forward), summed over
-    windows, normalised to int16."""
+    windows, normalised to int16. With y (the pool's output) dy counts only where
+    0 < y < upper: the preceding layer's activation mask folded in, which for non-overlapping
+    windows equals relu_backward(that layer's output, dx, upper)."""
     arg = i64(arg).reshape(-1, sh.out_h, sh.out_w, sh.in_c)
     dy = i64(dy).reshape(arg.shape)
+    if y is not None:
+        yv = i64(y).reshape(arg.shape)
+        dy = np.where((yv > 0) & (yv < upper), dy, 0)
     dxp = padded(np.zeros((arg.shape[0], sh.in_h, sh.in_w, sh.in_c), np.int64), sh)
     for kh in range(sh.k_h):
         for kw in range(sh.k_w):
