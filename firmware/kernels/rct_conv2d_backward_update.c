@@ -8,12 +8,14 @@
 #include "rct.h"
 
 /* g[0..3] += sum_j xp[j * xstep] * dp[j * CO + 0..3], j < len: one row of output positions. */
-static RCT_NOINLINE void row4(const int8_t *xp, int32_t xstep, const int16_t *dp, int32_t CO,
+static RCT_NOINLINE void row4(const int8_t *xp, int32_t xstep, const int16_t *dz, int32_t CO,
                               int32_t len, int32_t *g)
 {
     int32_t g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3];
-    for (; len > 0; len--, xp += xstep, dp += CO) {
-        const int32_t xv = *xp;
+    int32_t j;
+    for (j = 0; j < len; j++) {
+        const int32_t xv = xp[j * xstep];
+        const int16_t *dp = dz + j * CO;
 #if RCT_DSP
         const int32_t d01 = rct_ld32(dp), d23 = rct_ld32(dp + 2);
         g0 = __smlabb(d01, xv, g0);

@@ -10,19 +10,20 @@ static RCT_NOINLINE void dot4_i16(const int8_t *x, const int16_t *w, int32_t len
                                   int32_t *a)
 {
     int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], j;
-    for (j = 0; j < len; j++, w += CO) {
+    for (j = 0; j < len; j++) {
         const int32_t xv = x[j];
+        const int16_t *wj = w + j * CO;
 #if RCT_DSP
-        const int32_t w01 = rct_ld32(w), w23 = rct_ld32(w + 2);
+        const int32_t w01 = rct_ld32(wj), w23 = rct_ld32(wj + 2);
         a0 = __smlabb(w01, xv, a0);
         a1 = __smlatb(w01, xv, a1);
         a2 = __smlabb(w23, xv, a2);
         a3 = __smlatb(w23, xv, a3);
 #else
-        a0 += xv * w[0];
-        a1 += xv * w[1];
-        a2 += xv * w[2];
-        a3 += xv * w[3];
+        a0 += xv * wj[0];
+        a1 += xv * wj[1];
+        a2 += xv * wj[2];
+        a3 += xv * wj[3];
 #endif
     }
     a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3;
@@ -32,10 +33,11 @@ static RCT_NOINLINE void dot4_i8(const int8_t *x, const int8_t *w, int32_t len, 
                                  int32_t *a)
 {
     int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], j;
-    for (j = 0; j < len; j++, w += CO) {
+    for (j = 0; j < len; j++) {
         const int32_t xv = x[j];
+        const int8_t *wj = w + j * CO;
 #if RCT_DSP
-        const uint32_t v = (uint32_t)rct_ld32(w);
+        const uint32_t v = (uint32_t)rct_ld32(wj);
         const int32_t e = __sxtb16((int32_t)v);                  /* w0, w2 */
         const int32_t o = __sxtb16((int32_t)((v >> 8) | (v << 24))); /* w1, w3 */
         a0 = __smlabb(e, xv, a0);
@@ -43,10 +45,10 @@ static RCT_NOINLINE void dot4_i8(const int8_t *x, const int8_t *w, int32_t len, 
         a2 = __smlatb(e, xv, a2);
         a3 = __smlatb(o, xv, a3);
 #else
-        a0 += xv * w[0];
-        a1 += xv * w[1];
-        a2 += xv * w[2];
-        a3 += xv * w[3];
+        a0 += xv * wj[0];
+        a1 += xv * wj[1];
+        a2 += xv * wj[2];
+        a3 += xv * wj[3];
 #endif
     }
     a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3;
@@ -57,10 +59,10 @@ static int32_t dot1_32(const int8_t *x, const void *w, int32_t w_bits, int32_t l
     int32_t a = 0, j;
     if (w_bits <= 8) {
         const int8_t *p = (const int8_t *)w;
-        for (j = 0; j < len; j++, p += CO) a += (int32_t)x[j] * p[0];
+        for (j = 0; j < len; j++) a += (int32_t)x[j] * p[j * CO];
     } else {
         const int16_t *p = (const int16_t *)w;
-        for (j = 0; j < len; j++, p += CO) a += (int32_t)x[j] * p[0];
+        for (j = 0; j < len; j++) a += (int32_t)x[j] * p[j * CO];
     }
     return a;
 }
@@ -71,10 +73,10 @@ static int64_t dot1_64(const int8_t *x, const void *w, int32_t w_bits, int32_t l
     int32_t j;
     if (w_bits <= 8) {
         const int8_t *p = (const int8_t *)w;
-        for (j = 0; j < len; j++, p += CO) a += (int64_t)x[j] * p[0];
+        for (j = 0; j < len; j++) a += (int64_t)x[j] * p[j * CO];
     } else {
         const int16_t *p = (const int16_t *)w;
-        for (j = 0; j < len; j++, p += CO) a += (int64_t)x[j] * p[0];
+        for (j = 0; j < len; j++) a += (int64_t)x[j] * p[j * CO];
     }
     return a;
 }
@@ -85,7 +87,7 @@ typedef struct {
     int64_t half;
 } requant_t;
 
-static int8_t requant(int64_t v, const requant_t *q)
+RCT_HOT_INLINE int8_t requant(int64_t v, const requant_t *q)
 {
     if (q->shift <= 0 || q->shift >= 63) /* left shifts, or everything rounds to 0 */
         return rct_out_i8(v, q->shift, (rct_act_t)q->act, q->upper);

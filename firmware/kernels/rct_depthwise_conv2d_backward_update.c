@@ -8,11 +8,14 @@
 
 /* g[0..3] += over a row of output positions: x_j = xp[dx_j] (dx = 0 0 0 0 or 0 1 2 3). */
 static RCT_NOINLINE void row4(const int8_t *xp, int32_t xstep, int32_t xinc,
-                              const int16_t *dp, int32_t OC, int32_t len, int32_t *g)
+                              const int16_t *dz, int32_t OC, int32_t len, int32_t *g)
 {
     int32_t g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3];
-    for (; len > 0; len--, xp += xstep, dp += OC) {
-        const int32_t x0 = xp[0], x1 = xp[xinc], x2 = xp[2 * xinc], x3 = xp[3 * xinc];
+    int32_t j;
+    for (j = 0; j < len; j++) {
+        const int8_t *xj = xp + j * xstep;
+        const int16_t *dp = dz + j * OC;
+        const int32_t x0 = xj[0], x1 = xj[xinc], x2 = xj[2 * xinc], x3 = xj[3 * xinc];
         g0 += x0 * dp[0];
         g1 += x1 * dp[1];
         g2 += x2 * dp[2];

@@ -11,11 +11,14 @@ static int64_t taps_i16(const int8_t *x, const int16_t *w, int32_t nh, int32_t n
 {
     int32_t a32 = 0, kh, kw;
     int64_t a64 = 0;
-    for (kh = 0; kh < nh; kh++, x += xrow, w += wrow)
+    for (kh = 0; kh < nh; kh++) {
+        const int8_t *xr = x + kh * xrow;
+        const int16_t *wr = w + kh * wrow;
         if (acc == RCT_ACC32)
-            for (kw = 0; kw < nw; kw++) a32 += (int32_t)x[kw * C] * w[kw * OC];
+            for (kw = 0; kw < nw; kw++) a32 += (int32_t)xr[kw * C] * wr[kw * OC];
         else
-            for (kw = 0; kw < nw; kw++) a64 += (int64_t)x[kw * C] * w[kw * OC];
+            for (kw = 0; kw < nw; kw++) a64 += (int64_t)xr[kw * C] * wr[kw * OC];
+    }
     return acc == RCT_ACC32 ? (int64_t)a32 : a64;
 }
 
@@ -24,11 +27,14 @@ static int64_t taps_i8(const int8_t *x, const int8_t *w, int32_t nh, int32_t nw,
 {
     int32_t a32 = 0, kh, kw;
     int64_t a64 = 0;
-    for (kh = 0; kh < nh; kh++, x += xrow, w += wrow)
+    for (kh = 0; kh < nh; kh++) {
+        const int8_t *xr = x + kh * xrow;
+        const int8_t *wr = w + kh * wrow;
         if (acc == RCT_ACC32)
-            for (kw = 0; kw < nw; kw++) a32 += (int32_t)x[kw * C] * w[kw * OC];
+            for (kw = 0; kw < nw; kw++) a32 += (int32_t)xr[kw * C] * wr[kw * OC];
         else
-            for (kw = 0; kw < nw; kw++) a64 += (int64_t)x[kw * C] * w[kw * OC];
+            for (kw = 0; kw < nw; kw++) a64 += (int64_t)xr[kw * C] * wr[kw * OC];
+    }
     return acc == RCT_ACC32 ? (int64_t)a32 : a64;
 }
 
