@@ -7,48 +7,42 @@
  * rounding when |g| + 2^sh fits int32: |g| <= terms * 2^22). */
 #include "rct.h"
 
-/* g[0..3] += sum_j xp[j * xstep] * dp[j * CO + 0..3], j < len: one row of output positions. */
-static RCT_NOINLINE void row4(const int8_t *xp, int32_t xstep, const int16_t *dz, int32_t CO,
-                              int32_t len, int32_t *g)
-{
-    int32_t g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3];
-    int32_t j;
-    for (j = 0; j < len; j++) {
-        const int32_t xv = xp[j * xstep];
-        const int16_t *dp = dz + j * CO;
-#if RCT_DSP
-        const int32_t d01 = rct_ld32(dp), d23 = rct_ld32(dp + 2);
-        g0 = __smlabb(d01, xv, g0);
-        g1 = __smlatb(d01, xv, g1);
-        g2 = __smlabb(d23, xv, g2);
-        g3 = __smlatb(d23, xv, g3);
-#else
-        g0 += xv * dp[0];
-        g1 += xv * dp[1];
-        g2 += xv * dp[2];
-        g3 += xv * dp[3];
-#endif
-    }
-    g[0] = g0; g[1] = g1; g[2] = g2; g[3] = g3;
-}
+/* Geometry of one tap's gradient pass: the valid output positions are nrows rows of len
+ * positions per sample; x and dz of the first position, strides per sample / row / position. */
+typedef struct {
+    int32_t n, nrows, len;
+    int32_t xs, xr, xp; /* x strides: sample, row, position */
+    int32_t ds, dr, CO; /* dz strides: sample, row; position = CO */
+} tap_walk_t;
 
-/* g[0..3] = sum over samples and output positions of x[.., ci] * dz[.., co..co+3] for tap
- * (kh, kw), positions restricted to oh in [oh0, oh1), ow in [ow0, ow1) (the valid ones). */
-static void grad4(const int8_t *x, const int16_t *dz, const rct_conv_shape_t *sh, int32_t kh,
-                  int32_t kw, int32_t ci, int32_t co, int32_t oh0, int32_t oh1, int32_t ow0,
-                  int32_t ow1, int32_t *g)
+/* g[0..3] = sum over the walk of x * dz[0..3] (int32: the caller checked the term bound). */
+static RCT_NOINLINE void grad4(const int8_t *x, const int16_t *dz, const tap_walk_t *t,
+                               int32_t *g)
 {
-    const int32_t xstep = sh->stride_w * sh->in_c, CO = sh->out_c;
-    int32_t s, oh;
-    g[0] = g[1] = g[2] = g[3] = 0;
-    if (ow1 <= ow0) return;
-    for (s = 0; s < sh->n; s++)
-        for (oh = oh0; oh < oh1; oh++) {
-            const int32_t ih = oh * sh->stride_h - sh->pad_top + kh;
-            const int32_t iw = ow0 * sh->stride_w - sh->pad_left + kw;
-            row4(x + ((s * sh->in_h + ih) * sh->in_w + iw) * sh->in_c + ci, xstep,
-                 dz + ((s * sh->out_h + oh) * sh->out_w + ow0) * CO + co, CO, ow1 - ow0, g);
+    const int32_t xp = t->xp, CO = t->CO, len = t->len;
+    int32_t g0 = 0, g1 = 0, g2 = 0, g3 = 0, s, r, j;
+    for (s = 0; s < t->n; s++)
+        for (r = 0; r < t->nrows; r++) {
+            const int8_t *xr = x + s * t->xs + r * t->xr;
+            const int16_t *dr = dz + s * t->ds + r * t->dr;
+            for (j = 0; j < len; j++) {
+                const int32_t xv = xr[j * xp];
+                const int16_t *dp = dr + j * CO;
+#if RCT_DSP
+                const int32_t d01 = rct_ld32(dp), d23 = rct_ld32(dp + 2);
+                g0 = __smlabb(d01, xv, g0);
+                g1 = __smlatb(d01, xv, g1);
+                g2 = __smlabb(d23, xv, g2);
+                g3 = __smlatb(d23, xv, g3);
+#else
+                g0 += xv * dp[0];
+                g1 += xv * dp[1];
+                g2 += xv * dp[2];
+                g3 += xv * dp[3];
+#endif
+            }
         }
+    g[0] = g0; g[1] = g1; g[2] = g2; g[3] = g3;
 }
 
 int32_t rct_conv2d_backward_update(rct_tensor_t *w, const int8_t *x, int32_t x_exp,
@@ -71,11 +65,23 @@ int32_t rct_conv2d_backward_update(rct_tensor_t *w, const int8_t *x, int32_t x_e
         for (kw = 0; kw < sh->k_w; kw++) {
             int32_t ow0, ow1;
             rct_out_range(kw, sh->stride_w, sh->pad_left, sh->in_w, sh->out_w, &ow0, &ow1);
+            const int32_t ih0 = oh0 * sh->stride_h - sh->pad_top + kh;
+            const int32_t iw0 = ow0 * sh->stride_w - sh->pad_left + kw;
+            const int32_t any = oh1 > oh0 && ow1 > ow0;
+            tap_walk_t t;
+            t.n = sh->n; t.nrows = oh1 - oh0; t.len = ow1 - ow0;
+            t.xs = sh->in_h * sh->in_w * sh->in_c;
+            t.xr = sh->stride_h * sh->in_w * sh->in_c;
+            t.xp = sh->stride_w * sh->in_c;
+            t.ds = sh->out_h * sh->out_w * CO; t.dr = sh->out_w * CO; t.CO = CO;
             for (ci = 0; ci < sh->in_c; ci++)
                 for (co = 0; co < CO;) {
                     int32_t g[4], nb = 1;
+                    g[0] = g[1] = g[2] = g[3] = 0; /* element-wise: -Os calls memset for {0} */
                     if (co < co4) {
-                        grad4(x, dz, sh, kh, kw, ci, co, oh0, oh1, ow0, ow1, g);
+                        if (any) /* x and dz of the first valid position */
+                            grad4(x + (ih0 * sh->in_w + iw0) * sh->in_c + ci,
+                                  dz + (oh0 * sh->out_w + ow0) * CO + co, &t, g);
                         nb = 4;
                     } else {
                         g[0] = (int32_t)rct_sat64(

@@ -120,8 +120,9 @@ void rct_conv2d_forward(const int8_t *x, int32_t x_exp,
     for (co = 0; co < CO;) {
         /* a block of output channels: its bias terms once, then every position */
         const int32_t nb = co < co4 ? 4 : 1;
-        int64_t bias[4] = {0, 0, 0, 0};
+        int64_t bias[4];
         int32_t k;
+        bias[0] = bias[1] = bias[2] = bias[3] = 0; /* element-wise: -Os calls memset for {0} */
         if (b != NULL)
             for (k = 0; k < nb; k++)
                 bias[k] = rct_round_nearest64(rct_wload(b, b_bits, co + k), e - b_exp);
@@ -132,9 +133,10 @@ void rct_conv2d_forward(const int8_t *x, int32_t x_exp,
                 rct_tap_range(oh, sh->stride_h, sh->pad_top, sh->k_h, H, &kh0, &kh1);
                 for (ow = 0; ow < sh->out_w; ow++) {
                     const int32_t iw0 = ow * sh->stride_w - sh->pad_left;
-                    int32_t kw0, kw1, len, a[4] = {0, 0, 0, 0};
+                    int32_t kw0, kw1, len, a[4];
                     int64_t a64 = 0;
                     int8_t *yp = y + ((s * sh->out_h + oh) * sh->out_w + ow) * CO + co;
+                    a[0] = a[1] = a[2] = a[3] = 0;
                     rct_tap_range(ow, sh->stride_w, sh->pad_left, KW, W, &kw0, &kw1);
                     len = (kw1 - kw0) * C; /* taps of one kernel row: contiguous in x */
                     for (kh = kh0; kh < kh1 && len > 0; kh++) {

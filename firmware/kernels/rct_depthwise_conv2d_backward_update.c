@@ -47,7 +47,8 @@ int32_t rct_depthwise_conv2d_backward_update(rct_tensor_t *w, const int8_t *x, i
             int32_t ow0, ow1;
             rct_out_range(kw, sh->stride_w, sh->pad_left, sh->in_w, sh->out_w, &ow0, &ow1);
             for (oc = 0; oc < OC;) {
-                int32_t g[4] = {0, 0, 0, 0}, nb = 1, s, oh;
+                int32_t g[4], nb = 1, s, oh;
+                g[0] = g[1] = g[2] = g[3] = 0; /* element-wise: -Os calls memset for {0} */
                 if (oc < oc4) {
                     nb = 4;
                     if (ow1 > ow0)
