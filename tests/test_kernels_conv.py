@@ -182,20 +182,21 @@ def test_conv2d_int32_accumulator_at_its_bound(ck, out_c):
                                          f"ACC32 bound, y_exp {y_exp}")
 
 
-@pytest.mark.parametrize("kind", ["conv2d", "depthwise"])
+@pytest.mark.parametrize("kind,ch", [("conv2d", 5), ("depthwise", 5), ("depthwise", 4)])
 @pytest.mark.parametrize("terms", [511, 544])
-def test_backward_update_int32_gradient_bound(ck, kind, terms):
+def test_backward_update_int32_gradient_bound(ck, kind, ch, terms):
     """The fused update sums in int32 up to RCT_GRAD32_MAX_TERMS = 511 x*dz terms per weight and
-    in int64 above (saturated to int32 like the contract): worst-case extremes at both sides."""
+    in int64 above (saturated to int32 like the contract): worst-case extremes at both sides
+    (depthwise dm 4: the 4-channel blocks; dm 5: the per-weight path)."""
     h, w_ = {511: (7, 73), 544: (16, 17)}[terms]
-    sh = conv_shape(h, w_, 2, 3, 3, 1, 1, "same", out_c=5 if kind == "conv2d" else None, n=1,
-                    depth_multiplier=1 if kind == "conv2d" else 5)
+    sh = conv_shape(h, w_, 2, 3, 3, 1, 1, "same", out_c=ch if kind == "conv2d" else None, n=1,
+                    depth_multiplier=1 if kind == "conv2d" else ch)
     sh = sh.with_n(2 if terms == 544 else 1)
     assert sh.n * sh.out_h * sh.out_w == terms
     x = np.full((sh.n, h, w_, 2), -128, np.int64)
     dz = np.full((sh.n, sh.out_h, sh.out_w, sh.out_c), -(1 << 15), np.int64)
     dz[..., 1::2] = (1 << 15) - 1
-    wshape = (3, 3, 2, 5)
+    wshape = (3, 3, 2, ch)
     bu = KINDS[kind][3]
     for lr in (0, 20):
         ts = [QTensor(np.zeros(wshape, np.int32), -10, 16) for _ in range(2)]
