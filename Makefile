@@ -42,11 +42,13 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
-# Benchmarks print a table and write bench/*.json (bench_paper needs ../shared/datasets).
+# Benchmarks print a table and write bench/*.json (bench_paper needs ../shared/datasets,
+# bench_mcu ../shared/peers).
 bench: setup
 	$(PY) tools/bench_paper.py
 	$(PY) tools/bench_engine.py
 	$(PY) tools/bench_link.py
+	$(PY) tools/bench_mcu.py --kernels portable,fast
 
 clean:
 	rm -rf out build *.egg-info .pytest_cache

@@ -34,7 +34,8 @@ setup(
     packages=find_packages(include=["rct_tflm", "rct_tflm.*"]),
     python_requires=">=3.10",
     install_requires=["numpy", "click", "jinja2", "pyserial", "tqdm", "matplotlib", "scikit-learn"],
-    extras_require={"train": ["tensorflow-cpu", "tf-keras", "tensorflow-model-optimization"]},
+    extras_require={"train": ["tensorflow-cpu", "tf-keras", "tensorflow-model-optimization"],
+                    "profile": ["unicorn", "pyelftools", "capstone"]},  # rct-tflm profile
     entry_points={"console_scripts": ["rct-tflm=rct_tflm.cli:main"]},
     cmdclass={"build_py": BuildPyWithData},
 )

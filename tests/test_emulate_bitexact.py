@@ -22,9 +22,10 @@ from rct_tflm.emulator.targets import sanitizer_env
 from rct_tflm.fixedpoint import ControllerConfig
 from rct_tflm.fixedpoint.engine import EngineConfig
 
-# name, batch, steps, lr_shift. Period 512 samples: the MLPs (batch 1) decide at 512 and 1024,
-# the CNN (4 x 500 samples) at 512, 1024 and 1536.
-JOBS = [("numpy_mlp", 1, 1100, 4), ("keras_mlp", 1, 1100, 4), ("tiny_cnn", 4, 500, 6)]
+# name, batch, steps, lr_shift, gavg_ref_samples. Period 512 samples: the MLPs (batch 1) decide
+# at 512 and 1024, the CNN (4 x 500 samples) at 512, 1024 and 1536. Gavg per 32 samples (the
+# engine's default) on two of them, the per-step mean (the host trainer's rule) on one.
+JOBS = [("numpy_mlp", 1, 1100, 4, 32), ("keras_mlp", 1, 1100, 4, 0), ("tiny_cnn", 4, 500, 6, 32)]
 
 DRIVER = r"""
 import json, sys
@@ -40,18 +41,22 @@ for j in jobs:
                         batch=j["batch"], max_samples=j["batch"] * j["steps"],
                         eval_every=j["batch"] * j["steps"] // 2,
                         engine=EngineConfig(lr_shift=j["lr_shift"],
-                                            controller=ControllerConfig(period_samples=512)),
+                                            controller=ControllerConfig(
+                                                period_samples=512,
+                                                gavg_ref_samples=j["ref"])),
                         sanitize=True, build_dir=j["build_dir"])
     out[j["name"]] = emulate_run(prepare(cfg), None, progress=False)
 json.dump(out, open(sys.argv[2], "w"))
 """
 
 
-def config(target: str, model: str, batch: int, steps: int, lr_shift: int) -> EmulateConfig:
+def config(target: str, model: str, batch: int, steps: int, lr_shift: int,
+           ref: int) -> EmulateConfig:
     return EmulateConfig(target=target, model=model, data="digits", epochs=10, seed=7, batch=batch,
                          max_samples=batch * steps, eval_every=batch * steps // 2,
                          engine=EngineConfig(lr_shift=lr_shift,
-                                             controller=ControllerConfig(period_samples=512)))
+                                             controller=ControllerConfig(period_samples=512,
+                                                                         gavg_ref_samples=ref)))
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +67,13 @@ def runs(tmp_path_factory, digits, digits_mlp_artefact):
     arts = {"numpy_mlp": digits_mlp_artefact, "keras_mlp": zoo.build("mlp", digits, seed=1),
             "tiny_cnn": zoo.build("tiny_cnn", digits, seed=2)}
     jobs, golden = [], {}
-    for name, batch, steps, lr in JOBS:
+    for name, batch, steps, lr, ref in JOBS:
         path = root / f"{name}.rct"
         arts[name].save(path)
-        cfg = config("golden", str(path), batch, steps, lr)
+        cfg = config("golden", str(path), batch, steps, lr, ref)
         golden[name] = emulate_run(prepare(cfg), None, progress=False)
         jobs.append({"name": name, "model": str(path), "batch": batch, "steps": steps,
-                     "lr_shift": lr, "seed": 7, "build_dir": str(root / name)})
+                     "lr_shift": lr, "ref": ref, "seed": 7, "build_dir": str(root / name)})
     (root / "jobs.json").write_text(json.dumps(jobs))
     r = subprocess.run([sys.executable, "-c", DRIVER, str(root / "jobs.json"),
                         str(root / "host.json")], env=sanitizer_env(), capture_output=True,

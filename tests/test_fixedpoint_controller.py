@@ -142,7 +142,112 @@ def test_a_step_crossing_boundaries_rekeys_once_per_boundary() -> None:
 
 
 @pytest.mark.parametrize("kw", [dict(t_min=0.3, t_max=0.5), dict(period_samples=32),
-                                dict(bits_min=9), dict(bits_max=17), dict(sat_guard=1.5)])
+                                dict(bits_min=9), dict(bits_max=17), dict(sat_guard=1.5),
+                                dict(gavg_ref_samples=-1), dict(gavg_ref_samples=65536)])
 def test_bad_config_rejected(kw: dict) -> None:
     with pytest.raises(ValueError):
         ControllerConfig(**kw)
+
+
+# -- Gavg accumulated over a reference of N samples (gavg_ref_samples) -------------------------
+def _stream(gavg_q16: list[int], batch: int, ref: int, bits: int = 8, period: int = 1600):
+    """Feed one Gavg per step of `batch` samples; returns the tensor and the controller."""
+    cfg = ControllerConfig(period_samples=period, gavg_ref_samples=ref)
+    t = QTensor(np.arange(-20, 20, dtype=np.int32), -6, bits)
+    c = BitwidthController(cfg, ["w"])
+    rng = Rng(4)
+    for g in gavg_q16:
+        c.observe("w", g)
+        c.advance(batch, {"w": t}, rng)
+    return t, c
+
+
+def test_defaults_host_per_step_mean_engine_per_32_samples() -> None:
+    from rct_tflm.cli.engine import DEVICE_GAVG_REF_SAMPLES as CLI_DEFAULT
+    from rct_tflm.fixedpoint.controller import DEVICE_GAVG_REF_SAMPLES
+    from rct_tflm.fixedpoint.engine import EngineConfig
+    assert ControllerConfig().gavg_ref_samples == 0  # the host trainer's (paper's) rule
+    assert EngineConfig().controller.gavg_ref_samples == DEVICE_GAVG_REF_SAMPLES == CLI_DEFAULT == 32
+
+
+def test_round_to_nearest_engine_uses_the_per_step_mean() -> None:
+    """Nearest rounding loses sub-half-LSB updates at every step: the per-step rule must stay
+    (digits at lr 2^-9: with Gavg per 32 samples a fixed-8-bit nearest run never widened and
+    stayed at chance, 5.6%; per step it widens to 13-14 bits, 92.2%)."""
+    from rct_tflm.fixedpoint.engine import EngineConfig
+    assert EngineConfig(stochastic=False).controller.gavg_ref_samples == 0
+    assert EngineConfig(stochastic=True).controller.gavg_ref_samples == 32
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 2**31 - 1), min_size=150, max_size=150))
+def test_reference_32_is_the_per_step_mean_at_batch_32(g: list[int]) -> None:
+    """With steps of 32 samples that land on the boundaries, Gavg per 32 samples is exactly the
+    per-step mean: the host's batch-32 decisions do not depend on the choice."""
+    _, mean = _stream(g, 32, 0)
+    _, per32 = _stream(g, 32, 32)
+    assert [(d.sample, d.action, d.gavg) for d in mean.log] == [
+        (d.sample, d.action, d.gavg) for d in per32.log]
+
+
+def test_batch1_small_per_step_gavg_is_accumulated_not_underflow() -> None:
+    """Batch 1, 0.05 LSB per step (sub-LSB updates that stochastic rounding keeps in
+    expectation): the per-step mean adds a low bit; per 32 samples it is 1.6 LSB > T_max and
+    the controller drops one instead. 0.01 LSB per step is 0.32 per 32 samples: in band."""
+    g = [int(0.05 * Q16)] * 1600
+    t, c = _stream(g, 1, 0)
+    assert [d.action for d in c.log] == ["add_low"] and t.bits == 9
+    t, c = _stream(g, 1, 32)
+    assert [d.action for d in c.log] == ["drop_low"] and t.bits == 7
+    assert c.log[0].gavg == (int(0.05 * Q16) * 32) / Q16
+    t, c = _stream([int(0.01 * Q16)] * 3200, 1, 32)
+    assert not c.log and t.bits == 8
+
+
+def test_batch1_underflow_still_adds_bits_per_32_samples() -> None:
+    """A learning rate so small that even 32 samples move a tensor by less than T_min LSB still
+    adds low bits, one per period, as the per-step rule does at batch 32."""
+    t, c = _stream([int(0.001 * Q16)] * 4800, 1, 32)
+    assert [d.action for d in c.log] == ["add_low"] * 3 and t.bits == 11
+
+
+def test_reference_divides_by_the_samples_of_the_period() -> None:
+    """The statistic is sum * ref // samples since the last decision, so micro-batches that
+    step over a boundary (a longer period) or miss steps are measured per sample."""
+    cfg = ControllerConfig(period_samples=512, gavg_ref_samples=32)
+    t = QTensor(np.arange(-20, 20, dtype=np.int32), -6, 8)
+    c = BitwidthController(cfg, ["w"])
+    rng = Rng(0)
+    c.observe("w", 1000)
+    c.advance(300, {"w": t}, rng)
+    c.observe("w", 1000)
+    c.advance(340, {"w": t}, rng)  # 640 samples, one decision on both steps
+    assert c.log[0].gavg == (2000 * 32 // 640) / Q16 and c.log[0].action == "add_low"
+    c.observe("w", 2**31 - 1)
+    c.advance(384, {"w": t}, rng)  # 1024: this period holds 384 samples
+    assert c.log[1].gavg == ((2**31 - 1) * 32 // 384) / Q16
+
+
+def test_on_device_digits_run_does_not_chase_bits() -> None:
+    """Batch-1 golden run on digits (bench_engine's MLP, lr 2^-6, 3 periods): the per-step rule
+    adds low bits on every tensor at every boundary (Gavg ~0.02-0.05 LSB per step); per 32
+    samples the same run never adds a low bit. Margins are wide (x2-x5 on T_min) so that PRNG
+    or kernel changes that move the draws do not flip the outcome."""
+    from rct_tflm.data import load_dataset, run_order
+    from rct_tflm.emulator import zoo
+    from rct_tflm.fixedpoint.engine import Engine, EngineConfig, quantise_inputs
+
+    data = load_dataset("digits", 0)
+    art = zoo.build("mlp", data, seed=0, hidden=32)
+    x = quantise_inputs(data.x_train.reshape(len(data.x_train), -1), art.preprocess["input_exp"])
+    order = run_order(len(x), 4, 0, 1)[:4800]
+    logs = {}
+    for ref in (0, 32):
+        cfg = EngineConfig(lr_shift=6, controller=ControllerConfig(gavg_ref_samples=ref))
+        e = Engine.from_artefact(art, cfg)
+        for i in order:
+            e.train_step(x[i:i + 1], data.y_train[i:i + 1])
+        logs[ref] = [(d.sample, d.tensor, d.action) for d in e.ctrl.log]
+    adds_old = [d for d in logs[0] if d[2] == "add_low"]
+    assert len(adds_old) >= 8, logs[0]
+    assert not [d for d in logs[32] if d[2] == "add_low"], logs[32]

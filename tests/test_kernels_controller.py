@@ -21,7 +21,8 @@ def controller_case(draw):
                t_min_q16=t_min, t_max_q16=draw(st.integers(2 * t_min + 1, 6 * t_min + 2)),
                ppm=draw(st.sampled_from([0, 1, 5000, 100_000, 999_999])),
                period=draw(st.integers(512, 2048)),
-               enabled=draw(st.sampled_from([True, True, True, False])))
+               enabled=draw(st.sampled_from([True, True, True, False])),
+               ref=draw(st.sampled_from([0, 0, 1, 32, 65535])))
     nt = draw(st.integers(1, 4))
     tensors = []
     for _ in range(nt):
@@ -42,9 +43,9 @@ def controller_case(draw):
                 counter=draw(st.integers(0, 2**32 - 1)), cfg=cfg, tensors=tensors, events=events)
 
 
-def _edge(bits, cap, mode, gavg, enabled=True):
+def _edge(bits, cap, mode, gavg, enabled=True, ref=0):
     cfg = dict(bits_min=4, bits_max=16, t_min_q16=6554, t_max_q16=32768, ppm=5000, period=512,
-               enabled=enabled)
+               enabled=enabled, ref=ref)
     tensors = [dict(size=20, exp=-7, bits=bits, cap=cap, mode=mode),
                dict(size=3, exp=0, bits=8, cap=16, mode=0)]
     events = [(0, 0, gavg), (0, 1, 40000), (1, 512, 0), (0, 0, gavg), (0, 0, gavg), (1, 600, 0),
@@ -58,7 +59,11 @@ EDGES = [_edge(8, 16, 1, 0),            # saturated -> add_high, int8 -> int16 r
          _edge(8, 16, 2, 6554),         # at T_min: nothing
          _edge(9, 16, 2, 32769),        # just above T_max -> drop_low, int16 -> int8 repack
          _edge(4, 16, 2, 2**31 - 1),    # at bits_min: nothing
-         _edge(9, 16, 2, 99999, enabled=False)]
+         _edge(9, 16, 2, 99999, enabled=False),
+         # Gavg per 32 samples: 6553 * 32 // 512 = 409 -> add_low; 32769 over 512 samples of one
+         # step is 2048 < T_min -> add_low (per-step mean would drop); the largest reference
+         _edge(8, 16, 2, 6553, ref=32), _edge(9, 16, 2, 32769, ref=32),
+         _edge(9, 16, 2, 2**31 - 1, ref=65535), _edge(9, 16, 2, 16384 * 512, ref=32)]
 
 
 def test_controller(ck):
@@ -68,7 +73,8 @@ def test_controller(ck):
         cfg = ControllerConfig(bits_init=cfgd["bits_min"], bits_min=cfgd["bits_min"],
                                bits_max=cfgd["bits_max"], t_min=cfgd["t_min_q16"] / 65536,
                                t_max=cfgd["t_max_q16"] / 65536, sat_guard=cfgd["ppm"] / 1e6,
-                               period_samples=cfgd["period"], enabled=cfgd["enabled"])
+                               period_samples=cfgd["period"], enabled=cfgd["enabled"],
+                               gavg_ref_samples=cfgd["ref"])
         assert (cfg.t_min_q16, cfg.t_max_q16, cfg.sat_guard_ppm) == (
             cfgd["t_min_q16"], cfgd["t_max_q16"], cfgd["ppm"])
         r = np.random.default_rng(c["seed"])

@@ -30,7 +30,8 @@ DENSE_EDGES = [dict(seed=1, n=3, fin=24, fout=5, w_bits=b, b_bits=b, x_exp=-7, w
 # path's stack copy (RCT_DENSE_XS_MAX = 256), on which the portable loops take over
 DENSE_EDGES += [dict(seed=2, n=1, fin=fin, fout=fout, w_bits=b, b_bits=16, x_exp=-7, w_exp=-12,
                      b_exp=-14, y_off=12, act=1, bias=True, mode=0, acc64=False)
-                for fin, fout, b in [(64, 32, 16), (258, 3, 12), (64, 10, 9)]]
+                for fin, fout, b in [(64, 32, 16), (258, 3, 12), (64, 10, 9), (64, 7, 8),
+                                     (30, 5, 6)]]
 
 
 def test_dense_forward(ck):

@@ -174,17 +174,14 @@ def test_bad_input_is_one_error_line_and_writes_nothing(capsys, tmp_path, digits
     assert not out.exists()
 
 
-def test_a_kernel_implementation_the_build_lacks_is_refused():
-    import inspect
-    from rct_tflm.firmware_build import build_artefact
-    from rct_tflm.profile.run import build_kwargs
-    assert build_kwargs(None) == {}
-    if "kernels" in inspect.signature(build_artefact).parameters:
-        assert build_kwargs("portable") == {"kernels": "portable"}
-    else:
-        assert build_kwargs("portable") == {}
-        with pytest.raises(UserError, match="only the portable kernels"):
-            build_kwargs("fast")
+def test_a_fast_kernel_set_on_a_core_without_dsp_is_refused():
+    from rct_tflm.boards import BOARDS, Board
+    m0 = Board(**{**BOARDS["qemu-stm32f405"].__dict__, "name": "m0-test", "core": "cortex-m0"})
+    assert m0.kernel_set("auto") == "portable" and BOARDS["qemu-stm32f405"].kernel_set() == "fast"
+    with pytest.raises(UserError, match="no DSP extension"):
+        m0.kernel_set("fast")
+    with pytest.raises(UserError, match="unknown kernel set"):
+        m0.kernel_set("turbo")
 
 
 def test_the_profiler_imports_no_tensorflow():

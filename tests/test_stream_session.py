@@ -23,7 +23,8 @@ from rct_tflm.link import HostFirmware, Link, LinkError, open_port
 from rct_tflm.link.faults import FaultyPort
 from rct_tflm.stream import GoldenDevice, Schedule, StreamConfig, prepare, run_stream, segment_seed
 
-CFG = EngineConfig(lr_shift=5, controller=ControllerConfig(period_samples=512))
+CFG = EngineConfig(lr_shift=5, controller=ControllerConfig(period_samples=512,  # the build's defaults
+                                                          gavg_ref_samples=32))
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ Every rct_tflm profile is checked against the golden engine (rct_tflm.profile).
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import subprocess
 import sys
@@ -32,7 +31,6 @@ from rct_tflm.emulator import zoo  # noqa: E402
 from rct_tflm.emulator.floatref import (calibrate_act_exps, quantise_artefact,  # noqa: E402
                                         sequential_artefact)
 from rct_tflm.fixedpoint.engine import EngineConfig, quantise_inputs  # noqa: E402
-from rct_tflm.firmware_build import build_artefact  # noqa: E402
 from rct_tflm.profile.costs import core_costs  # noqa: E402
 from rct_tflm.profile.elf import ElfImage  # noqa: E402
 from rct_tflm.profile.machine import Machine  # noqa: E402
@@ -97,16 +95,12 @@ def default_peers() -> Path:
     return ROOT.parent / "shared" / "peers"
 
 
-def supports_kernels() -> bool:
-    return "kernels" in inspect.signature(build_artefact).parameters
-
-
 def bench_model(spec: dict, board, impl: str, work: Path) -> dict:
     d = spec["data"]
     x = quantise_inputs(d.x_train.reshape(len(d.x_train), -1), d.preprocess["input_exp"])
     fw = work / f"{spec['name']}-{impl}"
     man = build(spec["art"], board, fw, EngineConfig(), spec["trainable_layers"], None,
-                impl if supports_kernels() else None, spec["name"])
+                impl, spec["name"])
     rec = profile_firmware(fw, spec["art"], board, x, d.y_train, steps=STEPS)
     keep = ("train_step_instructions", "train_glue_instructions", "inference_instructions",
             "inference_glue_instructions", "train_step_macs", "inference_macs",
@@ -228,12 +222,6 @@ def main() -> None:
     board = get_board(a.board)
     impls = [k.strip() for k in a.kernels.split(",") if k.strip()]
     note = ""
-    if not supports_kernels():
-        dropped = [k for k in impls if k != "portable"]
-        impls = ["portable"]
-        if dropped:
-            note = (f"This checkout's firmware build has no `kernels=` option: only the portable "
-                    f"kernels were run ({', '.join(dropped)} skipped).")
     want = set(a.models.split(","))
     res: dict = {"format": "rct-tflm-bench-mcu", "version": 1, "board": board.name,
                  "core": board.core, "clock_hz": clock_hz(board), "opt": OPT, "steps": STEPS,

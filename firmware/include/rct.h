@@ -96,6 +96,9 @@ typedef struct {
     int32_t  t_max_q16;       /* round(T_max * 2^16) */
     uint32_t sat_guard_ppm;   /* round(sat_guard * 10^6) */
     uint32_t period_samples;  /* >= 512 */
+    uint32_t gavg_ref_samples; /* 0: Gavg = per-step mean sum // steps (the paper's rule);
+                                * N (1..65535): Gavg accumulated over N samples,
+                                * floor(sum * N / samples in the period) */
     uint8_t  bits_min;
     uint8_t  bits_max;
     uint8_t  enabled;         /* 0: never change bitwidths (fixed-bitwidth baseline) */
@@ -115,6 +118,7 @@ typedef struct {
     int32_t           n_slots;
     uint32_t          samples;       /* samples counted so far */
     uint32_t          next_decision; /* sample count of the next period boundary */
+    uint32_t          period_start;  /* sample count at the last decision */
 } rct_controller_t;
 
 typedef enum {
@@ -129,7 +133,7 @@ typedef struct {
     int32_t  action;       /* rct_action_t */
     int32_t  bits_before, bits_after;
     int32_t  exp_before, exp_after;
-    int32_t  gavg_q16;     /* period mean gavg_sum // steps (saturated to int32) */
+    int32_t  gavg_q16;     /* the period's Gavg statistic (cfg.gavg_ref_samples; saturated to int32) */
     uint32_t saturated;    /* elements at either end of the range before the change */
 } rct_decision_t;
 
@@ -140,7 +144,9 @@ typedef struct {
 #if defined(__GNUC__)
 #define RCT_HOT_INLINE static inline __attribute__((always_inline))
 #define RCT_NOINLINE __attribute__((noinline)) /* a hot loop kept out of a busy caller */
+#define RCT_ALIGNED4 __attribute__((aligned(4)))   /* tables read by whole words */
 #else
+#define RCT_ALIGNED4
 #define RCT_HOT_INLINE static inline
 #define RCT_NOINLINE
 #endif
@@ -154,7 +160,7 @@ typedef struct {
 #define RCT_GRAD32_MAX_TERMS 511
 
 /* floor(v / 2^s) for 0 <= s <= 63, without relying on implementation-defined >> of negatives. */
-static inline int64_t rct_asr64(int64_t v, int32_t s)
+RCT_HOT_INLINE int64_t rct_asr64(int64_t v, int32_t s)
 {
     return v < 0 ? ~((~v) >> s) : (v >> s);
 }
@@ -385,7 +391,8 @@ int64_t rct_update_block(int16_t *q, int32_t k, const int32_t *g, int32_t nb,
 
 /* rct_bitwidth.c: bit changes of a trainable tensor, in place (docs/numerics.md "Bit changes"). */
 void     rct_add_low_bit(rct_tensor_t *t);                    /* q = 2q, exp-1, bits+1 */
-void     rct_drop_low_bit(rct_tensor_t *t, rct_prng_t *r);    /* q = sat(SR(q/2)), exp+1, bits-1; one uniform/element, device order */
+/* q = sat(SR(q/2)), exp+1, bits-1; one uniform per element, device order */
+void     rct_drop_low_bit(rct_tensor_t *t, rct_prng_t *r);
 void     rct_add_high_bit(rct_tensor_t *t);                   /* bits+1 */
 uint32_t rct_saturated_count(const rct_tensor_t *t);          /* elements at qmin or qmax */
 

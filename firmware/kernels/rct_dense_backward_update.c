@@ -6,7 +6,8 @@
  * rounding sum -g + r fits int32 (docs/numerics.md "Accumulator bounds"); one mix32 word serves
  * two neighbouring weights (their uniforms are its halves); sum|g| = sum|x| * sum|dz| exactly;
  * and a weight whose g is 0 is left alone: its step floor(r / 2^sh) is 0, and draws depend only
- * on positions, so skipping rows with dz_o == 0 and pairs with x_i == x_i+1 == 0 changes nothing. */
+ * on positions, so skipping rows with dz_o == 0 and pairs with x_i == x_i+1 == 0 changes
+ * nothing. */
 #include "rct.h"
 
 /* q + step, clipped to [-(hi+1), hi]: one unsigned compare on the common in-range path. */

@@ -15,6 +15,7 @@ void rct_controller_init(rct_controller_t *c, const rct_ctrl_config_t *cfg,
     c->n_slots = n_slots;
     c->samples = 0u;
     c->next_decision = cfg->period_samples;
+    c->period_start = 0u;
     for (i = 0; i < n_slots; i++) {
         const uint8_t cap = bits_max != NULL ? bits_max[i] : cfg->bits_max;
         slots[i].gavg_sum_q16 = 0;
@@ -30,15 +31,33 @@ void rct_controller_observe(rct_controller_t *c, int32_t slot, int32_t gavg_q16)
     c->slots[slot].steps += 1u;
 }
 
+/* The Gavg statistic of a period (BitwidthController.gavg_statistic): sum // steps, or
+ * floor(sum * ref / span) computed as q * ref + (r * ref) / span with sum = q * span + r (no
+ * 64-bit overflow: r * ref < 2^32 * 2^16), saturated to INT64_MAX. Sums are >= 0, so C's
+ * truncating division is floor. */
+static int64_t gavg_statistic(const rct_ctrl_config_t *cfg, int64_t sum, uint32_t steps,
+                              uint32_t span)
+{
+    const uint64_t ref = cfg->gavg_ref_samples;
+    uint64_t q, rem;
+    if (ref == 0u) return sum / (int64_t)steps;
+    q = (uint64_t)sum / span;
+    rem = (uint64_t)sum % span;
+    if (q > (uint64_t)INT64_MAX / ref) return INT64_MAX;
+    q *= ref;
+    rem = rem * ref / span;
+    return q > (uint64_t)INT64_MAX - rem ? INT64_MAX : (int64_t)(q + rem);
+}
+
 /* Decide for one tensor at a period boundary; returns the action (0: none). */
 static int32_t decide(const rct_controller_t *c, const rct_ctrl_slot_t *a, rct_tensor_t *t,
-                      rct_prng_t *r, int64_t *gavg_out, uint32_t *sat_out)
+                      rct_prng_t *r, uint32_t span, int64_t *gavg_out, uint32_t *sat_out)
 {
     const rct_ctrl_config_t *cfg = &c->cfg;
     int64_t gavg;
     uint32_t sat;
     if (!cfg->enabled || a->steps == 0u) return 0;
-    gavg = a->gavg_sum_q16 / (int64_t)a->steps; /* sums are >= 0: C division is floor */
+    gavg = gavg_statistic(cfg, a->gavg_sum_q16, a->steps, span);
     sat = rct_saturated_count(t);
     *gavg_out = gavg;
     *sat_out = sat;
@@ -62,18 +81,20 @@ int32_t rct_controller_advance(rct_controller_t *c, uint32_t n_samples, rct_tens
                                rct_prng_t *r, rct_decision_t *out, int32_t max_out)
 {
     int32_t i, made = 0;
-    uint32_t crossed;
+    uint32_t crossed, span;
     c->samples += n_samples;
     if (c->samples < c->next_decision) return 0;
     crossed = 1u + (c->samples - c->next_decision) / c->cfg.period_samples;
     c->next_decision += c->cfg.period_samples * crossed;
+    span = c->samples - c->period_start; /* samples the statistics were gathered over, >= 1 */
+    c->period_start = c->samples;
     for (i = 0; i < c->n_slots; i++) {
         rct_ctrl_slot_t *a = &c->slots[i];
         rct_tensor_t *t = &tensors[i];
         const int32_t bits0 = t->bits, exp0 = t->exp;
         int64_t gavg = 0;
         uint32_t sat = 0u;
-        const int32_t action = decide(c, a, t, r, &gavg, &sat);
+        const int32_t action = decide(c, a, t, r, span, &gavg, &sat);
         if (action != 0) {
             if (out != NULL && made < max_out) {
                 rct_decision_t *d = &out[made];

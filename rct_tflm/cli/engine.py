@@ -14,6 +14,8 @@ import click
 from ..errors import UserError
 from .options import controller_config, controller_options
 
+DEVICE_GAVG_REF_SAMPLES = 32  # = fixedpoint.controller.DEVICE_GAVG_REF_SAMPLES (no numpy at import)
+
 
 def _controller_options(f: Callable) -> Callable:
     """The integer engine's options: learning-rate shift, accumulator policy, the split, and
@@ -29,6 +31,11 @@ def _controller_options(f: Callable) -> Callable:
                      help="train the last K parametric layers (default: the artefact's choice)"),
         click.option("--frozen-layers", type=int, default=None,
                      help="freeze the first K parametric layers"),
+        click.option("--gavg-ref-samples", type=int, default=DEVICE_GAVG_REF_SAMPLES,
+                     show_default=True,
+                     help="controller: compare T_min/T_max with Gavg accumulated over N samples "
+                          "(0: the per-step mean, the host trainer's rule; always 0 with "
+                          "--rounding nearest)"),
     ]
     for o in reversed(opts):
         f = o(f)

@@ -41,6 +41,7 @@ def controller_config(kw: dict[str, Any]) -> Any:
         return ControllerConfig(bits_init=kw["bits_init"], bits_min=kw["bits_min"],
                                 bits_max=kw["bits_max"], t_min=kw["t_min"], t_max=kw["t_max"],
                                 sat_guard=kw["sat_guard"], period_samples=kw["period_samples"],
-                                enabled=not kw["fixed_bits"])
+                                enabled=not kw["fixed_bits"],
+                                gavg_ref_samples=kw.get("gavg_ref_samples", 0))
     except ValueError as e:
         raise UserError(f"bad controller option: {e}") from None

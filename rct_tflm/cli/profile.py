@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..boards import KERNEL_SETS
 from ..errors import UserError
 from .engine import _controller_options, _engine_config
 from .outdir import staged_out
@@ -27,21 +28,21 @@ from .outdir import staged_out
 @click.option("--boundary/--no-boundary", default=False, show_default=True,
               help="also train up to the controller's first period boundary and profile that "
                    "step (--period-samples steps in all)")
-@click.option("--kernels", default=None, help="kernel implementation to build (default: the "
-                                              "build's default)")
+@click.option("--kernels", type=click.Choice(KERNEL_SETS), default="auto", show_default=True,
+              help="kernel set to build: fast (Cortex-M4/M7 DSP), portable, or auto (the board's)")
 @click.option("--seed", type=int, default=0, show_default=True, help="PRNG seed")
 @_controller_options
 def profile_cmd(model_path: str, board: str, out: str, data_spec: str | None, steps: int,
-                boundary: bool, kernels: str | None, seed: int, **kw: Any) -> None:
+                boundary: bool, kernels: str, seed: int, **kw: Any) -> None:
     """Count the instructions of each kernel call of a training step and an inference."""
     from ..artefact import ModelArtefact
     from ..profile import report
-    from ..profile.run import build, build_kwargs, cortex_m_board, profile_firmware
+    from ..profile.run import build, cortex_m_board, profile_firmware
 
     b = cortex_m_board(board)
     if steps < 1:
         raise UserError(f"--steps must be >= 1, got {steps}")
-    build_kwargs(kernels)
+    b.kernel_set(kernels)  # a fast set on a core without DSP is refused before building
     if not Path(model_path).is_file():
         raise UserError(f"--model {model_path} does not exist; give a model artefact (.rct) "
                         f"from `rct-tflm train`")
@@ -58,11 +59,11 @@ def profile_cmd(model_path: str, board: str, out: str, data_spec: str | None, st
         x = quantise_inputs(d.x_train.reshape(len(d.x_train), -1), art.preprocess["input_exp"])
         y = d.y_train
     with staged_out(out) as tmp:
-        build(art, b, tmp / "firmware", cfg, kw["trainable_layers"], kw["frozen_layers"],
-              kernels, Path(model_path).stem)
+        man = build(art, b, tmp / "firmware", cfg, kw["trainable_layers"], kw["frozen_layers"],
+                    kernels, Path(model_path).stem)
         rec = profile_firmware(tmp / "firmware", art, b, x, y, steps, boundary, seed)
         rec["model"] = Path(model_path).name
-        rec["kernels_impl"] = kernels or "default"
+        rec["kernels_impl"] = man["kernels"]
         rec["firmware"] = "firmware"
         report.write(rec, tmp)
     click.echo(report.table(rec))

@@ -193,7 +193,7 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
             "config": {"lr_shift": cfg.lr_shift, "seed": cfg.seed, "stochastic": cfg.stochastic,
                        "acc_policy": cfg.acc_policy, **{k: getattr(cfg.controller, k) for k in (
                            "bits_init", "bits_min", "bits_max", "t_min", "t_max", "sat_guard",
-                           "period_samples", "enabled")}},
+                           "period_samples", "enabled", "gavg_ref_samples")}},
         }
         (tmp / "rct_generated.json").write_text(json.dumps(manifest, indent=1))
         if out.exists():

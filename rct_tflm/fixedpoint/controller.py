@@ -1,7 +1,13 @@
 """The RCT bitwidth controller: one small class, no TensorFlow, integer decisions.
 
-Per trainable tensor it averages Gavg (Q16.16, one observation per training step) over a
-decision period counted in *samples*, then at the period's end decides, in this order:
+Per trainable tensor it sums Gavg (Q16.16, one observation per training step) over a decision
+period counted in *samples*. The statistic compared with the thresholds is either the per-step
+mean `sum // steps` (`gavg_ref_samples = 0`: the paper's rule, the host trainer's) or Gavg
+accumulated over `gavg_ref_samples` samples, `floor(sum * ref / samples_in_period)` (the integer
+engine's default, ref = 32: under stochastic rounding a 32-sample step's displacement is, in
+expectation, the sum of the displacements of its batch-1 steps, so batch-1 training is judged
+on the scale the thresholds were set for; docs/numerics.md "The bitwidth controller"). At the
+period's end it decides, in this order:
 
 1. saturated fraction > guard and bits < bits_max  -> add a high bit (range doubles)
 2. Gavg < T_min and bits < bits_max                -> add a low bit (exact shift)
@@ -29,6 +35,9 @@ from .update import GAVG_FRAC_BITS
 
 MIN_PERIOD_SAMPLES = 512
 PPM = 1_000_000
+MAX_GAVG_REF_SAMPLES = 65535
+DEVICE_GAVG_REF_SAMPLES = 32  # the integer engine's default: Gavg per 32 samples
+INT64_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,9 @@ class ControllerConfig:
     sat_guard: float = 0.005  # fraction of a tensor at the clip that widens its range
     period_samples: int = 1600  # 50 steps at batch 32
     enabled: bool = True  # False: bitwidths stay at bits_init (the fixed-bitwidth baseline)
+    # 0: Gavg = per-step mean over the period (the paper's rule; host trainer). N > 0: Gavg
+    # accumulated over N samples, floor(sum * N / samples in the period) (integer engine: 32)
+    gavg_ref_samples: int = 0
 
     def __post_init__(self) -> None:
         if not 2 <= self.bits_min <= self.bits_init <= self.bits_max <= 16:
@@ -53,6 +65,9 @@ class ControllerConfig:
         if self.period_samples < MIN_PERIOD_SAMPLES:
             raise ValueError(f"decision period must be >= {MIN_PERIOD_SAMPLES} samples "
                              f"(shorter periods make the controller flap), got {self.period_samples}")
+        if not 0 <= self.gavg_ref_samples <= MAX_GAVG_REF_SAMPLES:
+            raise ValueError(f"Gavg reference must be 0 (per-step mean) or 1..{MAX_GAVG_REF_SAMPLES} "
+                             f"samples, got {self.gavg_ref_samples}")
         if not 0 <= self.sat_guard < 1:
             raise ValueError(f"saturation guard must be a fraction in [0, 1), got {self.sat_guard}")
 
@@ -102,6 +117,7 @@ class BitwidthController:
         self._acc = {n: _Accum(min(self.bits_max.get(n, self.config.bits_max), self.config.bits_max))
                      for n in self.tensor_names}
         self._next_decision = self.config.period_samples
+        self._period_start = 0  # sample count at the last decision (the period's first sample)
 
     def observe(self, name: str, gavg_q16: int) -> None:
         """Record one step's Gavg (Q16.16) of tensor `name`."""
@@ -119,9 +135,11 @@ class BitwidthController:
             return []
         crossed = 1 + (self.samples - self._next_decision) // self.config.period_samples
         self._next_decision += self.config.period_samples * crossed
+        span = self.samples - self._period_start  # samples the statistics were gathered over
+        self._period_start = self.samples
         made = []
         for name in self.tensor_names:
-            d = self._decide(name, tensors[name], rng)
+            d = self._decide(name, tensors[name], rng, span)
             if d is not None:
                 made.append(d)
             self._acc[name].gavg_sum_q16 = 0
@@ -131,12 +149,20 @@ class BitwidthController:
         self.boundaries += crossed
         return made
 
-    def _decide(self, name: str, t: QTensor, rng: Rng) -> Decision | None:
+    def gavg_statistic(self, gavg_sum_q16: int, steps: int, span: int) -> int:
+        """The Q16.16 value compared with the thresholds: sum // steps, or with a reference of
+        N samples floor(sum * N / span), saturated to int64 (as the C twin computes it)."""
+        ref = self.config.gavg_ref_samples
+        if ref == 0:
+            return gavg_sum_q16 // steps
+        return min(gavg_sum_q16 * ref // span, INT64_MAX)
+
+    def _decide(self, name: str, t: QTensor, rng: Rng, span: int) -> Decision | None:
         a = self._acc[name]
         if not self.config.enabled or a.steps == 0:
             return None
         cfg = self.config
-        gavg = a.gavg_sum_q16 // a.steps
+        gavg = self.gavg_statistic(a.gavg_sum_q16, a.steps, span)
         sat = t.saturated_count()
         before = (t.bits, t.exp)
         if sat * PPM > cfg.sat_guard_ppm * t.size and t.bits < a.bits_max:

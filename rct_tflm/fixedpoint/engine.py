@@ -28,14 +28,14 @@ the re-key (key += 0x9E3779B9 per boundary the step crossed, counter = 0).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from ..artefact import PARAM_KINDS, Layer, ModelArtefact
 from ..errors import UserError
-from .controller import BitwidthController, ControllerConfig
+from .controller import DEVICE_GAVG_REF_SAMPLES, BitwidthController, ControllerConfig
 from .prng import Rng
 from .qtensor import QTensor
 from .rounding import qmax, qmin, saturate, shift_round_nearest
@@ -51,7 +51,9 @@ ACC_POLICIES = ("int64", "cap")
 class EngineConfig:
     lr_shift: int = 5  # learning rate 2^-lr_shift
     seed: int = 0
-    controller: ControllerConfig = field(default_factory=ControllerConfig)
+    # the device's controller: Gavg accumulated over 32 samples (docs/numerics.md)
+    controller: ControllerConfig = field(
+        default_factory=lambda: ControllerConfig(gavg_ref_samples=DEVICE_GAVG_REF_SAMPLES))
     stochastic: bool = True  # stochastic rounding of updates (False: nearest, the ablation)
     max_batch: int = 1  # largest micro-batch (buffers are sized for it)
     acc_policy: str = "int64"  # "int64": 64-bit accumulator where int32 could overflow; "cap": cap bits_max
@@ -63,6 +65,10 @@ class EngineConfig:
             raise UserError(f"max batch must be in 1..256, got {self.max_batch}")
         if self.acc_policy not in ACC_POLICIES:
             raise UserError(f"accumulator policy must be one of {ACC_POLICIES}, got {self.acc_policy!r}")
+        if not self.stochastic and self.controller.gavg_ref_samples:
+            # round-to-nearest loses every update under half an LSB at each step, so the
+            # per-step mean is the measure there (docs/numerics.md, "The Gavg statistic")
+            object.__setattr__(self, "controller", replace(self.controller, gavg_ref_samples=0))
 
 
 @dataclass

@@ -9,7 +9,6 @@ golden logits, or the profile is refused: a profile of wrong code is worthless.
 """
 from __future__ import annotations
 
-import inspect
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,25 +66,12 @@ def public_kernels() -> list[str]:
     return sorted(set(re.findall(r"^(?!static)[A-Za-z_][\w \*]*?\b(rct_\w+)\s*\(", hdr, re.M)))
 
 
-def build_kwargs(kernels: str | None) -> dict[str, str]:
-    """`kernels=` for the firmware build when asked for; an error when this build has none."""
-    from ..firmware_build import build_artefact
-    if kernels is None:
-        return {}
-    if "kernels" in inspect.signature(build_artefact).parameters:
-        return {"kernels": kernels}
-    if kernels == "portable":
-        return {}
-    raise UserError(f"--kernels {kernels}: this version of the firmware build has only the "
-                    f"portable kernels")
-
-
 def build(art: Any, board: Board, fw: Path, cfg: Any, trainable_layers: int | None = None,
-          frozen_layers: int | None = None, kernels: str | None = None,
+          frozen_layers: int | None = None, kernels: str = "auto",
           name: str = "model") -> dict:
     from ..firmware_build import build_artefact
     return build_artefact(board.name, art, fw, cfg, trainable_layers, frozen_layers,
-                          artefact_name=name, **build_kwargs(kernels))
+                          artefact_name=name, kernels=kernels)
 
 
 @dataclass

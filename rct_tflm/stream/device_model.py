@@ -19,8 +19,9 @@ from ..errors import UserError
 from ..fixedpoint import ControllerConfig
 from ..fixedpoint.engine import Engine, EngineConfig, LoweredModel, lower, parse_weights_blob
 
+# (a manifest without gavg_ref_samples predates it: its firmware uses the per-step mean, 0)
 CONTROLLER_KEYS = ("bits_init", "bits_min", "bits_max", "t_min", "t_max", "sat_guard",
-                   "period_samples", "enabled")
+                   "period_samples", "enabled", "gavg_ref_samples")
 
 
 @dataclass

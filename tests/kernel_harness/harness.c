@@ -164,7 +164,7 @@ static void prng_in(rct_prng_t *r, uint32_t k)
 static void run_controller(void)
 {
     /* ints: t_min, t_max, ppm, period, bits_min, bits_max, enabled, n_tensors, key, counter,
-     * then per tensor (exp, bits, cap); arrays: one q (i16) per tensor, then events i64
+     * gavg_ref_samples, then per tensor (exp, bits, cap); arrays: one q (i16) per tensor, then events i64
      * [kind, a, b]*: kind 0 = observe(slot a, gavg b), kind 1 = advance(a samples).
      * Out arrays: decisions [k, 9]; after every advance (samples, PRNG key, PRNG counter);
      * the tensors. Out ints: per tensor (exp, bits), PRNG counter, samples. */
@@ -187,10 +187,11 @@ static void run_controller(void)
     cfg.t_min_q16 = I(0); cfg.t_max_q16 = I(1); cfg.sat_guard_ppm = (uint32_t)I(2);
     cfg.period_samples = (uint32_t)I(3); cfg.bits_min = (uint8_t)I(4);
     cfg.bits_max = (uint8_t)I(5); cfg.enabled = (uint8_t)I(6); cfg.pad_ = 0u;
+    cfg.gavg_ref_samples = (uint32_t)I(10);
     prng_in(&r, 8);
     for (i = 0; i < nt; i++) {
-        tensor_in(&t[i], (uint32_t)i, I(10u + 3u * (uint32_t)i), I(11u + 3u * (uint32_t)i));
-        caps[i] = (uint8_t)I(12u + 3u * (uint32_t)i);
+        tensor_in(&t[i], (uint32_t)i, I(11u + 3u * (uint32_t)i), I(12u + 3u * (uint32_t)i));
+        caps[i] = (uint8_t)I(13u + 3u * (uint32_t)i);
     }
     rct_controller_init(&c, &cfg, slots, caps, nt);
     ev = (const int64_t *)A((uint32_t)nt);

@@ -78,7 +78,8 @@ class CKernels:
         DECISION_FIELDS order, [samples, PRNG key, PRNG counter] after every advance, controller
         sample count)."""
         ints = [cfg.t_min_q16, cfg.t_max_q16, cfg.sat_guard_ppm, cfg.period_samples,
-                cfg.bits_min, cfg.bits_max, int(cfg.enabled), len(tensors), rng.key, rng.counter]
+                cfg.bits_min, cfg.bits_max, int(cfg.enabled), len(tensors), rng.key, rng.counter,
+                cfg.gavg_ref_samples]
         for t, cap in zip(tensors, caps):
             ints += [t.exp, t.bits, cap]
         ev = np.asarray(events, np.int64).reshape(-1)
