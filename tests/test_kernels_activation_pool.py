@@ -1,6 +1,7 @@
 """ReLU/ReLU6 forward and backward, int8 requantisation, max/average pooling forward and
 backward: C == golden integer by integer on every target."""
 import numpy as np
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernel_harness.cases import ints
@@ -69,7 +70,16 @@ POOL_EDGES = [_pool_edge(),                                       # overlapping 
               _pool_edge(k_h=2, k_w=2, in_h=4, in_w=4, pad="valid"),  # MaxPool2D(2) default
               _pool_edge(in_h=1, in_w=1, n=3),                      # 'same' on 1x1
               _pool_edge(s_h=1, s_w=1, mode=0),                     # every input in 9 windows
-              _pool_edge(k_h=1, k_w=3, s_h=3, s_w=1, in_h=8, in_w=3, mode=2)]
+              _pool_edge(k_h=1, k_w=3, s_h=3, s_w=1, in_h=8, in_w=3, mode=2),
+              # non-overlapping windows (the backward's scatter path): padded, strided past
+              # the window, and the zoo CNN's pool1 with ties
+              _pool_edge(k_h=2, k_w=2, s_h=2, s_w=2),
+              _pool_edge(k_h=2, k_w=1, s_h=3, s_w=2, in_h=8, in_w=7),
+              _pool_edge(k_h=2, k_w=2, s_h=2, s_w=2, in_h=8, in_w=8, in_c=8, n=1, mode=2),
+              # argmax packing: 2 bits (<= 4 taps, odd count), 4 bits (16 taps), 8 bits (20)
+              _pool_edge(k_h=1, k_w=3, s_h=1, s_w=3, in_h=3, in_w=7, in_c=1, n=1, mode=0),
+              _pool_edge(k_h=4, k_w=4, s_h=4, s_w=4, in_h=8, in_w=9, mode=0),
+              _pool_edge(k_h=5, k_w=4, s_h=2, s_w=3, in_h=9, in_w=8, mode=0)]
 
 
 def _pool_data(c):
@@ -86,11 +96,36 @@ def test_maxpool(ck):
     def _(c):
         sh, x, dy = _pool_data(c)
         cmp = compare(ck, "maxpool2d")
-        cmp.eq(ck.maxpool2d_forward(x, sh), maxpool2d_forward(x, sh), "forward")
-        dx_c, e_c = ck.maxpool2d_backward(x, dy, c["dy_exp"], sh)
-        dx_g, e_g = maxpool2d_backward(x, dy, c["dy_exp"], sh)
+        y_c, arg_c = ck.maxpool2d_forward(x, sh, with_arg=True)
+        y_g, arg_g = maxpool2d_forward(x, sh, with_arg=True)
+        cmp.eq(y_c, y_g, "forward")
+        cmp.eq(arg_c, arg_g, "forward argmax")
+        cmp.eq(ck.maxpool2d_forward(x, sh, null_arg=True), y_g, "forward, arg NULL")
+        dx_c, e_c = ck.maxpool2d_backward(arg_c, dy, c["dy_exp"], sh)
+        dx_g, e_g = maxpool2d_backward(arg_g, dy, c["dy_exp"], sh)
         cmp.eq(dx_c, dx_g, "backward dx")
         cmp.eq(e_c, e_g, "backward dx_exp")
+        for upper in (128, 3):  # the folded activation mask (ReLU, ReLU6 with a low clamp)
+            dx_c, e_c = ck.maxpool2d_backward(arg_c, dy, c["dy_exp"], sh, y=y_g, upper=upper)
+            dx_g, e_g = maxpool2d_backward(arg_g, dy, c["dy_exp"], sh, y=y_g, upper=upper)
+            cmp.eq(dx_c, dx_g, f"backward dx, mask upper {upper}")
+            cmp.eq(e_c, e_g, "backward dx_exp, mask")
+
+
+@settings(max_examples=60)
+@given(pool_case(), st.sampled_from([128, 1, 3, 64]))
+def test_maxpool_folded_mask_equals_relu_backward(c, upper):
+    """Golden: for non-overlapping windows the pool backward with the pool's output as mask ==
+    the unmasked pool backward followed by relu_backward on the layer output (the fold the
+    generator makes so that output need not live until its backward)."""
+    sh, x, dy = _pool_data(c)
+    x = np.maximum(x, 0) if upper == 128 else np.clip(x, 0, upper)  # a ReLU/ReLU6 output
+    y, arg = maxpool2d_forward(x, sh, with_arg=True)
+    dx_f, e_f = maxpool2d_backward(arg, dy, c["dy_exp"], sh, y=y, upper=upper)
+    dx_u, e_u = maxpool2d_backward(arg, dy, c["dy_exp"], sh)
+    if sh.stride_h >= sh.k_h and sh.stride_w >= sh.k_w:
+        np.testing.assert_array_equal(dx_f, relu_backward(x, dx_u, upper))
+        assert e_f == e_u == c["dy_exp"]
 
 
 def test_avgpool(ck):

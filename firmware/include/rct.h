@@ -23,6 +23,17 @@
 #define RCT_H
 
 #include <stdint.h>
+#include <string.h>
+
+/* RCT_DSP: the Cortex-M4/M7 DSP paths of the conv/depthwise kernels (SMLAxy, SMLALD, SXTB16).
+ * Chosen at build time: the build defines RCT_FAST_KERNELS for Cortex-M4/M7 boards. Every kernel
+ * keeps a portable C path computing the same integers (host builds, and cores without DSP). */
+#if defined(RCT_FAST_KERNELS) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#define RCT_DSP 1
+#include <arm_acle.h>
+#else
+#define RCT_DSP 0
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -144,6 +155,9 @@ typedef struct {
 #define RCT_ERR_BITS 16          /* error tensors are int16 */
 #define RCT_CE_GRAD_EXP (-15)    /* softmax+CE gradient p - onehot is int16 at exponent -15 */
 #define RCT_CE_LOSS_FRAC_BITS 16 /* loss is Q16.16 */
+/* Weight-gradient sums of at most this many x * dz terms (|x dz| <= 2^22) are exact in int32:
+ * 511 * 2^22 < 2^31 (docs/numerics.md "Accumulator bounds"). */
+#define RCT_GRAD32_MAX_TERMS 511
 
 /* floor(v / 2^s) for 0 <= s <= 63, without relying on implementation-defined >> of negatives. */
 RCT_HOT_INLINE int64_t rct_asr64(int64_t v, int32_t s)
@@ -190,6 +204,52 @@ static inline int32_t rct_wload(const void *w, int32_t bits, int32_t i)
 {
     return bits <= 8 ? (int32_t)((const int8_t *)w)[i] : (int32_t)((const int16_t *)w)[i];
 }
+
+/* 32-bit little-endian load of 2 int16 / 4 int8 elements, any alignment (one LDR on Cortex-M4). */
+static inline int32_t rct_ld32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Taps [*lo, *hi) of a window at output position o (stride, pad, window k) inside an input of
+ * `in` elements: 0 <= o * stride - pad + t < in. */
+static inline void rct_tap_range(int32_t o, int32_t stride, int32_t pad, int32_t k, int32_t in,
+                                 int32_t *lo, int32_t *hi)
+{
+    const int32_t base = o * stride - pad;
+    *lo = base < 0 ? -base : 0;
+    *hi = in - base < k ? in - base : k;
+}
+
+/* Output positions [*lo, *hi) (of `out`) whose window tap t falls inside the input. */
+static inline void rct_out_range(int32_t t, int32_t stride, int32_t pad, int32_t in, int32_t out,
+                                 int32_t *lo, int32_t *hi)
+{
+    const int32_t a = pad - t, b = in - 1 + pad - t; /* need a <= o * stride <= b */
+    *lo = a > 0 ? (a + stride - 1) / stride : 0;
+    *hi = b < 0 ? 0 : b / stride + 1;
+    if (*hi > out) *hi = out;
+    if (*lo > *hi) *lo = *hi;
+}
+
+/* Backward (gather) form: the taps t of the windows that contain input element i, o_num = i + pad:
+ * t in [*t0, *t1) stepping by stride, each with output o = (o_num - t) / stride in [0, out). */
+static inline void rct_back_taps(int32_t o_num, int32_t stride, int32_t k, int32_t out,
+                                 int32_t *t0, int32_t *t1)
+{
+    int32_t lo = o_num - (out - 1) * stride; /* smallest tap with o <= out - 1 */
+    if (lo < 0) lo = 0;
+    *t0 = lo + (o_num - lo) % stride;        /* o_num - t divisible by stride */
+    *t1 = o_num + 1 < k ? o_num + 1 : k;     /* o >= 0 */
+}
+
+/* Max-pool window argmax storage: element o's window index (kh * k_w + kw) takes
+ * RCT_ARGMAX_BITS(taps) bits (2 for windows of up to 4 taps, 4 up to 16, else 8; taps <= 256) at
+ * bit o * bits of a byte array, low bits first; RCT_ARGMAX_BYTES(count, taps) bytes in all. */
+#define RCT_ARGMAX_BITS(taps) ((taps) <= 4 ? 2 : ((taps) <= 16 ? 4 : 8))
+#define RCT_ARGMAX_BYTES(count, taps) (((count) * RCT_ARGMAX_BITS(taps) + 7) / 8)
 
 /* Upper clamp of ReLU6 on an int8 tensor at exponent e: 6 * 2^-e rounded to nearest, capped at
  * 128 (128 means "no clamp below the int8 maximum"). */
@@ -278,6 +338,24 @@ static inline int8_t rct_out_i8(int64_t v, int32_t shift, rct_act_t act, int32_t
 
 /* ---------------------------------------------------------------- runtime --------------- */
 
+/* rct_err_stream.c: the dynamic int16 error exponent in one pass over the exact int64 values
+ * (backward-input kernels; docs/numerics.md "Backward and update"). Element i is kept as
+ * t = floor(v_i / 2^a), a = max(0, bitlen(running max) - 16), a 17-bit integer: its low 16 bits
+ * in dx[i], its sign (bit 16) in a bitmap of RCT_ERR_STREAM_EXTRA(count) int16 words after
+ * dx[count - 1], so dx must have room for count + RCT_ERR_STREAM_EXTRA(count) int16. A grown
+ * `a` re-floors the stored prefix (floors compose exactly); rct_err_stream_finish then writes
+ * dx = sat16(round_nearest(v, shift)), shift = max(0, bitlen(max) - 15) = a or a + 1, exactly
+ * as the two-pass rule, and returns shift. */
+#define RCT_ERR_STREAM_EXTRA(count) (((count) + 15) / 16)
+typedef struct {
+    int16_t *dx;
+    int32_t  count, i, a;
+    int64_t  m;
+} rct_err_stream_t;
+void    rct_err_stream_begin(rct_err_stream_t *e, int16_t *dx, int32_t count);
+void    rct_err_stream_put(rct_err_stream_t *e, int64_t v);   /* next element, |v| <= 2^62 */
+int32_t rct_err_stream_finish(rct_err_stream_t *e);
+
 /* rct_prng.c */
 void     rct_prng_seed(rct_prng_t *r, uint32_t seed);           /* key = seed, counter = 0 */
 uint32_t rct_prng_next(rct_prng_t *r);                          /* one word, counter += 1 */
@@ -295,6 +373,21 @@ int32_t rct_gavg_q16(int64_t abs_sum, int32_t size, int32_t sh);
  * element's 16-bit uniform u16 (used iff stochastic and sh >= 1). */
 int32_t rct_update_elem(int32_t q, int32_t g, int32_t sh, int32_t bits, int32_t stochastic,
                         uint32_t u16);
+
+/* rct_update_block.c: the update of weights k .. k+nb-1 (device order) of a tensor from their
+ * exact int32 gradients g[0..nb) — identical to rct_update_elem with rct_prng_u16 per element
+ * (uniforms by position, so blocks may come in any order). With fast32 (stochastic, 1 <= sh <= 30
+ * and |g| <= g_bound where g_bound + 2^sh <= INT32_MAX) the rounding runs in int32 and a zero
+ * gradient, whose step floor(r / 2^sh) is 0, is skipped. Returns sum |g| of the block. The
+ * caller sets r->counter = rct_prng_after(c0, size) afterwards when stochastic and sh >= 1. */
+typedef struct {
+    int32_t  sh, bits, stochastic, fast32;
+    uint32_t base, c0; /* mix32(key), the tensor's first counter */
+} rct_update_cfg_t;
+void    rct_update_cfg(rct_update_cfg_t *u, const rct_tensor_t *t, int32_t sh, int32_t stochastic,
+                       const rct_prng_t *r, int64_t g_bound); /* g_bound < 0: no 32-bit path */
+int64_t rct_update_block(int16_t *q, int32_t k, const int32_t *g, int32_t nb,
+                         const rct_update_cfg_t *u);
 
 /* rct_bitwidth.c: bit changes of a trainable tensor, in place (docs/numerics.md "Bit changes"). */
 void     rct_add_low_bit(rct_tensor_t *t);                    /* q = 2q, exp-1, bits+1 */
@@ -424,13 +517,20 @@ void rct_relu_forward(const int8_t *x, int8_t *y, int32_t count, int32_t upper);
  * ReLU6. Also used for fused activations of dense/conv before their backward kernels. */
 void rct_relu_backward(const int8_t *y, int16_t *dy, int32_t count, int32_t upper);
 
-/* MaxPool2D (exponent unchanged; padding taps skipped; windows always hold >= 1 valid tap). */
-void rct_maxpool2d_forward(const int8_t *x, int8_t *y, const rct_conv_shape_t *sh);
-/* Routes each dy to the first maximum of its window (window scan order kh, kw); an input
+/* MaxPool2D (exponent unchanged; padding taps skipped; windows always hold >= 1 valid tap).
+ * arg (may be NULL: inference) receives per output the window index kh * k_w + kw of the first
+ * maximum in scan order (k_h * k_w <= 256), packed as RCT_ARGMAX_BITS; the backward routes by
+ * it. */
+void rct_maxpool2d_forward(const int8_t *x, int8_t *y, uint8_t *arg, const rct_conv_shape_t *sh);
+/* Routes each dy to the first maximum of its window (arg from rct_maxpool2d_forward); an input
  * receiving from several (overlapping) windows sums them in int64, then the tensor is
- * normalised like rct_dense_backward_input. Returns dx_exp (= dy_exp when no overlap). */
-int32_t rct_maxpool2d_backward(const int8_t *x, const int16_t *dy, int32_t dy_exp,
-                               int16_t *dx, const rct_conv_shape_t *sh);
+ * normalised like rct_dense_backward_input. Returns dx_exp (= dy_exp when no overlap).
+ * y (may be NULL) is the pool's output: then dy[o] counts only where 0 < y[o] < upper (upper as
+ * in rct_relu_backward), the activation mask of the layer before the pool folded in (for
+ * non-overlapping windows identical to masking dx by that layer's output). */
+int32_t rct_maxpool2d_backward(const uint8_t *arg, const int8_t *y, int32_t upper,
+                               const int16_t *dy, int32_t dy_exp, int16_t *dx,
+                               const rct_conv_shape_t *sh);
 
 /* AveragePool2D (exponent unchanged): y = sat8(div_round(sum, count)), count = valid taps
  * (padding excluded, as TF), div_round(a, c) = floor((2a + c) / (2c)) (nearest, ties to +inf). */

@@ -19,7 +19,7 @@ class Buffer:
     first: int  # first schedule step that writes or reads it
     last: int  # last schedule step that reads it (inclusive)
     align: int = 4
-    kind: str = "scratch"  # "weights" (trainable, persistent), "activation", "error", "scratch", "state"
+    kind: str = "scratch"  # "weights" (trainable, persistent), "activation", "error", "mask", "scratch", "state"
     offset: int = -1  # filled by plan_arena
 
     def overlaps_in_time(self, other: "Buffer") -> bool:

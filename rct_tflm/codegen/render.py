@@ -91,13 +91,20 @@ def _op_dict(op: Op, m: LoweredModel, lay: Layout) -> dict[str, Any]:
         "err_out": i16(lay.err_out[op.index]), "in_backward": op.index >= m.first_trainable,
         "w": _tensor_ref(m, op.kernel), "b": _tensor_ref(m, op.bias),
         "upper": op.upper, "mask": False, "shape": None,
+        "arg": f"RCT_U8({off[lay.arg_of[op.index]]}u)" if lay.arg_of[op.index] else "NULL",
     }
     if op.kind in ("relu", "relu6"):
         d["fwd_upper"] = 127 if op.kind == "relu" else K.relu6_upper(op.x_exp)
         d["upper"] = K.common.act_upper(op.act, op.x_exp)
         d["mask"] = True
     elif op.kind in ("dense", "conv2d", "depthwise_conv2d"):
-        d["mask"] = op.act != K.ACT_LINEAR
+        d["mask"] = op.act != K.ACT_LINEAR and op.index not in lay.folds
+    # a max-pool that applies the previous op's activation mask (layout.mask_folds)
+    folded_by = {p: o for o, p in lay.folds.items()}
+    d["pool_mask_y"], d["pool_mask_upper"] = "NULL", K.common.RELU_NO_UPPER
+    if op.index in folded_by:
+        d["pool_mask_y"] = d["y"]
+        d["pool_mask_upper"] = m.ops[folded_by[op.index]].upper
     if op.shape is not None:
         d["shape"] = list(op.shape.as_tuple()[1:])
         d["positions"] = op.shape.positions

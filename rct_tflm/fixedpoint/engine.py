@@ -328,6 +328,25 @@ class StepResult:
     correct: int
 
 
+def mask_folds(m: LoweredModel) -> dict[int, int]:
+    """Trained dense/conv ops with a fused activation followed by a max-pool with
+    non-overlapping windows (and no in-place op on the pool's output): op index -> pool index.
+    The pool's backward applies the op's activation mask by the pool's output (the y of
+    maxpool2d_backward / rct_maxpool2d_backward): for such windows identical to relu_backward on
+    dx with the op's output, so the generated code need not keep that output until the op's
+    backward."""
+    folds = {}
+    for op in m.ops[m.first_trainable:]:
+        nxt = m.ops[op.index + 1] if op.index + 1 < len(m.ops) else None
+        after = m.ops[op.index + 2] if op.index + 2 < len(m.ops) else None
+        if (op.kind in PARAM_KINDS and op.act and nxt is not None and nxt.kind == "maxpool2d"
+                and nxt.needs_dx and nxt.shape.stride_h >= nxt.shape.k_h
+                and nxt.shape.stride_w >= nxt.shape.k_w
+                and (after is None or after.kind not in ("relu", "relu6"))):
+            folds[op.index] = nxt.index
+    return folds
+
+
 class Engine:
     """Integer inference and training of a lowered model (numpy golden model)."""
 
@@ -407,10 +426,12 @@ class Engine:
         dz, loss, correct = K.softmax_ce(outs[-1], self.m.ops[-1].y_exp, lab)
         e, e_exp = np.asarray(dz, np.int16), int(K.CE_GRAD_EXP)
         lr, sto, rng = self.cfg.lr_shift, self.cfg.stochastic, self.rng
+        folds = mask_folds(self.m)
+        folded_by = {p: o for o, p in folds.items()}
         for op in reversed(self.m.ops[self.m.first_trainable:]):
             xin, y = ins[op.index], outs[op.index]
             if op.kind in PARAM_KINDS:
-                if op.act != K.ACT_LINEAR:
+                if op.act != K.ACT_LINEAR and op.index not in folds:
                     e = K.relu_backward(y, e.reshape(y.shape), op.upper)
                 w = self.t[op.kernel]
                 e_prev = None
@@ -441,8 +462,12 @@ class Engine:
             elif op.kind in ("relu", "relu6"):
                 e = K.relu_backward(y, e.reshape(y.shape), op.upper)
             elif op.kind == "maxpool2d" and op.needs_dx:
-                e, e_exp = K.maxpool2d_backward(xin.reshape(n, *op.in_shape),
-                                                e.reshape(n, *op.out_shape), e_exp, op.shape.with_n(n))
+                sh = op.shape.with_n(n)  # the argmax the device's forward stored (its mask buffer)
+                _, arg = K.maxpool2d_forward(xin.reshape(n, *op.in_shape), sh, with_arg=True)
+                f = folded_by.get(op.index)  # the previous op's activation mask, folded in
+                e, e_exp = K.maxpool2d_backward(arg, e.reshape(n, *op.out_shape), e_exp, sh,
+                                                y if f is not None else None,
+                                                self.m.ops[f].upper if f is not None else 128)
             elif op.kind == "avgpool2d" and op.needs_dx:
                 e, e_exp = K.avgpool2d_backward(e.reshape(n, *op.out_shape), e_exp, op.shape.with_n(n))
             e = np.asarray(e, np.int16).reshape(n, -1)

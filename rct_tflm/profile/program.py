@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..artefact import PARAM_KINDS
-from ..fixedpoint.engine import LoweredModel, Op
+from ..fixedpoint.engine import LoweredModel, Op, mask_folds
 from ..fixedpoint.kernels import ACT_LINEAR
 
 # kind of a kernel call, by function name (docs/profile.md)
@@ -80,10 +80,11 @@ def _forward(m: LoweredModel, n: int) -> list[Expected]:
 def train_calls(m: LoweredModel, n: int = 1) -> list[Expected]:
     """rct_model_train on n samples, in Engine.train_step's order."""
     out = _forward(m, n) + [Expected("rct_softmax_ce", None, 0)]
+    folds = mask_folds(m)  # masks applied by the max-pool after the op
     for op in reversed(m.ops[m.first_trainable:]):
         if op.kind in PARAM_KINDS:
             macs = n * _fwd_macs(op)
-            if op.act != ACT_LINEAR:  # a fused ReLU/ReLU6: its mask first
+            if op.act != ACT_LINEAR and op.index not in folds:  # a fused ReLU/ReLU6: its mask
                 out.append(Expected("rct_relu_backward", op.name, 0))
             if op.needs_dx:
                 out.append(Expected(f"rct_{op.kind}_backward_input", op.name, macs))

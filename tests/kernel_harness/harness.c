@@ -363,9 +363,14 @@ static void dispatch(uint32_t op)
     }
     case 13: case 17: { /* backward_input: dz_exp, w_bits, w_exp, shape@3 */
         int16_t *dx;
+        int32_t nx;
         shape_in(&s, 3);
-        dx = (int16_t *)out_array(T_I16, in_size(&s));
+        nx = in_size(&s);
+        /* room for the kernel's sign bitmap after dx (rct_err_stream), garbage-filled */
+        dx = (int16_t *)out_array(T_I16, nx + RCT_ERR_STREAM_EXTRA(nx));
         if (dx == NULL) break;
+        out_arr[n_out_arrays - 1].count = (uint32_t)nx;
+        memset(dx, 0xA5, (size_t)(nx + RCT_ERR_STREAM_EXTRA(nx)) * 2u);
         if (op == 13)
             out_int(rct_conv2d_backward_input((const int16_t *)A(0), I(0), weights(1, I(1)), I(1),
                                               I(2), dx, &s));
@@ -409,21 +414,48 @@ static void dispatch(uint32_t op)
         rct_relu_backward((const int8_t *)A(0), dy, N(1), I(0));
         break;
     }
-    case 22: case 24: { /* max/avg pool forward: shape@0; x */
+    case 22: case 24: { /* max/avg pool forward: shape@0 [, maxpool: arg NULL]; x */
         int8_t *y;
         shape_in(&s, 0);
         y = (int8_t *)out_array(T_I8, out_size(&s));
         if (y == NULL) break;
-        if (op == 22) rct_maxpool2d_forward((const int8_t *)A(0), y, &s);
-        else rct_avgpool2d_forward((const int8_t *)A(0), y, &s);
+        if (op == 22) { /* out: y, then the window argmax unpacked (u8) */
+            const int32_t no = out_size(&s), taps = s.k_h * s.k_w;
+            const int32_t bytes = RCT_ARGMAX_BYTES(no, taps), bits = RCT_ARGMAX_BITS(taps);
+            uint8_t *out = (uint8_t *)out_array(T_U8, no);
+            uint8_t *packed = (uint8_t *)palloc((uint32_t)bytes + 8u);
+            int32_t i;
+            if (out == NULL || packed == NULL) break;
+            memset(packed, 0xEE, (size_t)bytes + 8u); /* garbage, and a canary after the end */
+            /* int 14 set: arg = NULL (inference) */
+            rct_maxpool2d_forward((const int8_t *)A(0), y, I(14) ? NULL : packed, &s);
+            for (i = 0; i < 8; i++)
+                if (packed[bytes + i] != 0xEE) failed = ST_BAD; /* wrote past RCT_ARGMAX_BYTES */
+            for (i = 0; i < no; i++)
+                out[i] = (uint8_t)((packed[i * bits / 8] >> (i * bits % 8)) & ((1 << bits) - 1));
+        } else {
+            rct_avgpool2d_forward((const int8_t *)A(0), y, &s);
+        }
         break;
     }
-    case 23: { /* maxpool backward: dy_exp, shape@1; x, dy */
+    case 23: { /* maxpool backward: dy_exp, shape@1, upper@15; arg (u8), dy [, y (i8)] */
         int16_t *dx;
         shape_in(&s, 1);
         dx = (int16_t *)out_array(T_I16, in_size(&s));
-        if (dx != NULL)
-            out_int(rct_maxpool2d_backward((const int8_t *)A(0), (const int16_t *)A(1), I(0), dx, &s));
+        if (dx == NULL) break;
+        memset(dx, 0xA5, (size_t)in_size(&s) * 2u); /* the kernel writes every element */
+        {   /* the argmax arrives unpacked: pack it as rct_maxpool2d_forward stores it */
+            const int32_t no = N(0), bits = RCT_ARGMAX_BITS(s.k_h * s.k_w);
+            uint8_t *packed = (uint8_t *)palloc((uint32_t)RCT_ARGMAX_BYTES(no, s.k_h * s.k_w));
+            int32_t i;
+            if (packed == NULL) break;
+            for (i = 0; i < no; i++)
+                packed[i * bits / 8] = (uint8_t)(packed[i * bits / 8] |
+                                                 ((((const uint8_t *)A(0))[i] & ((1 << bits) - 1))
+                                                  << (i * bits % 8)));
+            out_int(rct_maxpool2d_backward(packed, n_in_arrays > 2 ? (const int8_t *)A(2) : NULL,
+                                           I(15), (const int16_t *)A(1), I(0), dx, &s));
+        }
         break;
     }
     case 25: { /* avgpool backward: dy_exp, shape@1; dy */
@@ -468,6 +500,19 @@ static void dispatch(uint32_t op)
     case 31:
         helpers();
         break;
+    case 40: { /* rct_err_stream over v (i64): out dx (i16), shift */
+        const int32_t nv = N(0);
+        rct_err_stream_t es;
+        int16_t *dx = (int16_t *)out_array(T_I16, nv + RCT_ERR_STREAM_EXTRA(nv));
+        int32_t i;
+        if (dx == NULL) break;
+        out_arr[n_out_arrays - 1].count = (uint32_t)nv;
+        memset(dx, 0x5A, (size_t)(nv + RCT_ERR_STREAM_EXTRA(nv)) * 2u);
+        rct_err_stream_begin(&es, dx, nv);
+        for (i = 0; i < nv; i++) rct_err_stream_put(&es, ((const int64_t *)A(0))[i]);
+        out_int(rct_err_stream_finish(&es));
+        break;
+    }
     default:
         failed = ST_BAD;
     }

@@ -114,6 +114,12 @@ class CKernels:
         t.q = _from_dev(arrs[0].astype(np.int32), t.q.shape, t.out_major)
         return ints[3]
 
+    def err_stream(self, v) -> tuple[np.ndarray, int]:
+        """rct_err_stream (one-pass dynamic error exponent) over int64 values; the golden rule
+        is kernels.normalize_i16(v, 0)."""
+        ints, arrs = self.h.call(40, [], [np.asarray(v, np.int64).ravel()])
+        return arrs[0], ints[0]
+
     # -- dense --------------------------------------------------------------------------------
     def dense_forward(self, x, x_exp, w, w_bits, w_exp, b, b_bits, b_exp, y_exp, act, acc):
         n, fin = x.shape
@@ -200,12 +206,16 @@ class CKernels:
     def relu_backward(self, y, dy, upper):
         return self.h.call(21, [upper], [_i8(y), _i16(dy)])[1][0].reshape(np.shape(dy))
 
-    def maxpool2d_forward(self, x, sh: ConvShape):
-        return self.h.call(22, list(sh.as_tuple()), [_i8(x)])[1][0].reshape(
-            sh.n, sh.out_h, sh.out_w, sh.out_c)
+    def maxpool2d_forward(self, x, sh: ConvShape, with_arg: bool = False, null_arg: bool = False):
+        """null_arg: the C kernel gets arg = NULL (inference), only y is meaningful."""
+        y, arg = self.h.call(22, [*sh.as_tuple(), int(null_arg)], [_i8(x)])[1]
+        shape = (sh.n, sh.out_h, sh.out_w, sh.out_c)
+        return (y.reshape(shape), arg.reshape(shape)) if with_arg else y.reshape(shape)
 
-    def maxpool2d_backward(self, x, dy, dy_exp, sh: ConvShape):
-        ints, arrs = self.h.call(23, [dy_exp, *sh.as_tuple()], [_i8(x), _i16(dy)])
+    def maxpool2d_backward(self, arg, dy, dy_exp, sh: ConvShape, y=None, upper: int = 128):
+        arrays = [np.ascontiguousarray(arg, np.uint8).ravel(), _i16(dy)]
+        ints, arrs = self.h.call(23, [dy_exp, *sh.as_tuple(), upper],
+                                 arrays + ([_i8(y)] if y is not None else []))
         return arrs[0].reshape(sh.n, sh.in_h, sh.in_w, sh.in_c), ints[0]
 
     def avgpool2d_forward(self, x, sh: ConvShape):

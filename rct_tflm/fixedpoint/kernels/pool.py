@@ -32,21 +32,34 @@ def _argmax_taps(x: np.ndarray, sh: ConvShape) -> np.ndarray:
     return arg
 
 
-def maxpool2d_forward(x: np.ndarray, sh: ConvShape) -> np.ndarray:
-    """Window maximum over valid taps -> int8 [n, oh, ow, c]."""
+def maxpool2d_forward(x: np.ndarray, sh: ConvShape, with_arg: bool = False):
+    """Window maximum over valid taps -> int8 [n, oh, ow, c]; with_arg: (y, arg), arg the uint8
+    window index kh * k_w + kw of each window's first maximum (what rct_maxpool2d_forward
+    writes for the backward pass; k_h * k_w <= 256)."""
     xp = padded(i64(x).reshape(-1, sh.in_h, sh.in_w, sh.in_c), sh, fill=-1000)
     best = np.full((xp.shape[0], sh.out_h, sh.out_w, sh.in_c), -1000, np.int64)
     for kh in range(sh.k_h):
         for kw in range(sh.k_w):
             best = np.maximum(best, window(xp, sh, kh, kw))
-    return best.astype(np.int8)
+    y = best.astype(np.int8)
+    if not with_arg:
+        return y
+    if sh.k_h * sh.k_w > 256:
+        raise ValueError(f"max-pool window of {sh.k_h * sh.k_w} taps; the argmax is uint8 (<= 256)")
+    return y, _argmax_taps(x, sh).astype(np.uint8)
 
 
-def maxpool2d_backward(x: np.ndarray, dy: np.ndarray, dy_exp: int,
-                       sh: ConvShape) -> tuple[np.ndarray, int]:
-    """dy routed to each window's first maximum, summed over windows, normalised to int16."""
-    arg = _argmax_taps(x, sh)
+def maxpool2d_backward(arg: np.ndarray, dy: np.ndarray, dy_exp: int, sh: ConvShape,
+                       y: np.ndarray | None = None, upper: int = 128) -> tuple[np.ndarray, int]:
+    """dy routed to each window's first maximum (arg from maxpool2d_forward), summed over
+    windows, normalised to int16. With y (the pool's output) dy counts only where
+    0 < y < upper: the preceding layer's activation mask folded in, which for non-overlapping
+    windows equals relu_backward(that layer's output, dx, upper)."""
+    arg = i64(arg).reshape(-1, sh.out_h, sh.out_w, sh.in_c)
     dy = i64(dy).reshape(arg.shape)
+    if y is not None:
+        yv = i64(y).reshape(arg.shape)
+        dy = np.where((yv > 0) & (yv < upper), dy, 0)
     dxp = padded(np.zeros((arg.shape[0], sh.in_h, sh.in_w, sh.in_c), np.int64), sh)
     for kh in range(sh.k_h):
         for kw in range(sh.k_w):
