@@ -6,6 +6,7 @@ Command modules import heavy dependencies (TensorFlow) inside the command functi
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import click
@@ -33,8 +34,25 @@ for _mod in _COMMAND_MODULES:
         cli.add_command(_cmd)
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    # SIGTERM unwinds like Ctrl-C: `finally` blocks stop boards and remove staged outputs
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        old_term = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread: leave signals alone
+        old_term = None
+    try:
+        _main(argv)
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="rct-tflm", standalone_mode=False)
     except UserError as e:
