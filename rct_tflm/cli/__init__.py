@@ -61,9 +61,20 @@ def _main(argv: list[str] | None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as e:  # bad or missing option: one line, like a UserError
+        cmd = e.ctx.command_path if e.ctx is not None else "rct-tflm"
+        msg = " ".join(e.format_message().splitlines()).rstrip(".")
+        click.echo(f"error: {msg} (see `{cmd} --help`)", err=True)
+        sys.exit(UserError.exit_code)
     except click.ClickException as e:
-        e.show()
+        click.echo(f"error: {e.format_message()}", err=True)
         sys.exit(e.exit_code)
+    except OSError as e:
+        if e.filename is None:
+            raise  # not about a path the user gave: a bug, keep the traceback
+        click.echo(f"error: cannot write or read {e.filename} ({e.strerror}); check the path, "
+                   f"its permissions and free space", err=True)
+        sys.exit(UserError.exit_code)
 
 
 if __name__ == "__main__":
