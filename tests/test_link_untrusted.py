@@ -82,6 +82,8 @@ def test_a_good_infer_still_parses():
     (good_stats()[:-1], "do not parse"),
     (good_stats() + b"\x00", "do not parse"),
     (good_stats(3), "3 tensors, HELLO said 2"),
+    (m.Stats([8, 17], [0, 0], [0, 0], [0, 0], 0, 0, 0, 0, 0, 0).pack(), "bitwidth 17 outside"),
+    (m.Stats([0, 8], [0, 0], [0, 0], [0, 0], 0, 0, 0, 0, 0, 0).pack(), "bitwidth 0 outside"),
 ])
 def test_a_malformed_stats_ack_is_a_link_error(payload, why):
     with pytest.raises(LinkError, match=f"STATS with {len(payload)} bytes.*{why}"):
@@ -96,6 +98,14 @@ def test_a_malformed_stats_ack_is_a_link_error(payload, why):
 def test_a_wrong_length_fixed_size_ack_is_a_link_error(msg, call, payload):
     with pytest.raises(LinkError, match=f"{m.NAMES[msg]} with {len(payload)} bytes"):
         call(link({msg: payload}))
+
+
+def test_hparams_the_board_would_refuse_are_a_link_error():
+    bad = m.HParams(40, 6554, 32768, 5000, 1600, 0).pack()  # lr_shift 40
+    with pytest.raises(LinkError, match="HPARAMS_GET with 21 bytes.*lr_shift must be in 0..30"):
+        link({m.HPARAMS_GET: bad}).hparams()
+    good = m.HParams(5, 6554, 32768, 5000, 1600, 0)
+    assert link({m.HPARAMS_GET: good.pack()}).hparams() == good
 
 
 @pytest.mark.parametrize("hello,match", [

@@ -230,10 +230,18 @@ class Link:
         s = self._parse(m.Stats.unpack, p, "STATS")
         if len(s.bits) != h.num_trainable:
             raise self._bad("STATS", p, f"{len(s.bits)} tensors, HELLO said {h.num_trainable}")
+        odd = [b for b in s.bits if not 2 <= b <= 16]  # the controller keeps bits in 2..16
+        if odd:
+            raise self._bad("STATS", p, f"bitwidth {odd[0]} outside 2..16")
         return s
 
     def hparams(self) -> m.HParams:
-        return self._parse(m.HParams.unpack, self.request(m.HPARAMS_GET), "HPARAMS_GET")
+        p = self.request(m.HPARAMS_GET)
+        hp = self._parse(m.HParams.unpack, p, "HPARAMS_GET")
+        problem = hp.problem()  # values the board itself would refuse to be set to
+        if problem:
+            raise self._bad("HPARAMS_GET", p, problem)
+        return hp
 
     def _bad(self, what: str, p: bytes, why: str) -> LinkError:
         return LinkError(f"the board at {self.url} answered {what} with {len(p)} bytes that do "
