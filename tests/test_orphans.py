@@ -39,7 +39,7 @@ def alive(pid: int) -> bool:
 
 
 def kill_owner_and_check_board_dies(argv: list[str], board_exe: str, sig: int,
-                                    start_s: float = 120) -> None:
+                                    start_s: float = 120) -> int:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     board = None
     cli = subprocess.Popen([sys.executable, "-m", "rct_tflm", *argv], env=env,
@@ -58,6 +58,7 @@ def kill_owner_and_check_board_dies(argv: list[str], board_exe: str, sig: int,
         while alive(board) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not alive(board), f"{board_exe} (pid {board}) outlived its owner ({sig!r})"
+        return cli.returncode
     finally:
         if cli.poll() is None:
             cli.kill()
@@ -82,11 +83,13 @@ def stream_argv(d: Path, board: str, fw: Path, out: Path) -> list[str]:
             "--epochs", "500", "--checkpoint-every", "0", "--no-progress", "--out", str(out)]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL],
+                         ids=["SIGTERM", "SIGHUP", "SIGKILL"])
 def test_stream_host_board_dies_with_the_cli(host_fw, tmp_path, sig):
-    kill_owner_and_check_board_dies(stream_argv(host_fw, "host", host_fw / "fw", tmp_path / "o"),
-                                    "/firmware", sig)
-    if sig == signal.SIGTERM:  # a clean unwind: no half-written --out
+    code = kill_owner_and_check_board_dies(
+        stream_argv(host_fw, "host", host_fw / "fw", tmp_path / "o"), "/firmware", sig)
+    if sig != signal.SIGKILL:  # a clean unwind (exit 128 + signal): no half-written --out
+        assert code == 128 + sig
         assert not (tmp_path / "o" / "stream.json").exists()
 
 

@@ -34,22 +34,28 @@ for _mod in _COMMAND_MODULES:
         cli.add_command(_cmd)
 
 
+# SIGTERM (and SIGHUP: the terminal closed) unwind like Ctrl-C: `finally` blocks stop boards
+# and remove staged outputs. SIGKILL cannot be caught: spawn_board's PDEATHSIG covers boards.
+_UNWIND = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s]
+
+
 def _terminated(signum: int, _frame: object) -> None:
-    # SIGTERM unwinds like Ctrl-C: `finally` blocks stop boards and remove staged outputs
     raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
+    old = {}
     try:
-        old_term = signal.signal(signal.SIGTERM, _terminated)
+        for s in _UNWIND:
+            old[s] = signal.signal(s, _terminated)
     except ValueError:  # not the main thread: leave signals alone
-        old_term = None
+        pass
     try:
         _main(argv)
     finally:
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def _main(argv: list[str] | None) -> None:
