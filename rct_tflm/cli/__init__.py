@@ -6,6 +6,7 @@ Command modules import heavy dependencies (TensorFlow) inside the command functi
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import click
@@ -33,8 +34,31 @@ for _mod in _COMMAND_MODULES:
         cli.add_command(_cmd)
 
 
+# SIGTERM (and SIGHUP: the terminal closed) unwind like Ctrl-C: `finally` blocks stop boards
+# and remove staged outputs. SIGKILL cannot be caught: spawn_board's PDEATHSIG covers boards.
+_UNWIND = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s]
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
+    old = {}
+    try:
+        for s in _UNWIND:
+            old[s] = signal.signal(s, _terminated)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    try:
+        _main(argv)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="rct-tflm", standalone_mode=False)
     except UserError as e:
@@ -43,9 +67,20 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as e:  # bad or missing option: one line, like a UserError
+        cmd = e.ctx.command_path if e.ctx is not None else "rct-tflm"
+        msg = " ".join(e.format_message().splitlines()).rstrip(".")
+        click.echo(f"error: {msg} (see `{cmd} --help`)", err=True)
+        sys.exit(UserError.exit_code)
     except click.ClickException as e:
-        e.show()
+        click.echo(f"error: {e.format_message()}", err=True)
         sys.exit(e.exit_code)
+    except OSError as e:
+        if e.filename is None:
+            raise  # not about a path the user gave: a bug, keep the traceback
+        click.echo(f"error: cannot write or read {e.filename} ({e.strerror}); check the path, "
+                   f"its permissions and free space", err=True)
+        sys.exit(UserError.exit_code)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import click
 from ..boards import KERNEL_SETS
 from ..errors import UserError
 from .engine import _controller_options, _engine_config, ram_budget_for
+from .options import FINITE, out_callback
 
 
 @click.command("boards")
@@ -59,7 +60,7 @@ def size_table(size: dict) -> str:
               help="model artefact (.rct): generate its C tree, then build")
 @click.option("--generated", type=click.Path(), default=None,
               help="an existing generated tree (`rct-tflm generate`) to build instead")
-@click.option("--out", required=True, type=click.Path(file_okay=False),
+@click.option("--out", required=True, type=click.Path(), callback=out_callback("dir"),
               help="output folder (replaced only when the build succeeds)")
 @click.option("--seed", type=int, default=0, show_default=True, help="default PRNG seed")
 @click.option("--max-batch", type=int, default=1, show_default=True,
@@ -141,7 +142,7 @@ def flash_cmd(firmware: str, board: str, tool: str | None, dry_run: bool) -> Non
 @click.option("--epochs", type=int, default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True,
               help="data order and PRNG seed")
-@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--out", required=True, type=click.Path(), callback=out_callback("dir"))
 @click.option("--batch", type=int, default=1, show_default=True,
               help="micro-batch (the firmware's --max-batch bounds it)")
 @click.option("--lr-shift", type=int, default=None,
@@ -154,7 +155,7 @@ def flash_cmd(firmware: str, board: str, tool: str | None, dry_run: bool) -> Non
               help="continue from a checkpoint.json of an interrupted stream")
 @click.option("--split-seed", type=int, default=None,
               help="data split seed (default: the artefact's training seed)")
-@click.option("--timeout", type=float, default=2.0, show_default=True,
+@click.option("--timeout", type=FINITE, default=2.0, show_default=True,
               help="seconds to wait for each answer before retransmitting")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def stream_cmd(port: str | None, board: str | None, firmware: str | None, model_path: str,

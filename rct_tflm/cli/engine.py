@@ -12,7 +12,7 @@ from typing import Any, Callable
 import click
 
 from ..errors import UserError
-from .options import controller_config, controller_options
+from .options import controller_config, controller_options, out_callback
 
 DEVICE_GAVG_REF_SAMPLES = 32  # = fixedpoint.controller.DEVICE_GAVG_REF_SAMPLES (no numpy at import)
 
@@ -79,7 +79,7 @@ def memory_table(report: dict) -> str:
 @click.command("generate")
 @click.option("--model", "model_path", required=True, type=click.Path(),
               help="model artefact (.rct) from `rct-tflm train`")
-@click.option("--out", required=True, type=click.Path(file_okay=False),
+@click.option("--out", required=True, type=click.Path(), callback=out_callback("dir"),
               help="output folder for the C project (replaced when it is a generated one)")
 @click.option("--board", default=None, help="RAM budget from this board (default qemu-stm32f405; "
                                              "host: none); see `rct-tflm boards`")
@@ -145,7 +145,7 @@ def _boot(board: str, firmware_dir: str) -> None:
               help="digits, mnist-idx:DIR[@14x14], npz:PATH or csv:PATH")
 @click.option("--epochs", type=int, default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False), default=None,
+@click.option("--out", type=click.Path(), callback=out_callback("dir"), default=None,
               help="output folder (replaced only when the run succeeds)")
 @click.option("--batch", type=int, default=1, show_default=True,
               help="micro-batch size (1: streaming SGD)")

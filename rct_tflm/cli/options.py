@@ -1,11 +1,67 @@
-"""Click options shared by several commands: the RCT bitwidth controller's settings."""
+"""Click options shared by several commands: the RCT bitwidth controller's settings, finite
+floats, and the --out check every command runs before it starts work."""
 from __future__ import annotations
 
+import math
+import tempfile
+from pathlib import Path
 from typing import Any, Callable
 
 import click
 
 from ..errors import UserError
+
+
+class FiniteFloat(click.ParamType):
+    """A float that is not NaN or +-inf (click's FLOAT accepts both)."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return v
+
+
+FINITE = FiniteFloat()
+
+
+def check_out(value: str | Path, kind: str = "dir", opt: str = "--out") -> None:
+    """UserError unless `value` can become a `kind` ("dir" or "file"): not the other kind, under
+    a folder, and writable there (a probe file; root ignores permission bits, not read-only
+    mounts)."""
+    p = Path(value)
+    if kind == "dir" and p.exists() and not p.is_dir():
+        raise UserError(f"{opt} {p} exists and is not a folder; give a folder path")
+    if kind == "file" and p.is_dir():
+        raise UserError(f"{opt} {p} is a folder; give a file path")
+    where = [p] if kind == "dir" and p.is_dir() else []  # stream writes into an existing --out
+    a = p.parent
+    while not a.exists() and a != a.parent:
+        a = a.parent
+    if not a.is_dir():
+        raise UserError(f"{opt} {p} cannot be created: {a} is a file, not a folder; choose a "
+                        f"path under a folder")
+    for d in where + [a]:
+        try:
+            with tempfile.TemporaryFile(dir=d):
+                pass
+        except OSError as e:
+            raise UserError(f"{opt} {p} is not writable ({d}: {e.strerror or e}); choose a "
+                            f"writable path") from None
+
+
+def out_callback(kind: str = "dir") -> Callable:
+    """click callback running check_out on an --out option (None passes)."""
+    def cb(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            check_out(value, kind, param.opts[0] if param.opts else "--out")
+        return value
+    return cb
 
 
 def controller_options(f: Callable) -> Callable:
@@ -20,11 +76,11 @@ def controller_options(f: Callable) -> Callable:
                      help="bitwidth of float tensors when quantised"),
         click.option("--bits-min", type=int, default=4, show_default=True),
         click.option("--bits-max", type=int, default=16, show_default=True),
-        click.option("--t-min", type=float, default=0.1, show_default=True,
+        click.option("--t-min", type=FINITE, default=0.1, show_default=True,
                      help="Gavg below this adds a low bit"),
-        click.option("--t-max", type=float, default=0.5, show_default=True,
+        click.option("--t-max", type=FINITE, default=0.5, show_default=True,
                      help="Gavg above this drops a low bit"),
-        click.option("--sat-guard", type=float, default=0.005, show_default=True,
+        click.option("--sat-guard", type=FINITE, default=0.005, show_default=True,
                      help="saturated fraction that adds a high bit"),
         click.option("--period-samples", type=int, default=1600, show_default=True,
                      help="controller decision period, in samples (>= 512)"),

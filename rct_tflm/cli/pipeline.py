@@ -6,11 +6,13 @@ from typing import Any
 
 import click
 
+from .options import out_callback
+
 
 @click.command("partition")
 @click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
               help="trained model artefact (.rct from `rct-tflm train`)")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", required=True, type=click.Path(), callback=out_callback("file"),
               help="partitioned artefact to write (.rct)")
 @click.option("--board", default="qemu-stm32f405", show_default=True, help="target board (`rct-tflm boards`)")
 @click.option("--trainable-layers", type=int, default=None,
@@ -32,7 +34,7 @@ def partition_cmd(model_path: str, out: str, board: str, trainable_layers: int |
 
 @click.command("report")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), callback=out_callback("dir"))
 def report_cmd(runs: tuple[Path, ...], out: Path) -> None:
     """Summarise result folders (train, compare, partition, build, emulate, stream) as report.md."""
     from ..report.summary import build_report
@@ -47,7 +49,7 @@ COMMANDS: list[Any] = [partition_cmd, report_cmd]
 
 @click.command("demo")
 @click.option("--out", default="out/demo", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
+              type=click.Path(path_type=Path), callback=out_callback("dir"),
               help="output folder (replaced only when the demo succeeds)")
 @click.option("--board", default="qemu-stm32f405", show_default=True,
               help="a QEMU board (`rct-tflm boards`)")

@@ -11,6 +11,7 @@ import click
 from ..boards import KERNEL_SETS
 from ..errors import UserError
 from .engine import _controller_options, _engine_config
+from .options import out_callback
 from .outdir import staged_out
 
 
@@ -19,7 +20,7 @@ from .outdir import staged_out
               help="model artefact (.rct): generated and built for --board, then profiled")
 @click.option("--board", default="qemu-stm32f405", show_default=True,
               help="a Cortex-M board from `rct-tflm boards`")
-@click.option("--out", required=True, type=click.Path(file_okay=False),
+@click.option("--out", required=True, type=click.Path(), callback=out_callback("dir"),
               help="output folder: profile.json, profile.txt, profile.png, firmware/")
 @click.option("--data", "data_spec", default=None,
               help="training samples (digits, mnist-idx:DIR, ...; default: seeded random int8)")

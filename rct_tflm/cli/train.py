@@ -13,7 +13,7 @@ from typing import Any, Callable
 import click
 
 from ..errors import UserError
-from .options import controller_config, controller_options
+from .options import FINITE, controller_config, controller_options, out_callback
 from .outdir import staged_out
 
 DEFAULTS = {"epochs": 20, "lr": 0.1, "batch_size": 32}
@@ -31,9 +31,9 @@ def _options(with_method: bool) -> Callable:
                             help="rct, qat or fp32")] if with_method else []),
             click.option("--epochs", type=int, default=DEFAULTS["epochs"], show_default=True),
             click.option("--seed", type=int, default=0, show_default=True),
-            click.option("--out", type=click.Path(file_okay=False), required=True,
+            click.option("--out", type=click.Path(), callback=out_callback("dir"), required=True,
                          help="output folder (replaced only when the run succeeds)"),
-            click.option("--lr", type=float, default=DEFAULTS["lr"], show_default=True,
+            click.option("--lr", type=FINITE, default=DEFAULTS["lr"], show_default=True,
                          help="SGD learning rate (no momentum)"),
             click.option("--batch-size", type=int, default=DEFAULTS["batch_size"], show_default=True),
             click.option("--progress/--no-progress", default=True, show_default=True),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..boards import get_board
 from ..errors import UserError
-from ..link.transport import stop_process
+from ..link.transport import spawn_board, stop_process
 
 QEMU = "qemu-system-arm"
 
@@ -61,8 +61,8 @@ class QemuBoard:
         for _ in range(attempts):
             port = free_port()
             self.cmd = qemu_command(self.board.qemu_machine, self.elf, port)
-            self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self.proc = spawn_board(self.cmd, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:

@@ -53,8 +53,21 @@ class Hello:
         if len(p) < 47:
             raise ValueError(f"HELLO payload of {len(p)} B (need >= 47)")
         v, caps, mp, ins, nc, nt, ws = struct.unpack_from(cls._FMT, p, 0)
+        if len(p) < 47 + p[46]:  # a name cut short (later versions may append fields)
+            raise ValueError(f"HELLO payload of {len(p)} B with a {p[46]}-byte board name "
+                             f"(need {47 + p[46]})")
         name = p[47:47 + p[46]].decode("ascii", "replace")
         return cls(v, caps, mp, ins, nc, nt, ws, bytes(p[14:46]), name)
+
+    def problem(self) -> str | None:
+        """Why these fields cannot describe a working board (None if they can)."""
+        if not 1 <= self.input_size or not 1 <= self.num_classes <= 256:
+            return f"input_size {self.input_size}, num_classes {self.num_classes}"
+        if self.max_payload < 16:  # WEIGHTS_WRITE needs 4 B of offset plus data
+            return f"max_payload {self.max_payload} B"
+        if self.num_trainable > (self.max_payload - 26) // 10:
+            return f"{self.num_trainable} trainable tensors do not fit one STATS answer"
+        return None
 
 
 DEFAULT_MAX_PAYLOAD = 512  # RCT_LINK_MAX_PAYLOAD unless the model needs more
@@ -128,6 +141,8 @@ class Stats:
     @classmethod
     def unpack(cls, p: bytes) -> "Stats":
         (t,) = struct.unpack_from("<H", p, 0)
+        if len(p) != 2 + 10 * t + 24:
+            raise ValueError(f"{t} tensors need {2 + 10 * t + 24} B")
         rows = [struct.unpack_from(STATS_ROW, p, 2 + 10 * i) for i in range(t)]
         tail = struct.unpack_from(STATS_TAIL, p, 2 + 10 * t)
         return cls([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],

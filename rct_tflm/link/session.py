@@ -157,6 +157,10 @@ class Link:
             raise LinkError(f"the board speaks protocol version {h.version}, this rct_tflm "
                             f"speaks {m.PROTO_VERSION}; rebuild and flash the firmware with "
                             f"this rct_tflm (`rct-tflm build`)")
+        problem = h.problem()
+        if problem:
+            raise LinkError(f"the board at {self.url} sent a bad HELLO ({problem}); rebuild "
+                            f"the firmware with this rct_tflm (`rct-tflm build`)")
         if expected_hash is not None and bytes(expected_hash) != h.model_hash:
             raise LinkError(f"model mismatch: the board runs model {h.model_hash.hex()[:16]}…, "
                             f"--model is {bytes(expected_hash).hex()[:16]}…; build and flash "
@@ -207,17 +211,41 @@ class Link:
         for s in range(0, len(x), per):
             xs = x[s:s + per]
             p = self.request(m.INFER, bytes([len(xs), int(logits)]) + xs.tobytes())
-            classes.append(np.frombuffer(p[:len(xs)], np.uint8))
+            want = len(xs) * (1 + (4 * h.num_classes if logits else 0))
+            if len(p) != want:
+                raise self._bad("INFER", p, f"expected {want} B for {len(xs)} samples")
+            c = np.frombuffer(p[:len(xs)], np.uint8)
+            if c.size and int(c.max()) >= h.num_classes:
+                raise self._bad("INFER", p, f"class {int(c.max())} of a {h.num_classes}-class "
+                                            f"model")
+            classes.append(c)
             if logits:
                 lg.append(np.frombuffer(p[len(xs):], "<i4").reshape(len(xs), h.num_classes))
         cls = np.concatenate(classes).astype(np.int64) if classes else np.zeros(0, np.int64)
         return (cls, np.concatenate(lg)) if logits else cls
 
     def stats(self) -> m.Stats:
-        return self._parse(m.Stats.unpack, self.request(m.STATS), "STATS")
+        h = self._need_hello()
+        p = self.request(m.STATS)
+        s = self._parse(m.Stats.unpack, p, "STATS")
+        if len(s.bits) != h.num_trainable:
+            raise self._bad("STATS", p, f"{len(s.bits)} tensors, HELLO said {h.num_trainable}")
+        odd = [b for b in s.bits if not 2 <= b <= 16]  # the controller keeps bits in 2..16
+        if odd:
+            raise self._bad("STATS", p, f"bitwidth {odd[0]} outside 2..16")
+        return s
 
     def hparams(self) -> m.HParams:
-        return self._parse(m.HParams.unpack, self.request(m.HPARAMS_GET), "HPARAMS_GET")
+        p = self.request(m.HPARAMS_GET)
+        hp = self._parse(m.HParams.unpack, p, "HPARAMS_GET")
+        problem = hp.problem()  # values the board itself would refuse to be set to
+        if problem:
+            raise self._bad("HPARAMS_GET", p, problem)
+        return hp
+
+    def _bad(self, what: str, p: bytes, why: str) -> LinkError:
+        return LinkError(f"the board at {self.url} answered {what} with {len(p)} bytes that do "
+                         f"not fit ({why}); rebuild the firmware with this rct_tflm")
 
     def _parse(self, unpack, p: bytes, what: str):
         try:
@@ -231,7 +259,10 @@ class Link:
         out = bytearray()
         while len(out) < h.weights_size:
             n = min(h.max_payload, h.weights_size - len(out))
-            out += self.request(m.WEIGHTS_READ, struct.pack("<IH", len(out), n))
+            p = self.request(m.WEIGHTS_READ, struct.pack("<IH", len(out), n))
+            if len(p) != n:  # a short answer would loop forever (an empty one) or misalign
+                raise self._bad("WEIGHTS_READ", p, f"asked for {n} B at offset {len(out)}")
+            out += p
         return bytes(out)
 
     def weights_write(self, data: bytes) -> None:

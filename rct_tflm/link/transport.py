@@ -5,11 +5,15 @@ boards, QEMU (TCP socket) and the host build (a pty whose other end is the firmw
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import pty
+import signal
 import subprocess
+import sys
 import tty
 from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from ..errors import UserError
 
@@ -25,6 +29,34 @@ def open_port(url: str, timeout: float = 0.05):
     except (serial.SerialException, ValueError, OSError) as e:
         raise UserError(f"cannot open serial port '{url}' ({e}); check the name (list ports with "
                         f"`python -m serial.tools.list_ports`) or use socket://HOST:PORT for QEMU") from None
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn asking the kernel to SIGKILL the child when this process dies, however it
+    dies (SIGKILL included); None where prctl is unavailable (not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before fork, not in the child
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+    return preexec
+
+
+def spawn_board(cmd: Sequence[str], **kw: Any) -> subprocess.Popen:
+    """Popen for a board process (host firmware, QEMU) that ends with its owner: on Linux the
+    kernel kills it when this process dies; elsewhere stop_process on the normal paths only.
+    The death signal follows the spawning thread, so spawn from the thread that owns the board."""
+    return subprocess.Popen(list(cmd), preexec_fn=_die_with_parent(), **kw)
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
@@ -58,8 +90,8 @@ class HostFirmware:
         master, slave = pty.openpty()
         tty.setraw(slave)
         tty.setraw(master)
-        self.proc = subprocess.Popen([str(self.exe)], stdin=master, stdout=master,
-                                     stderr=subprocess.DEVNULL, close_fds=True)
+        self.proc = spawn_board([str(self.exe)], stdin=master, stdout=master,
+                                stderr=subprocess.DEVNULL, close_fds=True)
         os.close(master)
         self._slave = slave  # held open so the pty survives until we close it
         self.url = os.ttyname(slave)
