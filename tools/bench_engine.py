@@ -300,7 +300,8 @@ def main() -> None:
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(res, indent=1))
+    # data paths relative to the checkout (../shared/...), not this machine's
+    tmp.write_text(json.dumps(res, indent=1).replace(str(ROOT.parent) + "/", "../"))
     os.replace(tmp, out)
     print(f"wrote {out}")
 

@@ -294,7 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     md = markdown(result)
     from rct_tflm.report.compare import json_safe  # nan -> null: strict JSON
 
-    _write_atomic(args.out / "paper.json", json.dumps(json_safe(result), indent=1) + "\n")
+    # data paths relative to the checkout (../shared/...), not this machine's
+    text = json.dumps(json_safe(result), indent=1).replace(str(ROOT.parent) + "/", "../")
+    _write_atomic(args.out / "paper.json", text + "\n")
     _write_atomic(args.out / "paper.md", md)
     print()
     print(md)
