@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .errors import UserError
+from .formats.atomic import atomic_path
 from .fixedpoint.qtensor import QTensor
 from .fixedpoint.rounding import qmax, qmin
 
@@ -121,20 +121,13 @@ class ModelArtefact:
     def save(self, path: str | os.PathLike) -> Path:
         """Write atomically: a crash never leaves a half-written artefact at `path`."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".rct", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as z:
-                z.writestr("model.json", json.dumps(self.to_json(), indent=1))
-                for n, t in self.tensors.items():
-                    arr = t.q.astype(np.int32) if isinstance(t, QTensor) else np.asarray(t, np.float32)
-                    buf = io.BytesIO()
-                    np.save(buf, arr, allow_pickle=False)
-                    z.writestr(f"tensors/{n}.npy", buf.getvalue())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("model.json", json.dumps(self.to_json(), indent=1))
+            for n, t in self.tensors.items():
+                arr = t.q.astype(np.int32) if isinstance(t, QTensor) else np.asarray(t, np.float32)
+                buf = io.BytesIO()
+                np.save(buf, arr, allow_pickle=False)
+                z.writestr(f"tensors/{n}.npy", buf.getvalue())
         return path
 
     @classmethod

@@ -33,6 +33,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from rct_tflm.formats.atomic import write_text  # noqa: E402
 DATASETS = (ROOT / ".." / "shared" / "datasets").resolve()
 MNIST = DATASETS / "mnist10k"
 SECTIONS = ("accuracy", "head_only", "speed", "memory")
@@ -298,11 +299,8 @@ def main() -> None:
           f"{res['machine']['loadavg_end'][0]:.2f} on {res['machine']['cpus']} CPUs; "
           f"{res['seconds']:.0f} s")
     out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
     # data paths relative to the checkout (../shared/...), not this machine's
-    tmp.write_text(json.dumps(res, indent=1).replace(str(ROOT.parent) + "/", "../"))
-    os.replace(tmp, out)
+    write_text(out, json.dumps(res, indent=1).replace(str(ROOT.parent) + "/", "../"))
     print(f"wrote {out}")
 
 

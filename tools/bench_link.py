@@ -18,7 +18,6 @@ at most 11.5 KB/s, i.e. ~170 samples/s of this model before compute.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from rct_tflm.formats.atomic import write_json  # noqa: E402
 
 TARGETS = ("qemu-stm32f405", "qemu-mps2-an386", "host", "host+faults")
 FAULTS = {"drop": 5e-4, "corrupt": 5e-4}  # per byte, both directions
@@ -140,10 +140,7 @@ def main() -> None:
         "targets": rows,
     }
     out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmpf = out.with_suffix(".json.tmp")
-    tmpf.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmpf, out)
+    write_json(out, result)
     hdr = (f"{'target':<16} {'samples/s':>9} {'wire B/s':>9} {'overhead':>8} "
            f"{'(labels=data)':>13} {'infer/s':>8} {'retx':>5}")
     print(hdr)

@@ -18,12 +18,12 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from rct_tflm.formats.atomic import write_text  # noqa: E402
 DATASETS = (ROOT / ".." / "shared" / "datasets").resolve()
 
 # name -> what to train; `needs` is the file that must exist; epochs (full, quick); lr is the
@@ -239,15 +239,6 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -296,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # data paths relative to the checkout (../shared/...), not this machine's
     text = json.dumps(json_safe(result), indent=1).replace(str(ROOT.parent) + "/", "../")
-    _write_atomic(args.out / "paper.json", text + "\n")
-    _write_atomic(args.out / "paper.md", md)
+    write_text(args.out / "paper.json", text + "\n")
+    write_text(args.out / "paper.md", md)
     print()
     print(md)
     return 0

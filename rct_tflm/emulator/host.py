@@ -13,13 +13,13 @@ import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import UserError
+from ..formats.atomic import atomic_path
 from ..resources import firmware_dir
 
 STRICT_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-O2"]
@@ -79,18 +79,13 @@ def build_host(gen_dir: str | os.PathLike, out_dir: str | os.PathLike, kind: str
     target = out_dir / name
     if target.is_file():
         return target
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=out_dir)
-    os.close(fd)
-    cmd = [cc, *flags, f"-I{gen_dir}", f"-I{runtime_include()}", *map(str, srcs), "-o", tmp]
-    if kind == "program" or sanitize:
-        cmd.append("-lm")
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        Path(tmp).unlink(missing_ok=True)
-        raise RuntimeError(f"host build failed:\n{' '.join(cmd)}\n{res.stderr[-4000:]}")
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, target)
+    with atomic_path(target, 0o755) as tmp:
+        cmd = [cc, *flags, f"-I{gen_dir}", f"-I{runtime_include()}", *map(str, srcs), "-o", str(tmp)]
+        if kind == "program" or sanitize:
+            cmd.append("-lm")
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise RuntimeError(f"host build failed:\n{' '.join(cmd)}\n{res.stderr[-4000:]}")
     return target
 
 

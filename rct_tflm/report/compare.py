@@ -11,15 +11,13 @@ Every file is written atomically (temp file + rename).
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..energy import saving
 from ..errors import UserError
+from ..formats.atomic import atomic_path, write_json, write_text
 
 REQUIRED_RUNS = ("fp32", "qat", "rct")
 REQUIRED_FIELDS = ("test_accuracy", "gemm_energy_pj_per_step", "param_memory_bits_peak",
@@ -149,18 +147,6 @@ def compare_markdown(c: dict) -> str:
     return "\n".join(lines)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def plot_energy_memory(c: dict, path: Path) -> None:
     """Three bar panels: GEMM energy, peak parameter memory (containers, packed), movement."""
     import matplotlib
@@ -190,15 +176,9 @@ def plot_energy_memory(c: dict, path: Path) -> None:
         a.set_xticklabels(names, rotation=20, fontsize=8)
     fig.suptitle("FP32 vs QAT vs RCT (Horowitz 45 nm model, docs/energy.md)")
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=100)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
     finally:
         plt.close(fig)
 
@@ -209,6 +189,6 @@ def write_compare(runs: dict[str, dict], out_dir: Path) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_energy_memory(c, out_dir / "energy_memory.png")
-    _write_atomic(out_dir / "compare.md", compare_markdown(c).encode())
-    _write_atomic(out_dir / "compare.json", (json.dumps(c, indent=1) + "\n").encode())
+    write_text(out_dir / "compare.md", compare_markdown(c))
+    write_json(out_dir / "compare.json", c)
     return c

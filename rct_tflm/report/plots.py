@@ -6,10 +6,10 @@
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from ..formats.atomic import atomic_path
 
 
 def figure() -> Any:
@@ -22,15 +22,10 @@ def figure() -> Any:
 
 def save_png(fig: Any, path: Path) -> None:
     """Atomic PNG write (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a plot is an ordinary output file
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     finally:
-        Path(tmp).unlink(missing_ok=True)
         figure().close(fig)
 
 

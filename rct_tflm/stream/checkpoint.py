@@ -12,11 +12,10 @@ import base64
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Any
 
 from ..errors import UserError
+from ..formats.atomic import write_json
 
 FORMAT = "rct-tflm-stream-checkpoint"
 VERSION = 1
@@ -24,24 +23,8 @@ VERSION = 1
 IDENTITY = ("model_hash", "data", "split_seed", "seed", "batch", "hparams")
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Temp file in the same folder + fsync + rename: the file is old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_checkpoint(path: Path, state: dict, blob: bytes) -> None:
-    write_json_atomic(path, {"format": FORMAT, "version": VERSION, **state,
+    write_json(path, {"format": FORMAT, "version": VERSION, **state,
                              "weights_b64": base64.b64encode(blob).decode("ascii"),
                              "weights_blob_sha256": hashlib.sha256(blob).hexdigest()})
 

@@ -36,7 +36,8 @@ from ..fixedpoint.engine import bitwidth_history, parse_weights_blob, quantise_i
 from ..link import Link, LinkError
 from ..link import messages as msg
 from . import plots
-from .checkpoint import check_compatible, load_checkpoint, save_checkpoint, write_json_atomic
+from ..formats.atomic import write_json
+from .checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from .device_model import DeviceModel, device_model, find_manifest
 from .schedule import Schedule, segment_seed
 
@@ -337,7 +338,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
         "target", "data", "seed", "epochs", "batch", "hparams", "samples", "weights_sha256",
         "test_accuracy_before", "test_accuracy_after")}).save(out / TRAINED)
     result["files"] = [RESULT, TRAINED, *plots.write_plots(result, out)]
-    write_json_atomic(out / RESULT, result)
+    write_json(out / RESULT, result)
     return result
 
 
