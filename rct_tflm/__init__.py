@@ -1,6 +1,6 @@
 """rct_tflm: Resource Constrained Training (RCT) from Keras to Cortex-M.
 
-Importing the package is cheap: TensorFlow is only imported by the trainer (`rct_tflm.rct`).
+Importing the package is cheap: TensorFlow is only imported by the trainer (`rct_tflm.trainer`).
 """
 __version__ = "0.1.0"
 

@@ -55,7 +55,7 @@ def run_demo(out: Path, cfg: DemoConfig, say: Callable[[str], None] = print) -> 
     from .firmware_build import build_artefact
     from .fixedpoint.engine import EngineConfig
     from .partition import partition, plan_table
-    from .rct.runner import TrainConfig, compare_run, train_run
+    from .trainer.runner import TrainConfig, compare_run, train_run
     from .report.summary import build_report
     from .stream import StreamConfig, open_target, run_stream
     from .stream import prepare as prepare_stream

@@ -22,8 +22,8 @@ def _heavy_modules(body: str) -> str:
 
 
 LIGHT = ["rct_tflm.fixedpoint", "rct_tflm.artefact", "rct_tflm.energy", "rct_tflm.data",
-         "rct_tflm.models", "rct_tflm.rct", "rct_tflm.rct.runner", "rct_tflm.rct.keras_import",
-         "rct_tflm.report.compare", "rct_tflm.report.plots", "rct_tflm.cli"]
+         "rct_tflm.trainer.models", "rct_tflm.trainer", "rct_tflm.trainer.runner", "rct_tflm.trainer.keras_import",
+         "rct_tflm.report.compare", "rct_tflm.report.train_plots", "rct_tflm.cli"]
 
 
 def test_imports_do_not_load_tensorflow():
@@ -42,4 +42,4 @@ def test_cli_help_and_input_checks_do_not_load_tensorflow():
 
 
 def test_the_probe_sees_tensorflow_when_it_is_imported():
-    assert "'tensorflow'" in _heavy_modules("import rct_tflm.rct.trainer")
+    assert "'tensorflow'" in _heavy_modules("import rct_tflm.trainer.trainer")

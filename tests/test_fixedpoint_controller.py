@@ -163,7 +163,7 @@ def _stream(gavg_q16: list[int], batch: int, ref: int, bits: int = 8, period: in
 
 
 def test_defaults_host_per_step_mean_engine_per_32_samples() -> None:
-    from rct_tflm.cli.engine import DEVICE_GAVG_REF_SAMPLES as CLI_DEFAULT
+    from rct_tflm.cli.options import DEVICE_GAVG_REF_SAMPLES as CLI_DEFAULT
     from rct_tflm.fixedpoint.controller import DEVICE_GAVG_REF_SAMPLES
     from rct_tflm.fixedpoint.engine import EngineConfig
     assert ControllerConfig().gavg_ref_samples == 0  # the host trainer's (paper's) rule

@@ -1,4 +1,4 @@
-"""Built-in models, --model specs and saved-model checks (rct_tflm.models)."""
+"""Built-in models, --model specs and saved-model checks (rct_tflm.trainer.models)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 from rct_tflm.data import Dataset
 from rct_tflm.errors import UserError
-from rct_tflm.models import (BUILTIN, builtin_name_for, check_builtin, parse_model_spec,
+from rct_tflm.trainer.models import (BUILTIN, builtin_name_for, check_builtin, parse_model_spec,
                              saved_layers)
 
 
@@ -70,8 +70,8 @@ def test_saved_layers_reads_the_stored_config(tmp_path, ext):
 @pytest.mark.tf
 @pytest.mark.parametrize("name", BUILTIN)
 def test_builtins_build_import_and_are_seeded(name):
-    from rct_tflm.models import build_builtin
-    from rct_tflm.rct.keras_import import import_keras
+    from rct_tflm.trainer.models import build_builtin
+    from rct_tflm.trainer.keras_import import import_keras
     shape = {"mlp": (8, 8, 1), "mlp784": (28, 28, 1), "mlp196": (14, 14, 1), "cnn": (28, 28, 1),
              "text": (32,), "tabular": (5,)}[name]
     kind = "text" if name == "text" else "tabular" if name == "tabular" else "image"

@@ -16,8 +16,8 @@ tf = pytest.importorskip("tensorflow")
 from rct_tflm.data import Dataset, epoch_order  # noqa: E402
 from rct_tflm.fixedpoint import ControllerConfig, QTensor  # noqa: E402
 from rct_tflm.fixedpoint.rounding import qmax, qmin  # noqa: E402
-from rct_tflm.rct.runner import TrainConfig, prepare  # noqa: E402
-from rct_tflm.rct.trainer import RCTConfig, RCTTrainer, batch_order  # noqa: E402
+from rct_tflm.trainer.runner import TrainConfig, prepare  # noqa: E402
+from rct_tflm.trainer.trainer import RCTConfig, RCTTrainer, batch_order  # noqa: E402
 
 pytestmark = pytest.mark.tf
 
@@ -258,7 +258,7 @@ def _text_dataset(seed: int = 0) -> Dataset:
 def _text_trainer(epochs: int) -> RCTTrainer:
     import tf_keras as k
 
-    from rct_tflm.rct.keras_import import import_keras
+    from rct_tflm.trainer.keras_import import import_keras
 
     k.utils.set_random_seed(0)
     L = k.layers
@@ -293,7 +293,7 @@ def test_conv_depthwise_bn_pools_dropout_relu6_train(digits):
     """Every image layer kind the trainer supports, in one model, for one epoch."""
     import tf_keras as k
 
-    from rct_tflm.rct.keras_import import import_keras
+    from rct_tflm.trainer.keras_import import import_keras
 
     k.utils.set_random_seed(0)
     L = k.layers

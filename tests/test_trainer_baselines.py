@@ -7,9 +7,9 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from rct_tflm.energy import tfmot_state_bits  # noqa: E402
-from rct_tflm.rct.baselines import keras_from_artefact, train_baseline  # noqa: E402
-from rct_tflm.rct.runner import TrainConfig, prepare  # noqa: E402
-from rct_tflm.rct.trainer import RCTConfig  # noqa: E402
+from rct_tflm.trainer.baselines import keras_from_artefact, train_baseline  # noqa: E402
+from rct_tflm.trainer.runner import TrainConfig, prepare  # noqa: E402
+from rct_tflm.trainer.trainer import RCTConfig  # noqa: E402
 
 pytestmark = pytest.mark.tf
 

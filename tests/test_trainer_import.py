@@ -7,8 +7,8 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from rct_tflm.errors import UserError  # noqa: E402
-from rct_tflm.rct.keras_import import SUPPORTED, import_keras  # noqa: E402
-from rct_tflm.rct.qforward import QForward, fake_quant  # noqa: E402
+from rct_tflm.trainer.keras_import import SUPPORTED, import_keras  # noqa: E402
+from rct_tflm.trainer.qforward import QForward, fake_quant  # noqa: E402
 
 pytestmark = pytest.mark.tf
 

@@ -68,10 +68,10 @@ RECOVER_SHARE = 0.5
 
 
 def _config(bench: dict, row: dict, epochs: int, seed: int):
-    """The trainer's TrainConfig for one row (rct_tflm/rct/runner.py; defaults = the CLI's)."""
+    """The trainer's TrainConfig for one row (rct_tflm/trainer/runner.py; defaults = the CLI's)."""
     from dataclasses import replace
 
-    from rct_tflm.rct.runner import TrainConfig
+    from rct_tflm.trainer.runner import TrainConfig
 
     cfg = TrainConfig(model=bench["model"], data=bench["data"], method=row["method"],
                       epochs=epochs, seed=seed,
@@ -88,7 +88,7 @@ def run_row(bench: dict, row: dict, epochs: int, seed: int, cache: dict | None =
             progress=None) -> dict:
     """Train one row (no files kept). `cache` keeps the loaded data and imported model graph
     for the model's other rows (they share model, data and seed); `progress` gets each step."""
-    from rct_tflm.rct.runner import prepare, train_run
+    from rct_tflm.trainer.runner import prepare, train_run
 
     cfg = _config(bench, row, epochs, seed)
     cache = {} if cache is None else cache
@@ -166,7 +166,7 @@ def bench_one(name: str, bench: dict, epochs: int, seed: int, bar=None) -> dict:
 def _total_steps(names: list[str], quick: bool, seed: int) -> int:
     """Training steps of the whole benchmark (every row of every model): the bar's total."""
     from rct_tflm.data import load_dataset
-    from rct_tflm.rct.runner import steps_per_run
+    from rct_tflm.trainer.runner import steps_per_run
 
     total = 0
     for name in names:

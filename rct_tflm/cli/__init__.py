@@ -14,12 +14,9 @@ import click
 from ..errors import UserError
 
 # Modules that define commands; each exposes `COMMANDS`, a list of click commands.
-_COMMAND_MODULES = [
-    "train",     # train, compare (host RCT trainer + baselines)
-    "engine",    # generate, emulate (integer engine: golden / host C / firmware boot)
-    "device",    # boards, build, flash, stream (firmware, link, boards)
-    "pipeline",  # partition, report, demo (the whole story)
-    "profile",   # profile (instruction counts per kernel call in a Cortex-M emulator)
+_COMMAND_MODULES = [  # one module per command, named after it; each exposes `COMMANDS`
+    "train", "compare", "partition", "generate", "build", "flash", "emulate", "stream", "profile",
+    "report", "demo", "boards",
 ]
 
 

@@ -101,3 +101,53 @@ def controller_config(kw: dict[str, Any]) -> Any:
                                 gavg_ref_samples=kw.get("gavg_ref_samples", 0))
     except ValueError as e:
         raise UserError(f"bad controller option: {e}") from None
+
+
+
+DEVICE_GAVG_REF_SAMPLES = 32  # = fixedpoint.controller.DEVICE_GAVG_REF_SAMPLES (no numpy at import)
+
+
+def engine_options(f: Callable) -> Callable:
+    """The integer engine's options: learning-rate shift, accumulator policy, the split, and
+    the controller's (cli/options.py)."""
+    opts = [
+        click.option("--lr-shift", type=int, default=5, show_default=True,
+                     help="learning rate 2^-N"),
+        click.option("--acc-policy", type=click.Choice(["int64", "cap"]), default="int64",
+                     show_default=True,
+                     help="layers whose int32 sum could overflow: 64-bit accumulator, or cap "
+                          "their bitwidth to the largest safe one"),
+        click.option("--trainable-layers", type=int, default=None,
+                     help="train the last K parametric layers (default: the artefact's choice)"),
+        click.option("--frozen-layers", type=int, default=None,
+                     help="freeze the first K parametric layers"),
+        click.option("--gavg-ref-samples", type=int, default=DEVICE_GAVG_REF_SAMPLES,
+                     show_default=True,
+                     help="controller: compare T_min/T_max with Gavg accumulated over N samples "
+                          "(0: the per-step mean, the host trainer's rule; always 0 with "
+                          "--rounding nearest)"),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return controller_options(f)
+
+
+def engine_config(kw: dict[str, Any], max_batch: int):
+    from ..fixedpoint.engine import EngineConfig
+    cc = controller_config(kw)
+    return EngineConfig(lr_shift=kw["lr_shift"], seed=kw["seed"], controller=cc,
+                        stochastic=kw["rounding"] == "stochastic", max_batch=max_batch,
+                        acc_policy=kw["acc_policy"])
+
+
+def ram_budget_for(board: str | None, ram_budget: int | None) -> int | None:
+    """--ram-budget wins; else the board's RAM (host: no limit); else the default board's."""
+    from ..boards import DEFAULT_BOARD, HOST, get_board
+    if ram_budget is not None:
+        if ram_budget <= 0:
+            raise UserError(f"--ram-budget must be a positive number of bytes, got {ram_budget}")
+        return ram_budget
+    if board == HOST:
+        return None
+    return get_board(board or DEFAULT_BOARD).ram_kb * 1024
+

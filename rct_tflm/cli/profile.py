@@ -10,7 +10,7 @@ import click
 
 from ..boards import KERNEL_SETS
 from ..errors import UserError
-from .engine import _controller_options, _engine_config
+from .options import engine_options, engine_config
 from .options import out_callback
 from .outdir import staged_out
 
@@ -32,7 +32,7 @@ from .outdir import staged_out
 @click.option("--kernels", type=click.Choice(KERNEL_SETS), default="auto", show_default=True,
               help="kernel set to build: fast (Cortex-M4/M7 DSP), portable, or auto (the board's)")
 @click.option("--seed", type=int, default=0, show_default=True, help="PRNG seed")
-@_controller_options
+@engine_options
 def profile_cmd(model_path: str, board: str, out: str, data_spec: str | None, steps: int,
                 boundary: bool, kernels: str, seed: int, **kw: Any) -> None:
     """Count the instructions of each kernel call of a training step and an inference."""
@@ -48,7 +48,7 @@ def profile_cmd(model_path: str, board: str, out: str, data_spec: str | None, st
         raise UserError(f"--model {model_path} does not exist; give a model artefact (.rct) "
                         f"from `rct-tflm train`")
     art = ModelArtefact.load(model_path)
-    cfg = _engine_config({**kw, "seed": seed}, 1)
+    cfg = engine_config({**kw, "seed": seed}, 1)
     x = y = None
     if data_spec:
         from ..data import load_dataset

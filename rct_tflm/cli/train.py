@@ -1,25 +1,18 @@
-"""`rct-tflm train` and `rct-tflm compare`: host training (RCT, FP32, QAT) and the comparison.
-
-Everything that can be wrong with the input is checked before training starts. Outputs go to
-a temp folder beside --out that replaces --out only when the run succeeded, so a failed or
-interrupted run leaves --out as it was (absent if it did not exist).
-"""
+"""`rct-tflm train`: host RCT training (baselines: fp32, QAT) into a run folder."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Callable
 
 import click
 
-from ..errors import UserError
 from .options import FINITE, controller_config, controller_options, out_callback
 from .outdir import staged_out
+
 
 DEFAULTS = {"epochs": 20, "lr": 0.1, "batch_size": 32}
 
 
-def _options(with_method: bool) -> Callable:
+def train_options(with_method: bool) -> Callable:
     def deco(f: Callable) -> Callable:
         opts = [
             click.option("--model", default="builtin", show_default=True,
@@ -44,8 +37,8 @@ def _options(with_method: bool) -> Callable:
     return deco
 
 
-def _config(kw: dict[str, Any], method: str) -> Any:
-    from ..rct.runner import TrainConfig
+def train_config(kw: dict[str, Any], method: str) -> Any:
+    from ..trainer.runner import TrainConfig
     # the trainer's baseline switch is `bits`, so its controller stays enabled here
     ctrl = controller_config({**kw, "fixed_bits": False})
     cfg = TrainConfig(model=kw["model"], data=kw["data"], method=method, epochs=kw["epochs"],
@@ -56,7 +49,7 @@ def _config(kw: dict[str, Any], method: str) -> Any:
     return cfg
 
 
-def _summary(m: dict) -> str:
+def train_summary(m: dict) -> str:
     f1 = f", F1 {100 * m['test_f1']:.2f}%" if m.get("test_f1") is not None else ""
     bits = "/".join(str(b) for b in m["final_bitwidths"].values())
     return (f"{m['method']}: test accuracy {100 * m['test_accuracy']:.2f}%{f1}, final bits "
@@ -64,34 +57,16 @@ def _summary(m: dict) -> str:
 
 
 @click.command("train")
-@_options(with_method=True)
+@train_options(with_method=True)
 def train_cmd(**kw: Any) -> None:
     """Train a model on the host with RCT (integer weights), or the FP32 / QAT baselines."""
-    from ..rct.runner import prepare, train_run
-    cfg = _config(kw, kw["method"])
+    from ..trainer.runner import prepare, train_run
+    cfg = train_config(kw, kw["method"])
     prep = prepare(cfg)  # every user error before any output or training
     with staged_out(kw["out"]) as tmp:
         m = train_run(cfg, tmp, progress=kw["progress"], prep=prep)
-    click.echo(_summary(m))
+    click.echo(train_summary(m))
     click.echo(f"wrote {kw['out']}/: model.rct metrics.json bitwidths.png curves.png energy_memory.png")
 
 
-@click.command("compare")
-@_options(with_method=False)
-def compare_cmd(**kw: Any) -> None:
-    """Train fp32, qat and rct with the same settings; write compare.md and compare.json."""
-    from ..rct.runner import compare_run
-    cfg = _config(kw, "rct")
-    with staged_out(kw["out"]) as tmp:
-        compare_run(cfg, tmp, progress=kw["progress"],
-                    on_done=lambda meth, m: click.echo(_summary(m)))
-        c = json.loads((tmp / "compare.json").read_text())
-    r = c.get("rct_vs_fp32", {})
-    fmt = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"  # noqa: E731
-    click.echo(f"RCT vs FP32: GEMM energy saving {fmt(r.get('gemm_energy_saving'))}, parameter "
-               f"memory saving {fmt(r.get('param_memory_saving'))} (containers), "
-               f"{fmt(r.get('param_memory_saving_packed'))} (packed)")
-    click.echo(f"wrote {kw['out']}/: compare.md compare.json fp32/ qat/ rct/")
-
-
-COMMANDS = [train_cmd, compare_cmd]
+COMMANDS = [train_cmd]

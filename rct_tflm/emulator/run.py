@@ -221,7 +221,7 @@ def _train(p: Prepared, target, out_dir, progress: bool, on_eval) -> dict:
 
 
 def write_outputs(p: Prepared, record: dict, tensors: list[QTensor], out: Path) -> None:
-    from .plots import plot_bitwidths, plot_curves
+    from .emulate_plots import plot_bitwidths, plot_curves
     out.mkdir(parents=True, exist_ok=True)
     (out / "emulate.json").write_text(json.dumps(record, indent=1))
     plot_bitwidths(record, out / "bitwidths.png")

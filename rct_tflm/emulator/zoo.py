@@ -1,5 +1,5 @@
 """Numpy-built model artefacts for the integer engine (no TensorFlow): the shapes of the
-built-in Keras models in rct_tflm/models.py plus a small all-kernels CNN, Glorot-initialised,
+built-in Keras models in rct_tflm/trainer/models.py plus a small all-kernels CNN, Glorot-initialised,
 with calibrated activation exponents, quantised to 8 bits like a fresh `rct-tflm train` model.
 
 Activation exponents are static on the device, so they must cover the activations the model

@@ -7,7 +7,7 @@ from .prng import Rng, mix32
 from .qtensor import QTensor, container_bits, exponent_for
 from .rounding import (qmax, qmin, requantize, round_nearest_float, round_stochastic_float,
                        saturate, shift_round_nearest, shift_round_stochastic)
-from .update import GAVG_FRAC_BITS, apply_update, gavg_q16
+from .grid_update import GAVG_FRAC_BITS, apply_update, gavg_q16
 
 __all__ = [
     "BitwidthController", "ControllerConfig", "Decision", "Rng", "mix32", "QTensor",

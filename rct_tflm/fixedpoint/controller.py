@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 
 from .prng import Rng
 from .qtensor import QTensor
-from .update import GAVG_FRAC_BITS
+from .grid_update import GAVG_FRAC_BITS
 
 MIN_PERIOD_SAMPLES = 512
 PPM = 1_000_000

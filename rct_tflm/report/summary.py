@@ -17,7 +17,7 @@ from typing import Any
 from ..artefact import ModelArtefact
 from ..errors import UserError
 from .compare import json_safe
-from .plots import figure, plot_bitwidth_history, save_png
+from .train_plots import figure, plot_bitwidth_history, save_png
 
 RUN_FILES = ("compare.json", "metrics.json", "emulate.json", "stream.json", "build.json")
 

@@ -35,7 +35,7 @@ from ..errors import UserError
 from ..fixedpoint.engine import bitwidth_history, parse_weights_blob, quantise_inputs, weights_sha256
 from ..link import Link, LinkError
 from ..link import messages as msg
-from . import plots
+from . import stream_plots
 from ..formats.atomic import write_json
 from .checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from .device_model import DeviceModel, device_model, find_manifest
@@ -337,7 +337,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
     dm.artefact_with(blob, {k: result[k] for k in (
         "target", "data", "seed", "epochs", "batch", "hparams", "samples", "weights_sha256",
         "test_accuracy_before", "test_accuracy_after")}).save(out / TRAINED)
-    result["files"] = [RESULT, TRAINED, *plots.write_plots(result, out)]
+    result["files"] = [RESULT, TRAINED, *stream_plots.write_plots(result, out)]
     write_json(out / RESULT, result)
     return result
 

@@ -39,7 +39,7 @@ from .depthwise import (depthwise_conv2d_backward_input, depthwise_conv2d_backwa
 from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 from .shapes import ConvShape, conv_shape
 from .softmax_ce import CE_GRAD_EXP, argmax_i8, softmax_ce
-from .update import bias_backward, bias_backward_update, gavg_q16_int, update
+from .grad_update import bias_backward, bias_backward_update, gavg_q16_int, update
 
 __all__ = [
     "ACC32", "ACC64", "max_safe_bits", "needs_int64", "relu_backward", "relu_forward",

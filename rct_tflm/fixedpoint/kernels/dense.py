@@ -7,7 +7,7 @@ from ..prng import Rng
 from ..qtensor import QTensor
 from .accum import ACC32, needs_int64
 from .common import ACT_LINEAR, bias_term, i64, normalize_i16, requant_out, sat32_add
-from .update import update
+from .grad_update import update
 
 
 def check_acc(acc: int, fan_in: int, w_bits: int) -> None:

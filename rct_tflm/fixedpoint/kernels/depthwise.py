@@ -10,7 +10,7 @@ from .accum import ACC32
 from .common import ACT_LINEAR, bias_term, i64, normalize_i16, requant_out, sat32_add
 from .dense import check_acc
 from .shapes import ConvShape, padded, window
-from .update import update
+from .grad_update import update
 
 
 def depthwise_conv2d_forward(x: np.ndarray, x_exp: int, w: np.ndarray, w_bits: int,

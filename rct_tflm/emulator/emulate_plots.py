@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..report.plots import figure, plot_bitwidth_history, save_png
+from ..report.train_plots import figure, plot_bitwidth_history, save_png
 
 
 def plot_bitwidths(rec: dict, path: Path) -> None:

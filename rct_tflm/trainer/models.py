@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from .data import Dataset
-from .errors import UserError
+from ..data import Dataset
+from ..errors import UserError
 
 BUILTIN = ("mlp", "mlp784", "mlp196", "cnn", "text", "tabular")
 MODEL_HELP = "builtin, builtin:NAME (NAME one of " + ", ".join(BUILTIN) + "), or a .keras/.h5 file"
@@ -76,7 +76,7 @@ def build_builtin(name: str, data: Dataset, seed: int) -> Any:
     if name not in BUILTIN:
         raise UserError(f"unknown built-in model '{name}'; use {MODEL_HELP}")
     check_builtin(name, data)
-    from .rct.quiet_tf import tf  # noqa: F401 - TensorFlow without its start-up banner
+    from .quiet_tf import tf  # noqa: F401 - TensorFlow without its start-up banner
     import tf_keras as k
     k.utils.set_random_seed(seed)
     shape, c = data.input_shape, data.num_classes
@@ -138,13 +138,13 @@ def load_keras_file(path: str) -> Any:
 
     Layers the trainer cannot import are refused from the stored config first: the message
     names them, and an unsupported layer (e.g. a Lambda's pickled code) is never deserialised."""
-    from .rct.keras_import import SUPPORTED_CLASSES, unsupported_error
+    from .keras_import import SUPPORTED_CLASSES, unsupported_error
     for name, cls in saved_layers(path) or []:
         if cls not in SUPPORTED_CLASSES:
             raise unsupported_error(name, cls)
     errors = []
     try:
-        from .rct.quiet_tf import tf  # noqa: F401 - TensorFlow without its start-up banner
+        from .quiet_tf import tf  # noqa: F401 - TensorFlow without its start-up banner
         import tf_keras
         return tf_keras.models.load_model(path, compile=False)
     except Exception as e:  # noqa: BLE001 - fall through to Keras 3

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..report.plots import figure, plot_bitwidth_history, save_png
+from ..report.train_plots import figure, plot_bitwidth_history, save_png
 
 FILES = ("stream_bitwidths.png", "stream_loss.png", "stream_link.png")
 

@@ -20,7 +20,7 @@ from ..artefact import ModelArtefact
 from ..data import Dataset, load_dataset
 from ..errors import UserError
 from ..fixedpoint import ControllerConfig
-from ..fixedpoint.update import ROUNDING_MODES
+from ..fixedpoint.grid_update import ROUNDING_MODES
 from ..report.compare import json_safe
 
 METHODS = ("rct", "qat", "fp32")
@@ -72,9 +72,9 @@ def prepare(cfg: TrainConfig) -> Prepared:
     """Load data and model and import the graph; every user error surfaces here."""
     cfg.validate()
     data = load_dataset(cfg.data, cfg.seed)
-    from ..models import parse_model_spec
+    from .models import parse_model_spec
     parse_model_spec(cfg.model)  # fail on a bad spec before importing TensorFlow
-    from ..models import resolve_model
+    from .models import resolve_model
     from .keras_import import import_keras
     model, name = resolve_model(cfg.model, data, cfg.seed)
     art, notes = import_keras(model)
@@ -212,7 +212,7 @@ def _costs(art: ModelArtefact, method: str, hist: dict, cfg: TrainConfig, tfmot_
 
 
 def write_outputs(art: ModelArtefact, metrics: dict, out_dir: Path) -> None:
-    from ..report.plots import plot_bitwidths, plot_curves, plot_run_energy_memory
+    from ..report.train_plots import plot_bitwidths, plot_curves, plot_run_energy_memory
     out_dir.mkdir(parents=True, exist_ok=True)
     art.save(out_dir / "model.rct")
     (out_dir / "metrics.json").write_text(json.dumps(json_safe(metrics), indent=1))

@@ -1,0 +1,87 @@
+"""`rct-tflm build`: generate (if needed) and compile the firmware for a board; size report."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..boards import KERNEL_SETS
+from ..errors import UserError
+from .options import engine_config, engine_options, out_callback, ram_budget_for
+
+
+def size_table(size: dict) -> str:
+    f, r = size["flash_total"], size["ram_total"]
+    return "\n".join([
+        f"{'section':<8} {'bytes':>8}",
+        f"{'text':<8} {size['text']:>8}",
+        f"{'data':<8} {size['data']:>8}",
+        f"{'bss':<8} {size['bss']:>8}",
+        f"flash {size['flash_used']} / {f} B ({100 * size['flash_used'] / f:.1f}%)  "
+        f"RAM {size['ram_used']} / {r} B ({100 * size['ram_used'] / r:.1f}%, incl. stack)",
+    ])
+
+
+@click.command("build")
+@click.option("--board", default="qemu-stm32f405", show_default=True,
+              help="board from `rct-tflm boards`, or host (the host build of the firmware)")
+@click.option("--model", "model_path", type=click.Path(), default=None,
+              help="model artefact (.rct): generate its C tree, then build")
+@click.option("--generated", type=click.Path(), default=None,
+              help="an existing generated tree (`rct-tflm generate`) to build instead")
+@click.option("--out", required=True, type=click.Path(), callback=out_callback("dir"),
+              help="output folder (replaced only when the build succeeds)")
+@click.option("--seed", type=int, default=0, show_default=True, help="default PRNG seed")
+@click.option("--max-batch", type=int, default=1, show_default=True,
+              help="largest micro-batch the firmware trains on (stream --batch)")
+@click.option("--ram-budget", type=int, default=None,
+              help="RAM limit in bytes for the model plan and the linked image (default: the "
+                   "board's RAM)")
+@click.option("--flash-budget", type=int, default=None,
+              help="flash limit in bytes for the linked image (default: the board's flash)")
+@click.option("--kernels", type=click.Choice(KERNEL_SETS), default="auto", show_default=True,
+              help="fast: Cortex-M4/M7 DSP kernels; portable: the reference C; auto: fast where "
+                   "the core has DSP (same integers either way)")
+@click.option("--test-hooks", is_flag=True, default=False,
+              help="compile the FAULT_TEST message in (tests only)")
+@engine_options
+def build_cmd(board: str, model_path: str | None, generated: str | None, out: str, seed: int,
+              max_batch: int, ram_budget: int | None, flash_budget: int | None, kernels: str,
+              test_hooks: bool, **kw: Any) -> None:
+    """Build the firmware (ELF, BIN, HEX and a size report) for a board, or the host build."""
+    from ..boards import HOST, get_board
+    from ..firmware_build import build_firmware
+
+    if bool(model_path) == bool(generated):
+        raise UserError("give either --model ART (generate, then build) or --generated DIR")
+    if board != HOST:
+        get_board(board)
+    for name, v in (("--ram-budget", ram_budget), ("--flash-budget", flash_budget)):
+        if v is not None and v <= 0:
+            raise UserError(f"{name} must be a positive number of bytes, got {v}")
+    defines = {"RCT_TEST_HOOKS": 1} if test_hooks else None
+    dest = Path(out)
+    if dest.exists() and not dest.is_dir():
+        raise UserError(f"--out {dest} exists and is not a folder; give a folder path")
+    if generated:
+        manifest = build_firmware(board, generated, dest, defines, flash_budget, ram_budget,
+                                  kernels)
+    else:
+        from ..artefact import ModelArtefact
+        from ..firmware_build import build_artefact
+        cfg = engine_config({**kw, "seed": seed}, max_batch)
+        manifest = build_artefact(board, ModelArtefact.load(model_path), dest, cfg,
+                                  kw["trainable_layers"], kw["frozen_layers"],
+                                  ram_budget_for(board, ram_budget), flash_budget, defines,
+                                  Path(model_path).stem, kernels)
+    if board == HOST:
+        click.echo(f"host build: {dest / 'firmware'} (speaks the link protocol on stdin/stdout; "
+                   f"`rct-tflm stream --board host --firmware {dest}`)")
+    else:
+        click.echo(size_table(manifest["size"]))
+        click.echo(f"wrote {dest}/: firmware.elf firmware.bin firmware.hex firmware.map "
+                   f"size.json build.json model/")
+
+
+COMMANDS = [build_cmd]

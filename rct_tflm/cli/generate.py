@@ -1,0 +1,52 @@
+"""`rct-tflm generate`: the C project for a partitioned model, with its memory report."""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .options import engine_config, engine_options, out_callback, ram_budget_for
+
+
+def memory_table(report: dict) -> str:
+    r = report["ram"]
+    kinds = r["by_kind"]
+    budget = "none" if r["budget"] is None else f"{r['budget']} B"
+    rows = [("arena (shared)", r["arena"]), *((f"  {k} (unshared)", v) for k, v in sorted(kinds.items())),
+            ("static state", r["state"]), ("RAM total", r["total"]), ("RAM without sharing", r["unshared"]),
+            ("flash tables", report["flash"]["tables"])]
+    w = max(len(a) for a, _ in rows)
+    lines = [f"{'memory':<{w}}  bytes", f"{'-' * w}  -------"]
+    lines += [f"{a:<{w}}  {b:>7}" for a, b in rows]
+    lines.append(f"RAM budget: {budget} (micro-batch {report['max_batch']})")
+    return "\n".join(lines)
+
+
+@click.command("generate")
+@click.option("--model", "model_path", required=True, type=click.Path(),
+              help="model artefact (.rct) from `rct-tflm train`")
+@click.option("--out", required=True, type=click.Path(), callback=out_callback("dir"),
+              help="output folder for the C project (replaced when it is a generated one)")
+@click.option("--board", default=None, help="RAM budget from this board (default qemu-stm32f405; "
+                                             "host: none); see `rct-tflm boards`")
+@click.option("--ram-budget", type=int, default=None, help="RAM budget in bytes (overrides --board)")
+@click.option("--seed", type=int, default=0, show_default=True, help="default PRNG seed")
+@click.option("--max-batch", type=int, default=1, show_default=True,
+              help="largest micro-batch the buffers are sized for")
+@engine_options
+def generate_cmd(model_path: str, out: str, board: str | None, ram_budget: int | None,
+                 **kw: Any) -> None:
+    """Generate the C99 project (model tables, static memory plan, schedules) for a model."""
+    from ..artefact import ModelArtefact
+    from ..codegen import generate
+    budget = ram_budget_for(board, ram_budget)
+    cfg = engine_config(kw, kw["max_batch"])
+    art = ModelArtefact.load(model_path)
+    rep = generate(art, out, cfg, kw["trainable_layers"], kw["frozen_layers"], ram_budget=budget,
+                   artefact_name=str(model_path))
+    click.echo(memory_table(rep))
+    click.echo(f"wrote {out}/: rct_model.[ch] rct_config.h rct_weights.[ch] Makefile "
+               f"memory.json memory.md rct_generated.json")
+
+
+COMMANDS = [generate_cmd]
