@@ -24,13 +24,16 @@ apt:
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-nodeps.txt constraints.txt setup.py
-	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
-	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt -c constraints.txt
-	$(PY) -m pip install -q --no-deps -e .
-	@touch $@
+$(STAMP): requirements.txt requirements-nodeps.txt constraints.txt setup.py pyproject.toml
+	@set -e; t0=$$(date +%s); \
+	echo "setup: Python packages into $(VENV) (pinned in constraints.txt; TensorFlow is most of it, ~3 min the first time)"; \
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV); \
+	echo "setup: [1/4] pip"; $(PY) -m pip install -q --upgrade pip; \
+	echo "setup: [2/4] requirements.txt"; $(PY) -m pip install -q -r requirements.txt -c constraints.txt; \
+	echo "setup: [3/4] tf-keras, tfmot (--no-deps: keeps tensorflow-cpu)"; \
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt -c constraints.txt; \
+	echo "setup: [4/4] rct_tflm (editable)"; $(PY) -m pip install -q --no-deps -e .; \
+	touch $@; echo "setup: Python packages done in $$(( $$(date +%s) - t0 )) s"
 
 demo: setup
 	$(VENV)/bin/rct-tflm demo --out $(DEMO_OUT)

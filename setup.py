@@ -1,4 +1,5 @@
-"""rct_tflm: Resource Constrained Training (RCT) for Cortex-M microcontrollers.
+"""rct_tflm: Resource Constrained Training (RCT) for Cortex-M microcontrollers (metadata in
+pyproject.toml).
 
 `templates/` and `firmware/` live at the repository top (the layout the team agreed on); a
 regular `pip install .` copies them into the installed package, where
@@ -7,7 +8,7 @@ regular `pip install .` copies them into the installed package, where
 import shutil
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
@@ -27,15 +28,4 @@ class BuildPyWithData(build_py):
                 shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.o", "*.so", "*.elf", "build"))
 
 
-setup(
-    name="rct_tflm",
-    version="0.1.0",
-    description="Resource Constrained Training (RCT): integer-only on-device training for Cortex-M",
-    packages=find_packages(include=["rct_tflm", "rct_tflm.*"]),
-    python_requires=">=3.10",
-    install_requires=["numpy", "click", "jinja2", "pyserial", "tqdm", "matplotlib", "scikit-learn"],
-    extras_require={"train": ["tensorflow-cpu", "tf-keras", "tensorflow-model-optimization"],
-                    "profile": ["unicorn", "pyelftools", "capstone"]},  # rct-tflm profile
-    entry_points={"console_scripts": ["rct-tflm=rct_tflm.cli:main"]},
-    cmdclass={"build_py": BuildPyWithData},
-)
+setup(cmdclass={"build_py": BuildPyWithData})  # metadata: pyproject.toml

@@ -43,3 +43,15 @@ def test_cli_help_and_input_checks_do_not_load_tensorflow():
 
 def test_the_probe_sees_tensorflow_when_it_is_imported():
     assert "'tensorflow'" in _heavy_modules("import rct_tflm.trainer.trainer")
+
+
+@pytest.mark.parametrize("blocked", ["tensorflow", "tf_keras"])
+def test_training_without_tensorflow_says_what_to_install_in_one_line(tmp_path, blocked):
+    code = (f"import sys\nsys.modules[{blocked!r}] = None\n"
+            "from rct_tflm.cli import main\n"
+            f"main(['train', '--data', 'digits', '--epochs', '1', '--out', {str(tmp_path / 'run')!r}])")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    assert p.returncode != 0 and len(lines) == 1, p.stderr
+    assert blocked in lines[0] and "pip install" in lines[0] and "rct_tflm[train]" in lines[0]
+    assert not (tmp_path / "run").exists()

@@ -19,7 +19,8 @@ import numpy as np
 from ..artefact import ModelArtefact
 from ..data import Dataset
 from ..errors import UserError
-from .quiet_tf import tf
+from .quiet_tf import tf, tf_keras
+from .quiet_tf import tfmot as tfmot_module
 from .trainer import RCTConfig, batch_order, evaluate
 
 EVAL_BATCH = 500
@@ -27,7 +28,7 @@ EVAL_BATCH = 500
 
 def keras_from_artefact(art: ModelArtefact) -> Any:
     """A tf_keras Sequential with the artefact's layers and (float) weights."""
-    import tf_keras as k
+    k = tf_keras()
     L = k.layers
     int_in = art.layers[0].kind == "embedding"
     model = k.Sequential(name="rct_graph")
@@ -72,7 +73,7 @@ def keras_from_artefact(art: ModelArtefact) -> Any:
 
 def quantize_qat(model: Any) -> tuple[Any, list[str]]:
     """(tfmot QAT model, names of layers left in float)."""
-    import tensorflow_model_optimization as tfmot
+    tfmot = tfmot_module()
     q = tfmot.quantization.keras
     try:
         return q.quantize_model(model), []
@@ -89,7 +90,7 @@ def quantize_qat(model: Any) -> tuple[Any, list[str]]:
         floats.append(layer.name)
         return layer
 
-    import tf_keras as k
+    k = tf_keras()
     annotated = k.models.clone_model(model, clone_function=annotate)
     annotated.set_weights(model.get_weights())
     return q.quantize_apply(annotated), floats
@@ -123,7 +124,7 @@ class KerasTrainer:
     """Plain-SGD custom loop (same batch order as RCT) for a tf_keras / tfmot model."""
 
     def __init__(self, model: Any, data: Dataset, cfg: RCTConfig) -> None:
-        import tf_keras as k
+        k = tf_keras()
         self.model, self.data, self.cfg = model, data, cfg
         self.opt = k.optimizers.SGD(learning_rate=cfg.lr, momentum=0.0)
         self.int_in = data.kind == "text"
@@ -179,7 +180,7 @@ def train_baseline(method: str, art: ModelArtefact, data: Dataset, cfg: RCTConfi
                    progress: Callable[[dict], None] | None = None
                    ) -> tuple[ModelArtefact, dict[str, Any], Any]:
     """Train fp32 or qat; returns (artefact with float32 tensors, history, keras model)."""
-    import tf_keras as k
+    k = tf_keras()
     k.utils.set_random_seed(cfg.seed)
     model = keras_from_artefact(art)
     notes: dict[str, Any] = {}

@@ -76,8 +76,8 @@ def build_builtin(name: str, data: Dataset, seed: int) -> Any:
     if name not in BUILTIN:
         raise UserError(f"unknown built-in model '{name}'; use {MODEL_HELP}")
     check_builtin(name, data)
-    from .quiet_tf import tf  # noqa: F401 - TensorFlow without its start-up banner
-    import tf_keras as k
+    from .quiet_tf import tf_keras
+    k = tf_keras()
     k.utils.set_random_seed(seed)
     shape, c = data.input_shape, data.num_classes
     makers: dict[str, Callable[[], Any]] = {
@@ -142,11 +142,11 @@ def load_keras_file(path: str) -> Any:
     for name, cls in saved_layers(path) or []:
         if cls not in SUPPORTED_CLASSES:
             raise unsupported_error(name, cls)
+    from .quiet_tf import tf_keras
     errors = []
+    k2 = tf_keras()  # outside the try: a missing TensorFlow is said as such
     try:
-        from .quiet_tf import tf  # noqa: F401 - TensorFlow without its start-up banner
-        import tf_keras
-        return tf_keras.models.load_model(path, compile=False)
+        return k2.models.load_model(path, compile=False)
     except Exception as e:  # noqa: BLE001 - fall through to Keras 3
         errors.append(f"tf_keras: {type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}")
     try:
