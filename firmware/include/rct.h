@@ -309,6 +309,14 @@ static inline int64_t rct_div_round64(int64_t a, int64_t c)
     return q;
 }
 
+/* Common exponent of two operands of a sum: the finer one's, unless more than 16 below the
+ * coarser one's (then the finer operand is rounded onto 2^(coarser - 16)). */
+static inline int32_t rct_align_exp(int32_t ea, int32_t eb)
+{
+    const int32_t lo = ea < eb ? ea : eb, hi = ea < eb ? eb : ea;
+    return lo > hi - 16 ? lo : hi - 16;
+}
+
 /* Magnitude used by the dynamic error exponent: v for v >= 0, -v - 1 for v < 0. */
 static inline int64_t rct_err_mag(int64_t v)
 {
@@ -557,6 +565,22 @@ int32_t rct_softmax_ce(const int8_t *z, int32_t z_exp, const uint8_t *labels, in
 
 /* First index of the maximum of z[0..count). */
 int32_t rct_argmax_i8(const int8_t *z, int32_t count);
+
+/* MSE loss head on y[n][m] (int8 at y_exp) against targets t[n][m] (int8 at t_exp): with
+ * d = y - t at e = rct_align_exp(y_exp, t_exp), dy = 2 d / m at e - 16 normalised to int16 over
+ * the batch; score_q16[s] (if not NULL) = the sample's mean squared error, Q16.16, saturated;
+ * *loss_q16 = their saturated sum. Returns dy_exp. */
+int32_t rct_mse_loss(const int8_t *y, int32_t y_exp, const int8_t *t, int32_t t_exp, int16_t *dy,
+                     int32_t n, int32_t m, int32_t *loss_q16, int32_t *score_q16);
+
+/* Residual Add: y = sat8(round_nearest(a' + b', y_exp - e)), a' and b' aligned to
+ * e = rct_align_exp(a_exp, b_exp). y may alias a or b. */
+void rct_add_forward(const int8_t *a, int32_t a_exp, const int8_t *b, int32_t b_exp, int8_t *y,
+                     int32_t y_exp, int32_t count);
+/* The two errors reaching a tensor with two consumers, aligned like rct_add_forward and
+ * normalised to int16 (dx may alias da or db). Returns dx_exp. */
+int32_t rct_err_add(const int16_t *da, int32_t da_exp, const int16_t *db, int32_t db_exp,
+                    int16_t *dx, int32_t count);
 
 #ifdef __cplusplus
 }

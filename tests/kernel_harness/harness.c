@@ -513,6 +513,49 @@ static void dispatch(uint32_t op)
         out_int(rct_err_stream_finish(&es));
         break;
     }
+    case 70: { /* mse_loss: y_exp, t_exp, n, m, want_scores; y, t -> dy (i16), scores (i32);
+                  ints dy_exp, loss */
+        const int32_t total = I(2) * I(3);
+        int16_t *dy = (int16_t *)out_array(T_I16, total);
+        int32_t *scores = (int32_t *)out_array(T_I32, I(2));
+        int32_t loss = 0x7EADBEEF;
+        if (dy == NULL || scores == NULL || N(0) != total || N(1) != total) {
+            failed = ST_BAD;
+            break;
+        }
+        out_int(rct_mse_loss((const int8_t *)A(0), I(0), (const int8_t *)A(1), I(1), dy, I(2),
+                             I(3), &loss, I(4) ? scores : NULL));
+        out_int(loss);
+        break;
+    }
+    case 71: { /* add_forward: a_exp, b_exp, y_exp, in_place; a, b -> y (i8) */
+        int8_t *y = (int8_t *)out_array(T_I8, N(0));
+        if (y == NULL || N(1) != N(0)) {
+            failed = ST_BAD;
+            break;
+        }
+        if (I(3)) { /* y aliases a */
+            memcpy(y, A(0), (size_t)N(0));
+            rct_add_forward(y, I(0), (const int8_t *)A(1), I(1), y, I(2), N(0));
+        } else {
+            rct_add_forward((const int8_t *)A(0), I(0), (const int8_t *)A(1), I(1), y, I(2), N(0));
+        }
+        break;
+    }
+    case 72: { /* err_add: da_exp, db_exp, in_place; da, db -> dx (i16); int dx_exp */
+        int16_t *dx = (int16_t *)out_array(T_I16, N(0));
+        if (dx == NULL || N(1) != N(0)) {
+            failed = ST_BAD;
+            break;
+        }
+        if (I(2)) { /* dx aliases da */
+            memcpy(dx, A(0), (size_t)N(0) * 2u);
+            out_int(rct_err_add(dx, I(0), (const int16_t *)A(1), I(1), dx, N(0)));
+        } else {
+            out_int(rct_err_add((const int16_t *)A(0), I(0), (const int16_t *)A(1), I(1), dx, N(0)));
+        }
+        break;
+    }
     default:
         failed = ST_BAD;
     }

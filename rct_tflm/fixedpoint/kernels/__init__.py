@@ -25,6 +25,8 @@ Module map (one per layer type):
   (bit changes: the contract's QTensor.add_low_bit/drop_low_bit/add_high_bit are the golden
    twins of rct_bitwidth.c; the controller is fixedpoint.controller.BitwidthController)
   softmax_ce softmax_ce(z, z_exp, labels) -> (dz, loss_q16_sum, correct), argmax_i8
+  mse        mse_loss(y, y_exp, t, t_exp) -> (dy, dy_exp, loss_q16_sum, scores_q16)
+  residual   add_forward (residual Add), err_add (two errors at one tensor), align_exp
 """
 from .accum import ACC32, ACC64, max_safe_bits, needs_int64
 from .activation import relu_backward, relu_forward, requantize_i8
@@ -36,7 +38,9 @@ from .dense import (dense_backward_input, dense_backward_update, dense_backward_
                     dense_forward)
 from .depthwise import (depthwise_conv2d_backward_input, depthwise_conv2d_backward_update,
                         depthwise_conv2d_backward_weight, depthwise_conv2d_forward)
+from .mse import mse_loss
 from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
+from .residual import add_forward, align_exp, err_add
 from .shapes import ConvShape, conv_shape
 from .softmax_ce import CE_GRAD_EXP, argmax_i8, softmax_ce
 from .grad_update import bias_backward, bias_backward_update, gavg_q16_int, update
@@ -51,5 +55,5 @@ __all__ = [
     "depthwise_conv2d_backward_weight", "depthwise_conv2d_forward", "avgpool2d_backward",
     "avgpool2d_forward", "maxpool2d_backward", "maxpool2d_forward", "ConvShape", "conv_shape",
     "CE_GRAD_EXP", "argmax_i8", "softmax_ce", "bias_backward", "bias_backward_update",
-    "gavg_q16_int", "update",
+    "gavg_q16_int", "update", "mse_loss", "add_forward", "align_exp", "err_add",
 ]
