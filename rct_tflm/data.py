@@ -16,7 +16,7 @@ from __future__ import annotations
 import gzip
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,20 @@ class Dataset:
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
+
+    def shaped_for(self, shape: tuple[int, ...], model: str = "the model") -> "Dataset":
+        """This data with samples of `shape`, when they differ only by axes of size 1 (a
+        model's (H, W) input against (N, H, W, 1) images, or the other way round)."""
+        shape = tuple(int(d) for d in shape)
+        if shape == self.input_shape:
+            return self
+        squeeze = lambda s: tuple(d for d in s if d != 1)  # noqa: E731
+        if self.kind == "text" or squeeze(shape) != squeeze(self.input_shape):
+            raise UserError(f"{model} takes inputs of shape {shape}, data set {self.name} has "
+                            f"{self.input_shape}; give data of that shape (or a model built for "
+                            f"this data: --model builtin)")
+        return replace(self, x_train=self.x_train.reshape(len(self.x_train), *shape),
+                       x_test=self.x_test.reshape(len(self.x_test), *shape))
 
 
 # -- helpers ---------------------------------------------------------------------------------

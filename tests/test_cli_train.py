@@ -115,6 +115,18 @@ def test_train_fp32_artefact_holds_float_weights(tmp_path, capsys):
     assert all(t.dtype == np.float32 for t in art.tensors.values())
 
 
+def test_model_input_hw_trains_on_images_with_a_channel_axis(tmp_path, capsys):
+    """Input (8, 8) + Flatten against digits (N, 8, 8, 1) and against npz (N, 8, 8): axes of
+    size 1 are matched, not refused."""
+    model = _saved(tmp_path, "hw")
+    for data in ("digits", _npz(tmp_path)):
+        out = tmp_path / f"run-{data[:3]}"
+        code, _, err = run(["train", "--data", data, "--model", model, "--epochs", "1",
+                            "--out", str(out), "--no-progress"], capsys)
+        assert code == 0, err
+        assert ModelArtefact.load(out / "model.rct").input_shape == (8, 8)
+
+
 # -- bad input -------------------------------------------------------------------------------
 def _saved(tmp_path: Path, what: str) -> str:
     import tf_keras as k
@@ -124,6 +136,8 @@ def _saved(tmp_path: Path, what: str) -> str:
     elif what == "lambda":
         m = k.Sequential([L.Input((8, 8, 1)), L.Lambda(lambda t: t * 2, name="my_lambda"),
                           L.Flatten(), L.Dense(10)])
+    elif what == "hw":  # a (H, W) input, as users build MLPs on images
+        m = k.Sequential([L.Input((8, 8)), L.Flatten(), L.Dense(10)])
     else:  # a supported model whose input does not fit digits
         m = k.Sequential([L.Input((10,)), L.Dense(10)])
     path = tmp_path / f"{what}.keras"

@@ -203,3 +203,16 @@ def test_downsample_and_f1():
     y = np.array([1, 1, 0, 0, 1])
     assert f1_score(y, np.array([1, 0, 0, 1, 1])) == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))
     assert f1_score(y, np.zeros(5, int)) == 0.0
+
+
+def test_shaped_for_matches_axes_of_size_one_and_names_real_mismatches():
+    from rct_tflm.data import load_dataset
+    d = load_dataset("digits")
+    assert d.input_shape == (8, 8, 1)
+    assert d.shaped_for((8, 8, 1)) is d
+    hw = d.shaped_for((8, 8))
+    assert hw.input_shape == (8, 8) and hw.x_test.shape == (len(d.x_test), 8, 8)
+    assert hw.shaped_for((1, 8, 8, 1)).input_shape == (1, 8, 8, 1)
+    with pytest.raises(UserError, match=r"takes inputs of shape \(64,\), data set digits has "
+                                         r"\(8, 8, 1\)"):
+        d.shaped_for((64,))

@@ -78,9 +78,7 @@ def prepare(cfg: TrainConfig) -> Prepared:
     from .keras_import import import_keras
     model, name = resolve_model(cfg.model, data, cfg.seed)
     art, notes = import_keras(model)
-    if tuple(art.input_shape) != tuple(data.input_shape):
-        raise UserError(f"model {name} takes inputs of shape {art.input_shape}, data set "
-                        f"{data.name} has {data.input_shape}; use a matching model or --model builtin")
+    data = data.shaped_for(tuple(art.input_shape), f"model {name}")
     if art.num_classes != data.num_classes:
         raise UserError(f"model {name} has {art.num_classes} outputs, data set {data.name} has "
                         f"{data.num_classes} classes; end the model with Dense({data.num_classes})")
