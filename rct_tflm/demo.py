@@ -23,6 +23,7 @@ import numpy as np
 
 DATA = "digits"
 KNOWN_CLASSES = 5  # the pretrained model has seen digits 0..4 only
+EVAL_EVERY = 160  # test accuracy every 160 samples on the golden run: a curve, not two points
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def run_demo(out: Path, cfg: DemoConfig, say: Callable[[str], None] = print) -> 
 
     d = stage(5, "golden", "golden model: the same on-device training in numpy")
     ec = EmulateConfig(target="golden", model=str(part_path), data=DATA, epochs=cfg.device_epochs,
-                       seed=cfg.seed, engine=engine)
+                       seed=cfg.seed, engine=engine, eval_every=EVAL_EVERY)
     golden = emulate_run(prepare_emulate(ec), d, progress=cfg.progress)
 
     d = stage(6, "device", f"device: boot {cfg.board} in QEMU and stream training over its UART")

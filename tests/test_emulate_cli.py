@@ -2,6 +2,7 @@
 (exit code 2, one line, nothing written)."""
 from __future__ import annotations
 
+import copy
 import json
 import signal
 import subprocess
@@ -251,3 +252,27 @@ def test_emulate_host_and_golden_give_the_same_record(capsys, tmp_path, art_path
     for k in ("weights_sha256", "bitwidth_history", "prng_counter", "accuracy_curve", "samples",
               "steps", "final_bitwidths"):
         assert h[k] == g[k], k
+
+
+def test_known_and_new_classes_are_scored_apart(tmp_path, digits_mlp_artefact):
+    """A model that shipped knowing classes 0-4: the accuracy curve splits known from new
+    classes, and the record ends with the confusion matrix of the final predictions."""
+    from rct_tflm.emulator.run import EmulateConfig, emulate_run, known_classes, prepare
+    art = copy.deepcopy(digits_mlp_artefact)
+    art.training = {**art.training, "classes_seen": [0, 1, 2, 3, 4]}
+    assert known_classes(art) == [0, 1, 2, 3, 4]
+    art.save(tmp_path / "m.rct")
+    rec = emulate_run(prepare(EmulateConfig(target="golden", model=str(tmp_path / "m.rct"),
+                                            data="digits", epochs=1, max_samples=400,
+                                            eval_every=200)), None, progress=False)
+    c = rec["accuracy_curve"]
+    assert rec["classes_known"] == [0, 1, 2, 3, 4] and c["samples"] == [0, 200, 400]
+    assert len(c["known_accuracy"]) == len(c["new_accuracy"]) == 3
+    conf = np.asarray(rec["confusion"])
+    assert conf.shape == (10, 10) and conf.sum() == len(load_dataset("digits").y_test)
+    assert abs(np.trace(conf) / conf.sum() - rec["test_accuracy_after"]) < 1e-12
+    diag = np.diag(conf)  # rows are true classes: known accuracy = their diagonal share
+    assert abs(diag[:5].sum() / conf[:5].sum() - c["known_accuracy"][-1]) < 1e-12
+    assert abs(diag[5:].sum() / conf[5:].sum() - c["new_accuracy"][-1]) < 1e-12
+    art.training["classes_seen"] = list(range(10))  # saw every class: no split
+    assert known_classes(art) is None

@@ -54,3 +54,48 @@ def test_report_errors(tmp_path, capsys):
         main(["report", str(tmp_path / "bad"), "--out", str(tmp_path / "r")])
     assert e.value.code == 2 and "stream.json" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_runs_of_different_models_are_grouped_and_never_compared(tmp_path):
+    runs = tmp_path / "runs"
+    for d, model, sha in (("a", "/m/one.rct", "ab"), ("b", "/m/one.rct", "ab"),
+                          ("c", "/m/two.rct", "cd")):
+        (runs / d).mkdir(parents=True)
+        rec = {**_run("golden", sha * 32, 0.5, 0.8), "model": model, "data": "digits", "seed": 0,
+               "epochs": 1, "batch": 1}
+        (runs / d / "emulate.json").write_text(json.dumps(rec))
+    s = build_report([runs], tmp_path / "rep")
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert md.count("### Model `one.rct`") == 1 and md.count("### Model `two.rct`") == 1
+    assert "**different**" not in md and md.count("**bit-identical**") == 1
+    assert [g["weights_identical"] for g in s["groups"]] == [True, None]
+    assert {r["name"] for r in s["runs"]} == {"a", "b", "c"}
+    assert (tmp_path / "rep" / "device_accuracy_1.png").is_file()
+
+
+def test_known_new_accuracy_curve_confusion_and_memory_chart(tmp_path):
+    from rct_tflm.report.device_plots import memory_parts
+    runs = tmp_path / "runs"
+    (runs / "g").mkdir(parents=True)
+    curve = {"samples": [0, 500, 1000], "test_accuracy": [0.5, 0.7, 0.8],
+             "known_accuracy": [0.98, 0.95, 0.9], "new_accuracy": [0.0, 0.45, 0.7]}
+    conf = [[5, 1], [2, 7]]
+    rec = {**_run("golden", "ab" * 32, 0.5, 0.8), "accuracy_curve": curve,
+           "classes_known": [0], "confusion": conf}
+    (runs / "g" / "emulate.json").write_text(json.dumps(rec))
+    size = {"text": 10000, "data": 8, "bss": 3000, "flash_used": 10008, "ram_used": 7104,
+            "flash_total": 65536, "ram_total": 20480}
+    memory = {"ram": {"by_kind": {"activation": 100, "weights": 600}, "state": 200},
+              "flash": {"tensors": [{"name": "w", "kind": "frozen", "bytes": 2000}]}}
+    (runs / "fw" / "model").mkdir(parents=True)
+    (runs / "fw" / "build.json").write_text(json.dumps({"size": size, "size_text": "fw"}))
+    (runs / "fw" / "model" / "memory.json").write_text(json.dumps(memory))
+    build_report([runs], tmp_path / "rep")
+    md = (tmp_path / "rep" / "report.md").read_text()
+    for png in ("device_accuracy.png", "confusion.png", "memory.png"):
+        assert f"]({png})" in md and (tmp_path / "rep" / png).stat().st_size > 1000, png
+    parts = memory_parts(size, memory)
+    assert parts["RAM"] == {"model activation": 100, "model weights": 600, "model state": 200,
+                            "runtime, link and app": 3008 - 900, "stack (reserved)": 4096}
+    assert parts["flash"] == {"frozen weights": 2000, "code and other tables": 8008}
+    assert sum(parts["RAM"].values()) == size["ram_used"]

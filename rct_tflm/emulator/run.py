@@ -121,8 +121,30 @@ def schedule(n: int, cfg: EmulateConfig) -> list[np.ndarray]:
     return [order[i:i + cfg.batch] for i in range(0, len(order), cfg.batch)]
 
 
-def _accuracy(target, x: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(target.predict(x) == y)) if len(y) else 0.0
+def known_classes(art: ModelArtefact) -> list[int] | None:
+    """Classes the model was trained on before deployment (`rct-tflm train` records them);
+    None when unknown or when it saw every class (then there is no known/new split)."""
+    seen = art.training.get("classes_seen")
+    if not seen or len(seen) >= art.num_classes:
+        return None
+    return [int(c) for c in seen]
+
+
+def split_accuracy(pred: np.ndarray, y: np.ndarray, known: list[int] | None) -> dict[str, float]:
+    """Test accuracy overall and, with `known`, on the known and on the new classes."""
+    out = {"all": float(np.mean(pred == y)) if len(y) else 0.0}
+    if known is not None:
+        k = np.isin(y, known)
+        out["known"] = float(np.mean(pred[k] == y[k])) if k.any() else 0.0
+        out["new"] = float(np.mean(pred[~k] == y[~k])) if (~k).any() else 0.0
+    return out
+
+
+def confusion(pred: np.ndarray, y: np.ndarray, classes: int) -> list[list[int]]:
+    """counts[true][predicted]."""
+    m = np.zeros((classes, classes), np.int64)
+    np.add.at(m, (y.astype(np.int64), pred.astype(np.int64)), 1)
+    return m.tolist()
 
 
 def trained_artefact(p: Prepared, tensors: list[QTensor], record: dict) -> ModelArtefact:
@@ -161,8 +183,22 @@ def _train(p: Prepared, target, out_dir, progress: bool, on_eval) -> dict:
     else:  # after every epoch (an epoch's last micro-batch ends exactly there)
         eval_at = {min(n_train * (e + 1), total) for e in range(cfg.epochs)}
     pending = sorted(eval_at | {total})
-    acc0 = _accuracy(target, p.x_test, p.y_test)
-    curve = {"samples": [0], "test_accuracy": [acc0]}
+    known = known_classes(p.art)
+    curve: dict[str, list] = {"samples": [], "test_accuracy": []}
+    if known is not None:
+        curve.update(known_accuracy=[], new_accuracy=[])
+
+    def evaluate(at: int) -> tuple[float, np.ndarray]:
+        pred = target.predict(p.x_test) if len(p.y_test) else np.zeros(0, np.int64)
+        acc = split_accuracy(pred, p.y_test, known)
+        curve["samples"].append(at)
+        curve["test_accuracy"].append(acc["all"])
+        if known is not None:
+            curve["known_accuracy"].append(acc["known"])
+            curve["new_accuracy"].append(acc["new"])
+        return acc["all"], pred
+
+    acc0, pred = evaluate(0)
     if on_eval:
         on_eval(0, acc0)
     losses: list[float] = []
@@ -185,9 +221,7 @@ def _train(p: Prepared, target, out_dir, progress: bool, on_eval) -> dict:
             if pending and done >= pending[0]:
                 while pending and done >= pending[0]:
                     pending.pop(0)
-                acc = _accuracy(target, p.x_test, p.y_test)
-                curve["samples"].append(done)
-                curve["test_accuracy"].append(acc)
+                acc, pred = evaluate(done)
                 bar.set_postfix(acc=f"{100 * acc:.1f}%", loss=f"{np.mean(losses[-window:]):.3f}")
                 if on_eval:
                     on_eval(done, acc)
@@ -214,6 +248,8 @@ def _train(p: Prepared, target, out_dir, progress: bool, on_eval) -> dict:
         "bitwidth_history": hist, "prng_counter": target.prng_counter(),
         "accuracy_curve": curve, "loss_curve": loss_curve,
         "final_loss": float(np.mean(losses[-window:])) if losses else None,
+        "classes_known": known,
+        "confusion": confusion(pred, p.y_test, p.art.num_classes),  # [true][predicted], at the end
     }
     if out_dir is not None:
         write_outputs(p, record, tensors, Path(out_dir))

@@ -3,8 +3,9 @@
 It reads what the other stages wrote — `compare.json` (host fp32/QAT/RCT), `metrics.json`
 (`rct-tflm train`), a partitioned `model.rct`, `build.json` (firmware size), `emulate.json`
 (golden / host C engine) and `stream.json` (on-device training over the link) — and writes
-`report.md`, `report.json` and `bitwidths_device.png` / `device_accuracy.png` when there is
-something to draw. Nothing is recomputed: the report only shows measured numbers. numpy and
+`report.md`, `report.json` and plots (device_plots.py: bitwidths, accuracy over samples with
+the known/new classes split, confusion matrix, RAM/flash) when there is something to draw. Runs
+are grouped by the model and stream they trained; weights are compared only inside a group. Nothing is recomputed: the report only shows measured numbers. numpy and
 matplotlib only.
 """
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 from ..artefact import ModelArtefact
 from ..errors import UserError
 from .compare import json_safe
-from .train_plots import figure, plot_bitwidth_history, save_png
+from ..formats.atomic import write_json, write_text
+from .device_plots import plot_confusion, plot_device_accuracy, plot_memory
+from .train_plots import plot_bitwidth_history
 
 RUN_FILES = ("compare.json", "metrics.json", "emulate.json", "stream.json", "build.json")
 
@@ -56,21 +59,6 @@ def collect(dirs: list[Path]) -> dict[str, list[tuple[Path, dict]]]:
     return found
 
 
-def plot_device_accuracy(rows: list[tuple[str, float, float]], path: Path) -> None:
-    plt = figure()
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    xs = range(len(rows))
-    ax.bar([x - 0.2 for x in xs], [100 * r[1] for r in rows], width=0.4, label="before")
-    ax.bar([x + 0.2 for x in xs], [100 * r[2] for r in rows], width=0.4, label="after")
-    ax.set_xticks(list(xs), [r[0] for r in rows], fontsize=8)
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title("training after deployment: accuracy before and after")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, axis="y")
-    save_png(fig, path)
-
-
 def _compare_section(c: dict) -> list[str]:
     runs = c["runs"]
     lines = ["| method | test accuracy | GEMM energy / step | param memory (peak) | "
@@ -78,9 +66,9 @@ def _compare_section(c: dict) -> list[str]:
     for meth, r in runs.items():
         bits = "/".join(str(b) for b in (r.get("final_bitwidths") or {}).values())
         lines.append(f"| {meth} | {_pct(r.get('test_accuracy'))} | "
-                     f"{r['gemm_energy_pj_per_step'] / 1e6:.2f} uJ | "
+                     f"{r['gemm_energy_pj_per_step'] / 1e6:.2f} µJ | "
                      f"{r['param_memory_bits_peak'] / 8192:.2f} KiB | "
-                     f"{r['param_movement_pj_per_step'] / 1e6:.3f} uJ | {bits} |")
+                     f"{r['param_movement_pj_per_step'] / 1e6:.3f} µJ | {bits} |")
     f, q = c.get("rct_vs_fp32", {}), c.get("rct_vs_qat", {})
     lines += ["", f"RCT vs FP32: GEMM energy saving **{_pct(f.get('gemm_energy_saving'))}**, "
               f"parameter memory saving **{_pct(f.get('param_memory_saving'))}** (device "
@@ -91,11 +79,23 @@ def _compare_section(c: dict) -> list[str]:
     return lines
 
 
-def _run_row(kind: str, p: Path, r: dict) -> str:
+def _run_row(name: str, kind: str, r: dict) -> str:
     where = r.get("board") or r.get("target") or "?"
-    return (f"| {kind} | {where} | {_pct(r.get('test_accuracy_before'))} | "
+    return (f"| `{name}` | {kind} | {where} | {_pct(r.get('test_accuracy_before'))} | "
             f"{_pct(r.get('test_accuracy_after'))} | {r.get('samples', 'n/a')} | "
-            f"{r.get('samples_per_s', 0):.0f} | `{str(r.get('weights_sha256', ''))[:16]}` |")
+            f"{r.get('samples_per_s') or 0:.0f} | `{str(r.get('weights_sha256', ''))[:16]}` |")
+
+
+def same_run_key(r: dict) -> tuple:
+    """Runs that trained the same model on the same stream: only their weights may be compared
+    (a different model, data, seed or length gives other weights by design)."""
+    return (str(r.get("model")), str(r.get("data")), r.get("seed"), r.get("epochs"),
+            r.get("batch"), r.get("max_samples"))
+
+
+def _memory_of(build_json: Path, b: dict) -> dict | None:
+    p = build_json.parent / str(b.get("model_dir", "model")) / "memory.json"
+    return _load_json(p) if p.is_file() else None
 
 
 def build_report(dirs: list[Path], out: Path) -> dict:
@@ -134,49 +134,65 @@ def build_report(dirs: list[Path], out: Path) -> dict:
                f"({plan['frozen_flash_bytes']} B). Trainable RCT layers (RAM): "
                f"{', '.join(plan['trainable_layers'])} ({plan['trainable_params']} parameters, "
                f"{plan['ram']['model_total']} B for a training step).", ""]
-    for p, b in found["build.json"]:
+    for i, (p, b) in enumerate(found["build.json"]):
         if "size_text" in b:
             md += [f"## Firmware (`{_rel(p.parent)}`)", "", b["size_text"], ""]
             summary.setdefault("firmware", []).append({"path": str(p), "size": b.get("size")})
-    runs = [("emulate", p, r) for p, r in found["emulate.json"]] + \
-           [("stream", p, r) for p, r in found["stream.json"]]
+            if b.get("size"):
+                png = out / ("memory.png" if i == 0 else f"memory_{i}.png")
+                plot_memory(_rel(p.parent), b["size"], _memory_of(p, b), png)
+                md += [f"![RAM and flash]({png.name})", ""]
+    runs = [(_rel(p.parent), "emulate", r) for p, r in found["emulate.json"]] + \
+           [(_rel(p.parent), "stream", r) for p, r in found["stream.json"]]
+    groups: dict[tuple, list[tuple[str, str, dict]]] = {}
+    for run in runs:
+        groups.setdefault(same_run_key(run[2]), []).append(run)
     if runs:
-        md += ["## Training after deployment (integer engine)", "",
-               "| run | target | accuracy before | accuracy after | samples | samples/s | weights sha256 |",
-               "|---|---|---|---|---|---|---|"]
-        md += [_run_row(k, p, r) for k, p, r in runs]
-        shas = {r.get("weights_sha256") for _, _, r in runs if r.get("weights_sha256")}
-        if len(runs) > 1:
+        md += ["## Training after deployment (integer engine)", ""]
+        summary["runs"], summary["groups"] = [], []
+    for gi, (key, members) in enumerate(groups.items()):
+        first = members[0][2]
+        model = Path(str(first.get("model"))).name
+        md += [f"### Model `{model}` on {first.get('data')} ({first.get('epochs')} epochs, seed "
+               f"{first.get('seed')}, batch {first.get('batch')})", "",
+               "| run | kind | target | accuracy before | accuracy after | samples | samples/s "
+               "| weights sha256 |", "|---|---|---|---|---|---|---|---|"]
+        md += [_run_row(name, k, r) for name, k, r in members]
+        shas = {r.get("weights_sha256") for _, _, r in members if r.get("weights_sha256")}
+        same = None
+        if len(members) > 1 and shas:
             same = len(shas) == 1
             md += ["", f"Final trainable weights are {'**bit-identical**' if same else '**different**'} "
-                       f"across {', '.join(sorted({str(r.get('board') or r.get('target')) for _, _, r in runs}))}."]
-            summary["weights_identical"] = same
-        for k, p, r in runs:
-            if k == "stream":
-                if r.get("wire_bytes"):
-                    md += ["", f"Link (`{_rel(p.parent)}`): {r['wire_bytes']} bytes on the wire, "
-                               f"protocol overhead {_pct(r.get('overhead_fraction'))} of the "
-                               f"training traffic, {r.get('retransmits', 0)} retransmits, "
-                               f"{r.get('samples_per_s', 0):.0f} samples/s."]
+                       f"across {', '.join(f'`{n}`' for n, _, _ in members)} (same model and stream)."]
+        summary["groups"].append({"model": first.get("model"), "runs": [n for n, _, _ in members],
+                                  "weights_identical": same})
+        for name, k, r in members:
+            if k == "stream" and r.get("wire_bytes"):
+                md += ["", f"Link (`{name}`): {r['wire_bytes']:,} bytes on the wire, protocol "
+                           f"overhead {_pct(r.get('overhead_fraction'))} of the training traffic, "
+                           f"{r.get('retransmits', 0)} retransmits, "
+                           f"{r.get('samples_per_s') or 0:.0f} samples/s."]
         md.append("")
-        main = next((r for k, _, r in runs if k == "stream"), runs[0][2])
+        tag = "" if gi == 0 else f"_{gi}"
+        main = next((r for _, k, r in members if k == "stream"), first)
+        main_name = next((n for n, _, r in members if r is main))
         if main.get("bitwidth_history"):
             plot_bitwidth_history(main["bitwidth_history"], int(main.get("samples", 0)),
-                                  f"bitwidth per tensor during on-device training "
-                                  f"({main.get('board') or main.get('target')})",
-                                  out / "bitwidths_device.png")
-            md += ["![bitwidths](bitwidths_device.png)", ""]
-        plot_device_accuracy([(f"{k}:{r.get('board') or r.get('target')}",
-                               float(r.get("test_accuracy_before") or 0),
-                               float(r.get("test_accuracy_after") or 0)) for k, _, r in runs],
-                             out / "device_accuracy.png")
-        md += ["![accuracy](device_accuracy.png)", ""]
-        summary["runs"] = [{"kind": k, "path": str(p),
-                            **{f: r.get(f) for f in ("board", "target", "test_accuracy_before",
-                                                     "test_accuracy_after", "samples",
-                                                     "samples_per_s", "weights_sha256",
-                                                     "wire_bytes", "payload_bytes")}}
-                           for k, p, r in runs]
-    (out / "report.md").write_text("\n".join(md) + "\n")
-    (out / "report.json").write_text(json.dumps(json_safe(summary), indent=1))
+                                  f"bitwidth per tensor on the device ({main_name})",
+                                  out / f"bitwidths_device{tag}.png")
+            md += [f"![bitwidths](bitwidths_device{tag}.png)", ""]
+        plot_device_accuracy([(n, r) for n, _, r in members], out / f"device_accuracy{tag}.png")
+        md += [f"![accuracy](device_accuracy{tag}.png)", ""]
+        with_conf = next(((n, r) for n, _, r in members if r.get("confusion")), None)
+        if with_conf:
+            plot_confusion(with_conf[0], with_conf[1]["confusion"], out / f"confusion{tag}.png")
+            md += [f"![confusion matrix](confusion{tag}.png)", ""]
+        summary["runs"] += [{"name": n, "kind": k, **{f: r.get(f) for f in (
+            "board", "target", "model", "test_accuracy_before", "test_accuracy_after", "samples",
+            "samples_per_s", "weights_sha256", "wire_bytes", "payload_bytes")}}
+            for n, k, r in members]
+    if len(groups) == 1:
+        summary["weights_identical"] = summary["groups"][0]["weights_identical"]
+    write_text(out / "report.md", "\n".join(md) + "\n")
+    write_json(out / "report.json", json_safe(summary))
     return summary

@@ -127,7 +127,7 @@ def plot_run_energy_memory(m: dict, path: Path) -> None:
         vals = [br[l].get(part, 0.0) / 1e6 for l in layers]
         a1.bar(layers, vals, bottom=bottom, label=part)
         bottom = [b + v for b, v in zip(bottom, vals)]
-    a1.set_title("GEMM energy per step (uJ)")
+    a1.set_title("GEMM energy per step (µJ)")
     a1.tick_params(axis="x", labelrotation=30, labelsize=7)
     if layers:
         a1.legend(fontsize=7)

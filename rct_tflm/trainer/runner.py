@@ -169,7 +169,9 @@ def run_method(prep: Prepared, cfg: TrainConfig, method: str,
                 "bits": cfg.bits if method == "rct" else None,
                 "controller": asdict(rcfg.controller) if method == "rct" else None,
                 "optimizer": "SGD (no momentum)", "loss": "softmax cross-entropy",
-                "model": prep.model_name, "data": cfg.data, "import": prep.notes}
+                "model": prep.model_name, "data": cfg.data, "import": prep.notes,
+                # the classes the model has seen: after deployment these are the "known" ones
+                "classes_seen": sorted(int(c) for c in np.unique(data.y_train))}
     art.training = {**art.training, **training}
     art.preprocess = dict(data.preprocess)
     acc_curve = hist["test_accuracy_curve"]
