@@ -3,9 +3,12 @@ and every error path (QEMU board, missing image, tool missing, no probe, unknown
 other failures), with stand-in tools on PATH."""
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import stat
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -107,3 +110,93 @@ def test_an_image_file_picks_its_siblings_by_tool(fw):
     assert flash_command(b, fw / "firmware.elf", "pyocd")[-1] == str(fw / "firmware.hex")
     assert flash_command(b, fw / "firmware.hex", "st-flash")[3] == str(fw / "firmware.bin")
     assert os.path.basename(flash_command(b, fw, "openocd")[-1].split()[1]) == "firmware.elf"
+
+
+def _built(fw: Path, board: str) -> Path:
+    (fw / "build.json").write_text(json.dumps({"board": board, "elf": "firmware.elf"}))
+    return fw
+
+
+def test_the_board_comes_from_build_json_and_a_mismatch_is_refused(capsys, fw, fake_path):
+    _built(fw, "nucleo-f446re")
+    code, out, _ = run_cli(capsys, "flash", str(fw), "--dry-run")
+    assert code == 0 and out.split()[:4] == ["pyocd", "flash", "-t", "stm32f446retx"]
+    code, out, _ = run_cli(capsys, "flash", str(fw / "firmware.hex"), "--dry-run")
+    assert code == 0 and "stm32f446retx" in out  # an image inside the build folder too
+    code, _, err = run_cli(capsys, "flash", "--board", "nucleo-l476rg", str(fw), "--dry-run")
+    assert code == 2
+    assert "built for nucleo-f446re, not nucleo-l476rg" in err and len(err.splitlines()) == 1
+    (fw / "build.json").unlink()
+    code, _, err = run_cli(capsys, "flash", str(fw), "--dry-run")
+    assert code == 2 and "give --board" in err
+
+
+def test_probe_selection_reaches_every_tool(fw):
+    b = BOARDS["nucleo-f411re"]
+    assert flash_command(b, fw, "pyocd", "066DFF")[4:6] == ["-u", "066DFF"]
+    assert flash_command(b, fw, "st-flash", "066DFF")[1:3] == ["--serial", "066DFF"]
+    assert flash_command(b, fw, "openocd", "066DFF")[3:5] == ["-c", "adapter serial 066DFF"]
+
+
+class _FakeSession:
+    def __init__(self, log):
+        self.log = log
+        self.board = types.SimpleNamespace(target=types.SimpleNamespace(
+            reset=lambda: log.append("reset")))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.log.append("closed")
+
+
+def _fake_pyocd(monkeypatch, session_factory, program_error=None):
+    """pyOCD's API as rct_tflm uses it (helpers.ConnectHelper, file_programmer.FileProgrammer)."""
+    log: list = []
+
+    class ConnectHelper:
+        @staticmethod
+        def session_with_chosen_probe(**kw):
+            log.append(("connect", kw))
+            return session_factory(log)
+
+    class FileProgrammer:
+        def __init__(self, session):
+            pass
+
+        def program(self, path):
+            if program_error:
+                raise program_error
+            log.append(("program", path))
+
+    mods = {"pyocd": types.ModuleType("pyocd"), "pyocd.core": types.ModuleType("pyocd.core"),
+            "pyocd.core.helpers": types.ModuleType("pyocd.core.helpers"),
+            "pyocd.flash": types.ModuleType("pyocd.flash"),
+            "pyocd.flash.file_programmer": types.ModuleType("pyocd.flash.file_programmer")}
+    mods["pyocd.core.helpers"].ConnectHelper = ConnectHelper
+    mods["pyocd.flash.file_programmer"].FileProgrammer = FileProgrammer
+    for name, m in mods.items():
+        monkeypatch.setitem(sys.modules, name, m)
+    monkeypatch.setattr("rct_tflm.flash.pyocd_api_available", lambda: True)
+    return log
+
+
+def test_pyocd_python_api_programs_the_chosen_probe(monkeypatch, fw, fake_path):
+    log = _fake_pyocd(monkeypatch, _FakeSession)
+    flash("nucleo-f411re", fw, probe="066DFF")
+    connect = log[0][1]
+    assert connect["unique_id"] == "066DFF" and connect["target_override"] == "stm32f411retx"
+    assert log[1:] == [("program", str(fw / "firmware.hex")), "reset", "closed"]
+
+
+@pytest.mark.parametrize("factory,error,msg", [
+    (lambda log: None, None, "no debug probe found for nucleo-f411re"),
+    (_FakeSession, RuntimeError("Target type 'stm32f411retx' not recognized"),
+     "pyocd pack install stm32f411re"),
+    (_FakeSession, RuntimeError("flash algo failed"), "flashing failed"),
+])
+def test_pyocd_api_failures_are_one_clear_line(monkeypatch, fw, fake_path, factory, error, msg):
+    _fake_pyocd(monkeypatch, factory, error)
+    with pytest.raises(UserError, match=msg):
+        flash("nucleo-f411re", fw)
