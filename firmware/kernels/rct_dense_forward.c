@@ -5,6 +5,7 @@
  * the input row on the stack; the portable loops are the reference and give the same integers. */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "rct.h"
 
 #if defined(RCT_FAST_KERNELS) && defined(__ARM_FEATURE_DSP)
@@ -54,15 +55,22 @@ static int8_t finish(int64_t v, const void *b, int32_t b_bits, int32_t b_exp, in
 }
 
 #ifdef RCT_DENSE_SIMD
-/* Sums of two consecutive int16 output rows (w, w + in) over xs, the input row as int16: per
- * eight inputs one LDM of xs and one LDM per row feed eight SMLADs, 13 instructions per 16 MACs
- * (r4-r11 carry the operands, so GCC keeps the pointers and sums in the rest). int32
- * accumulation: only used under RCT_ACC32's bound. */
-RCT_NOINLINE static void simd_pair16(const int16_t *xs, const int16_t *w, int32_t in, int32_t two,
-                                     int32_t *acc)
+/* Sums of two consecutive int16 output rows (w, w + in) over xs, the input row as int16, returned
+ * as (row 1 << 32) | row 0: per eight inputs one LDM of xs and one LDM per row feed eight SMLADs,
+ * 13 instructions per 16 MACs (r4-r11 carry the operands). The in % 8 leading inputs go first
+ * (in is even here, so the pointers stay word-aligned for LDM) and nothing is live across the
+ * asm but the sums: no spills, a short prologue. int32 accumulation: only used under
+ * RCT_ACC32's bound, where the order of the additions cannot change the sums. */
+RCT_NOINLINE static uint64_t simd_pair16(const int16_t *xs, const int16_t *w, int32_t in,
+                                         int32_t two)
 {
     const int16_t *xp = xs, *w0 = w, *w1 = two ? w + in : w;
     int32_t a0 = 0, a1 = 0, i, oct = in >> 3;
+    for (i = 0; i < (in & 7); i++) {
+        const int32_t xv = *xp++;
+        a0 += xv * *w0++;
+        a1 += xv * *w1++;
+    }
     if (oct > 0) {
         __asm__ volatile(
             "1:\n\t"
@@ -84,13 +92,7 @@ RCT_NOINLINE static void simd_pair16(const int16_t *xs, const int16_t *w, int32_
             :
             : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
     }
-    for (i = in & ~7; i < in; i++) { /* the pointers now sit at element in & ~7 */
-        const int32_t xv = *xp++;
-        a0 += xv * *w0++;
-        a1 += xv * *w1++;
-    }
-    acc[0] = a0;
-    acc[1] = a1;
+    return ((uint64_t)(uint32_t)a1 << 32) | (uint32_t)a0;
 }
 
 /* simd_rows for int8 weights (frozen tables): xs holds the row as SXTB16 pairs (x0,x2),(x1,x3)
@@ -158,13 +160,22 @@ RCT_NOINLINE static void simd_sample(const int8_t *xr, const void *w, int32_t w_
     int16_t *xs = (int16_t *)(void *)xs_words;
     const int simd8 = w_bits <= 8, group = simd8 ? 4 : 2;
     int32_t a[4], i, o;
-    for (i = 0; i < in; i++) xs[i] = xr[i];
-    if (simd8) /* to the SXTB16 order of the weights: x0 x2 x1 x3 per four */
-        for (i = 0; i < in; i += 4) {
-            const int16_t x1 = xs[i + 1];
-            xs[i + 1] = xs[i + 2];
-            xs[i + 2] = x1;
+    /* sign-extend four inputs per word: SXTB16 gives (x0, x2) and (x1, x3); the int8-weight
+     * path reads exactly that order, the int16 one the natural order (two PKHs) */
+    for (i = 0; i + 4 <= in; i += 4) {
+        uint32_t v, lo, hi;
+        memcpy(&v, xr + i, 4); /* an unaligned LDR: activation rows need not be word-aligned */
+        lo = (uint32_t)__sxtb16((int32_t)v);
+        hi = (uint32_t)__sxtb16((int32_t)((v >> 8) | (v << 24))); /* ROR 8: folds into SXTB16 */
+        if (simd8) {
+            xs_words[i / 2] = (int32_t)lo;
+            xs_words[i / 2 + 1] = (int32_t)hi;
+        } else {
+            xs_words[i / 2] = (int32_t)((lo & 0xFFFFu) | (hi << 16));
+            xs_words[i / 2 + 1] = (int32_t)((hi & 0xFFFF0000u) | (lo >> 16));
         }
+    }
+    for (; i < in; i++) xs[i] = xr[i]; /* int16 path only: in % 4 == 2 */
     {
         /* the requantisation's constants hoisted: a bias load, two QADDs, a shift and clamps
          * per output */
@@ -178,7 +189,11 @@ RCT_NOINLINE static void simd_sample(const int8_t *xr, const void *w, int32_t w_
             const int32_t cnt = out - o < group ? out - o : group;
             int32_t k;
             if (simd8) simd_rows_i8(xs, (const int8_t *)w + o * in, in, cnt, a);
-            else simd_pair16(xs, (const int16_t *)w + o * in, in, cnt > 1, a);
+            else {
+                const uint64_t pr = simd_pair16(xs, (const int16_t *)w + o * in, in, cnt > 1);
+                a[0] = (int32_t)(uint32_t)pr;
+                a[1] = (int32_t)(uint32_t)(pr >> 32);
+            }
             for (k = 0; k < cnt; k++) {
                 const int32_t bq = b16 != NULL ? b16[o + k] : (b8 != NULL ? b8[o + k] : 0);
                 const int32_t bal = rct_asr32(bq * (1 << lsh) + bhalf, rsh);
