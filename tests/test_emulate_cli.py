@@ -14,7 +14,8 @@ import pytest
 from conftest import require_tools, run_cli
 from rct_tflm.artefact import Layer, ModelArtefact
 from rct_tflm.data import load_dataset
-from rct_tflm.fixedpoint.engine import Engine, EngineConfig, quantise_inputs
+from rct_tflm.fixedpoint.engine import EngineConfig, quantise_inputs
+from rct_tflm.program import Engine
 
 EMULATE_FIELDS = ("test_accuracy_before", "test_accuracy_after", "samples", "samples_per_s",
                   "weights_sha256", "bitwidth_history")
@@ -212,7 +213,7 @@ def test_head_only_after_pretraining_on_0_to_4_learns_all_ten_classes(capsys, tm
     trained = ModelArtefact.load(tmp_path / "head" / "model.rct")
     # the frozen layer did not move: it is the pretrained layer as the device stores a frozen
     # prefix (rounded to int8 where the pretraining had widened it)
-    from rct_tflm.fixedpoint.engine import lower
+    from rct_tflm.program import lower
     frozen = lower(ModelArtefact.load(tmp_path / "pre" / "model.rct"), EngineConfig(),
                    trainable_layers=1).tensors
     for name in ("dense1/kernel", "dense1/bias"):
