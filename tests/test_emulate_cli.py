@@ -60,7 +60,7 @@ def test_generate_bad_input_exits_2_and_writes_nothing(capsys, tmp_path, art_pat
     out = tmp_path / "gen"
     args = ["generate", "--model", str(art_path), "--out", str(out)]
     expect = {"budget": "over the budget of 1000 B", "board": "unknown board 'nosuch'",
-              "layer": "kind 'conv1d' is not supported by the integer engine; supported: dense",
+              "layer": "kind 'conv1d' is not supported by the integer engine; supported: avgpool2d, conv2d, dense",
               "missing": "does not exist", "notgen": "is not a generated project",
               "lr": "--lr-shift must be in 0..30"}[case]
     if case == "budget":

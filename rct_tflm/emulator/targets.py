@@ -15,10 +15,9 @@ import numpy as np
 
 from ..artefact import ModelArtefact
 from ..errors import UserError
-from ..fixedpoint.engine import EngineConfig, bitwidth_history
-from ..program import Engine, Program, lower
-                                 parse_weights_blob)
+from ..fixedpoint.engine import EngineConfig, bitwidth_history, parse_weights_blob
 from ..fixedpoint.qtensor import QTensor
+from ..program import Engine, Program, lower
 
 TARGETS = ("golden", "host")
 
