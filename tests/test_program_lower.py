@@ -3,7 +3,6 @@ registry (one module each); the golden engine runs exactly the program's calls."
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from rct_tflm.fixedpoint.engine import EngineConfig
 from rct_tflm.program import INPUT, Engine, kinds, lower

@@ -1,9 +1,12 @@
 """Render a model artefact into a C99 project (templates/ -> out dir), with its memory report.
 
-The generated tree mirrors templates/: rct_model.h (API), rct_model.c (arena + schedules),
-rct_config.h (hyper-parameters, sizes), rct_weights.h/.c (const tables), Makefile, plus
-memory.json / memory.md (RAM and flash per buffer) and rct_generated.json (manifest: model hash,
-trainable tensors in serialisation order, configuration). Output is written to a temporary
+The artefact is lowered to a program (rct_tflm/program) and printed: every call becomes its C
+statement here (its kind module's printer, with buffers, tensors and shapes named by CNames),
+so the templates only place statements. The generated tree mirrors templates/: rct_model.h
+(API), rct_model.c (arena + the program's calls), rct_config.h (hyper-parameters, sizes),
+rct_weights.h/.c (const tables), Makefile, plus memory.json / memory.md (RAM and flash per
+buffer), program.json (the program, docs/program.md) and rct_generated.json (manifest: model
+hash, trainable tensors in serialisation order, configuration). Output is written to a temporary
 directory and moved into place, so a failed generation leaves nothing half-written.
 """
 from __future__ import annotations
