@@ -15,23 +15,14 @@ from dataclasses import dataclass
 
 from ..program import Call, Program, kinds
 
-# kind of a kernel call, by function name (docs/profile.md)
-KIND_BY_NAME = {
-    "rct_dense_forward": "forward", "rct_conv2d_forward": "forward",
-    "rct_depthwise_conv2d_forward": "forward", "rct_maxpool2d_forward": "forward",
-    "rct_avgpool2d_forward": "forward", "rct_requantize_i8": "forward",
-    "rct_relu_forward": "activation", "rct_relu_backward": "activation",
-    "rct_dense_backward_input": "backward-input", "rct_conv2d_backward_input": "backward-input",
-    "rct_depthwise_conv2d_backward_input": "backward-input",
-    "rct_maxpool2d_backward": "backward-input", "rct_avgpool2d_backward": "backward-input",
-    "rct_dense_backward_update": "weight-update", "rct_conv2d_backward_update": "weight-update",
-    "rct_depthwise_conv2d_backward_update": "weight-update",
+# category of the C functions the program does not call itself (docs/profile.md); the program's
+# own functions take theirs from their kernels (program/kernel.py `role`)
+OTHER_FUNCTIONS = {
+    "rct_requantize_i8": "forward",
     "rct_dense_backward_weight": "weight-update", "rct_conv2d_backward_weight": "weight-update",
     "rct_depthwise_conv2d_backward_weight": "weight-update",
     "rct_conv2d_weight_grad": "weight-update", "rct_depthwise_conv2d_weight_grad": "weight-update",
-    "rct_update": "weight-update",
-    "rct_bias_backward_update": "bias", "rct_bias_backward": "bias",
-    "rct_softmax_ce": "softmax-ce",
+    "rct_update": "weight-update", "rct_bias_backward": "bias",
     "rct_controller_observe": "controller", "rct_controller_advance": "controller",
     "rct_argmax_i8": "output",
 }
@@ -40,7 +31,7 @@ KINDS = ("forward", "activation", "backward-input", "weight-update", "bias", "so
 
 
 def kind_of(name: str) -> str:
-    return KIND_BY_NAME.get(name, "other")
+    return kinds.role_of(name) or OTHER_FUNCTIONS.get(name, "other")
 
 
 @dataclass(frozen=True)

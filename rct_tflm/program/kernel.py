@@ -4,7 +4,8 @@ A kind module declares `KERNELS = {name: Kernel(...)}`; the registry (program/ki
 them. `run(call, state)` executes the call on the golden engine's state (program/golden.py);
 `c(call, cx)` returns its C statement(s), with buffers, tensors and geometry resolved through
 `cx` (codegen/render.py implements CContext); `c_function` is the C function the call invokes
-(the profiler's name for it; None for a statement that calls nothing).
+(the profiler's name for it; None for a statement that calls nothing), `role` the profiler's
+category of that function.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ class Kernel:
     run: Callable[["Call", "State"], None]
     c: Callable[["Call", CContext], str]
     c_function: str | None
+    role: str  # the profiler's category: forward, activation, backward-input, weight-update, bias, softmax-ce
 
 
 def shaped(cx: CContext, layer: int, body: str) -> str:

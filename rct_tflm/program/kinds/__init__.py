@@ -47,3 +47,8 @@ def kernel(name: str) -> Kernel:
 
 def output_mode(name: str) -> str:
     return getattr(_registry()[0][name], "OUTPUT", "new")
+
+
+def role_of(c_function: str) -> str | None:
+    """The profiler's category of a C function some kernel of the program calls."""
+    return next((k.role for k in _registry()[1].values() if k.c_function == c_function), None)

@@ -110,8 +110,9 @@ def kernels(kind: str, mod: ModuleType) -> dict[str, Kernel]:
                       f"            e_exp, &sh, s_hp.lr_shift, RCT_STOCHASTIC, &s_rng);")
 
     return {
-        f"{kind}_forward": Kernel(run_forward, c_forward, f"rct_{kind}_forward"),
+        f"{kind}_forward": Kernel(run_forward, c_forward, f"rct_{kind}_forward", "forward"),
         f"{kind}_backward_input": Kernel(run_backward_input, c_backward_input,
-                                         f"rct_{kind}_backward_input"),
-        f"{kind}_backward_update": Kernel(run_update, c_update, f"rct_{kind}_backward_update"),
+                                         f"rct_{kind}_backward_input", "backward-input"),
+        f"{kind}_backward_update": Kernel(run_update, c_update, f"rct_{kind}_backward_update",
+                                          "weight-update"),
     }

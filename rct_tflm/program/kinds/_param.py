@@ -144,7 +144,8 @@ def _run_take(c: Call, st: "State") -> None:
 
 
 KERNELS = {
-    "bias_backward_update": Kernel(_run_bias, _c_bias, "rct_bias_backward_update"),
+    "bias_backward_update": Kernel(_run_bias, _c_bias, "rct_bias_backward_update",
+                                   "bias"),
     # the error w.r.t. the input becomes the error the next backward reads
-    "take_error": Kernel(_run_take, lambda c, cx: "    e_exp = dx_exp;", None),
+    "take_error": Kernel(_run_take, lambda c, cx: "    e_exp = dx_exp;", None, "other"),
 }

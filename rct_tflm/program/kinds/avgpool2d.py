@@ -61,6 +61,7 @@ def _c_backward(c: Call, cx: "CContext") -> str:
 
 
 KERNELS = {
-    "avgpool2d_forward": Kernel(_run_forward, _c_forward, "rct_avgpool2d_forward"),
-    "avgpool2d_backward": Kernel(_run_backward, _c_backward, "rct_avgpool2d_backward"),
+    "avgpool2d_forward": Kernel(_run_forward, _c_forward, "rct_avgpool2d_forward", "forward"),
+    "avgpool2d_backward": Kernel(_run_backward, _c_backward, "rct_avgpool2d_backward",
+                                 "backward-input"),
 }

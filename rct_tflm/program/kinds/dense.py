@@ -93,8 +93,9 @@ def _c_update(c: Call, cx: "CContext") -> str:
 
 
 KERNELS = {
-    "dense_forward": Kernel(_run_forward, _c_forward, "rct_dense_forward"),
+    "dense_forward": Kernel(_run_forward, _c_forward, "rct_dense_forward", "forward"),
     "dense_backward_input": Kernel(_run_backward_input, _c_backward_input,
-                                   "rct_dense_backward_input"),
-    "dense_backward_update": Kernel(_run_update, _c_update, "rct_dense_backward_update"),
+                                   "rct_dense_backward_input", "backward-input"),
+    "dense_backward_update": Kernel(_run_update, _c_update, "rct_dense_backward_update",
+                                    "weight-update"),
 }

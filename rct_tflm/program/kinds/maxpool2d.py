@@ -97,6 +97,7 @@ def _c_backward(c: Call, cx: "CContext") -> str:
 
 
 KERNELS = {
-    "maxpool2d_forward": Kernel(_run_forward, _c_forward, "rct_maxpool2d_forward"),
-    "maxpool2d_backward": Kernel(_run_backward, _c_backward, "rct_maxpool2d_backward"),
+    "maxpool2d_forward": Kernel(_run_forward, _c_forward, "rct_maxpool2d_forward", "forward"),
+    "maxpool2d_backward": Kernel(_run_backward, _c_backward, "rct_maxpool2d_backward",
+                                 "backward-input"),
 }

@@ -26,4 +26,4 @@ def _c(c: Call, cx: "CContext") -> str:
             f"    s_loss_q16 = loss;")
 
 
-KERNELS = {"softmax_ce": Kernel(_run, _c, "rct_softmax_ce")}
+KERNELS = {"softmax_ce": Kernel(_run, _c, "rct_softmax_ce", "softmax-ce")}
