@@ -17,7 +17,8 @@ from .boards import DEFAULT_BOARD, get_board
 from .codegen.layout import build_layout
 from .codegen.render import state_bytes
 from .errors import UserError
-from .fixedpoint.engine import EngineConfig, lower
+from .fixedpoint.engine import EngineConfig
+from .program import lower
 
 PLAN_VERSION = 1
 # RAM the firmware needs besides the model: stack (firmware_build.STACK_BYTES), link frame
@@ -33,7 +34,7 @@ def partition(art: ModelArtefact, board: str = DEFAULT_BOARD, trainable_layers: 
     if trainable_layers is None and frozen_layers is None:
         trainable_layers = 1
     m = lower(art, cfg, trainable_layers, frozen_layers)
-    lay = build_layout(m, cfg.max_batch)
+    lay = build_layout(m)
     state = state_bytes(len(m.trainable))
     ram_model = lay.arena_size + state
     ram_budget = b.ram_kb * 1024 - FIRMWARE_RAM_RESERVE

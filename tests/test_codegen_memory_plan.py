@@ -9,7 +9,8 @@ from hypothesis import given, settings, strategies as st
 from rct_tflm.codegen.layout import build_layout
 from rct_tflm.codegen.plan import Buffer, check_plan, plan_arena
 from rct_tflm.emulator.floatref import sequential_artefact
-from rct_tflm.fixedpoint.engine import EngineConfig, lower
+from rct_tflm.fixedpoint.engine import EngineConfig
+from rct_tflm.program import INPUT, lower
 
 
 def overlapping_live_pairs(bufs: list[Buffer]) -> list[tuple[str, str]]:
@@ -83,32 +84,32 @@ def test_layout_of_random_chains(kinds, hidden, max_batch, data):
     n_param = sum(1 for l in art.layers if l.params)
     k = data.draw(st.integers(1, n_param))
     m = lower(art, EngineConfig(max_batch=max_batch), trainable_layers=k)
-    lay = build_layout(m, max_batch)
+    lay = build_layout(m)
     check_plan(lay.buffers, lay.arena_size)
     assert overlapping_live_pairs(lay.buffers) == []
     unshared = sum(b.size for b in lay.buffers)
     assert lay.arena_size <= unshared + 8 * len(lay.buffers)  # alignment padding at most
-    # every buffer an op reads or writes is live at that op's forward / backward step
-    L = len(m.ops)
+    # every buffer a call reads or writes is live at that call's step; the steps follow the
+    # schedule (forward of layer i = i, loss = L, backward of layer i = 2L - i)
+    L = len(m.layers)
     by = {b.name: b for b in lay.buffers}
-    for op in m.ops:
-        for name in (lay.in_of_op[op.index], lay.act_of_op[op.index]):
-            if name is not None:
-                assert by[name].first <= op.index <= by[name].last, (op.name, name)
-        if op.index >= m.first_trainable:
-            step = 2 * L - op.index
-            for name in (lay.err_in[op.index], lay.err_out[op.index]):
-                if name is not None:
-                    assert by[name].first <= step <= by[name].last, (op.name, name)
-            if op.kind in ("dense", "conv2d", "depthwise_conv2d") and lay.in_of_op[op.index]:
-                b = by[lay.in_of_op[op.index]]
-                assert b.first <= step <= b.last, (op.name, "input kept for the weight update")
+    index = {f.name: f.index for f in m.layers}
+    for c in m.calls():
+        want = L if c.layer is None else (index[c.layer] if c in m.forward else 2 * L - index[c.layer])
+        assert c.step == want, (c.kernel, c.layer)
+        for name in c.buffers.values():
+            if name not in (None, INPUT):
+                assert by[name].first <= c.step <= by[name].last, (c.kernel, c.layer, name)
+    # the weight update reads the layer's input: it stays live until that layer's backward
+    for c in m.backward:
+        if c.kernel.endswith("_backward_update") and c.buffers.get("x") not in (None, INPUT):
+            assert by[c.buffers["x"]].last >= c.step
 
 
 def test_sharing_beats_unshared_on_a_deep_chain():
     art = random_chain(["conv", "dw", "maxpool", "conv", "avgpool"], [32, 16], 1)
     m = lower(art, EngineConfig(), trainable_layers=2)
-    lay = build_layout(m, 1)
+    lay = build_layout(m)
     unshared = sum(b.size for b in lay.buffers)
     assert lay.arena_size < unshared
 

@@ -15,7 +15,8 @@ import pytest
 from conftest import require_tools, run_cli
 from rct_tflm.artefact import Layer, ModelArtefact
 from rct_tflm.data import load_dataset
-from rct_tflm.fixedpoint.engine import Engine, EngineConfig, quantise_inputs
+from rct_tflm.fixedpoint.engine import EngineConfig, quantise_inputs
+from rct_tflm.program import Engine
 
 EMULATE_FIELDS = ("test_accuracy_before", "test_accuracy_after", "samples", "samples_per_s",
                   "weights_sha256", "bitwidth_history")
@@ -60,7 +61,7 @@ def test_generate_bad_input_exits_2_and_writes_nothing(capsys, tmp_path, art_pat
     out = tmp_path / "gen"
     args = ["generate", "--model", str(art_path), "--out", str(out)]
     expect = {"budget": "over the budget of 1000 B", "board": "unknown board 'nosuch'",
-              "layer": "kind 'conv1d' is not supported by the integer engine; supported: dense",
+              "layer": "kind 'conv1d' is not supported by the integer engine; supported: avgpool2d, conv2d, dense",
               "missing": "does not exist", "notgen": "is not a generated project",
               "lr": "--lr-shift must be in 0..30"}[case]
     if case == "budget":
@@ -213,7 +214,7 @@ def test_head_only_after_pretraining_on_0_to_4_learns_all_ten_classes(capsys, tm
     trained = ModelArtefact.load(tmp_path / "head" / "model.rct")
     # the frozen layer did not move: it is the pretrained layer as the device stores a frozen
     # prefix (rounded to int8 where the pretraining had widened it)
-    from rct_tflm.fixedpoint.engine import lower
+    from rct_tflm.program import lower
     frozen = lower(ModelArtefact.load(tmp_path / "pre" / "model.rct"), EngineConfig(),
                    trainable_layers=1).tensors
     for name in ("dense1/kernel", "dense1/bias"):

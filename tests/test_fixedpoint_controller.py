@@ -235,7 +235,8 @@ def test_on_device_digits_run_does_not_chase_bits() -> None:
     or kernel changes that move the draws do not flip the outcome."""
     from rct_tflm.data import load_dataset, run_order
     from rct_tflm.emulator import zoo
-    from rct_tflm.fixedpoint.engine import Engine, EngineConfig, quantise_inputs
+    from rct_tflm.fixedpoint.engine import EngineConfig, quantise_inputs
+    from rct_tflm.program import Engine
 
     data = load_dataset("digits", 0)
     art = zoo.build("mlp", data, seed=0, hidden=32)

@@ -13,7 +13,7 @@ import pytest
 from conftest import require_tools, run_cli
 from rct_tflm.errors import UserError
 
-TRAIN_CALLS = [  # the digits MLP 64-32-10, both layers trainable: Engine.train_step's order
+TRAIN_CALLS = [  # the digits MLP 64-32-10, both layers trainable: the program's call order
     ("rct_dense_forward", "forward", "dense1", 2048),
     ("rct_dense_forward", "forward", "logits", 320),
     ("rct_softmax_ce", "softmax-ce", None, 0),

@@ -115,7 +115,8 @@ def head_only_row(quick: bool, seed: int = 0) -> dict:
     from rct_tflm.artefact import ModelArtefact
     from rct_tflm.emulator import zoo
     from rct_tflm.emulator.run import EmulateConfig, emulate_run, prepare
-    from rct_tflm.fixedpoint.engine import Engine, quantise_inputs
+    from rct_tflm.fixedpoint.engine import quantise_inputs
+    from rct_tflm.program import Engine
     c = HEAD_ONLY
     data = load("digits", seed)
     art = zoo.build("mlp", data, seed=seed, hidden=32)
@@ -142,7 +143,7 @@ def head_only_row(quick: bool, seed: int = 0) -> dict:
     from rct_tflm.data import epoch_order
     from rct_tflm.emulator.floatref import predict, sgd_mlp
     # (the frozen layer as the device holds it: int8, like the integer head-only run)
-    from rct_tflm.fixedpoint.engine import lower
+    from rct_tflm.program import lower
     as_run = lower(pretrained, engine_cfg(c["lr_shift"]), trainable_layers=1).tensors
     fp = ModelArtefact(pretrained.layers, as_run, pretrained.input_shape,
                        pretrained.num_classes, set(r2["trainable"]), pretrained.preprocess)

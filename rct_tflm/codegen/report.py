@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..fixedpoint.engine import EngineConfig, LoweredModel
+from ..fixedpoint.engine import EngineConfig
+
+from ..program import Program
 from .layout import Layout
 
 
-def memory_report(m: LoweredModel, lay: Layout, frozen: list[dict], trainable: list[dict],
+def memory_report(m: Program, lay: Layout, frozen: list[dict], trainable: list[dict],
                   state_bytes: int, ram_budget: int | None, cfg: EngineConfig) -> dict:
     bufs = [{"name": b.name, "kind": b.kind, "bytes": b.size, "offset": b.offset,
              "live": [b.first, b.last]} for b in sorted(lay.buffers, key=lambda b: b.offset)]

@@ -27,7 +27,8 @@ import numpy as np
 from ..artefact import ModelArtefact
 from ..data import Dataset, load_dataset, run_order
 from ..errors import UserError
-from ..fixedpoint.engine import EngineConfig, LoweredModel, lower, quantise_inputs, weights_sha256
+from ..fixedpoint.engine import EngineConfig, quantise_inputs, weights_sha256
+from ..program import Program, lower
 from ..fixedpoint.qtensor import QTensor
 from .targets import TARGETS, history_of, make_target
 
@@ -60,7 +61,7 @@ class Prepared:
     cfg: EmulateConfig
     art: ModelArtefact
     data: Dataset
-    model: LoweredModel
+    model: Program
     x_train: np.ndarray  # int8 [n, input_size]
     y_train: np.ndarray  # uint8
     x_test: np.ndarray

@@ -15,9 +15,9 @@ import numpy as np
 
 from ..artefact import ModelArtefact
 from ..errors import UserError
-from ..fixedpoint.engine import (Engine, EngineConfig, LoweredModel, bitwidth_history, lower,
-                                 parse_weights_blob)
+from ..fixedpoint.engine import EngineConfig, bitwidth_history, parse_weights_blob
 from ..fixedpoint.qtensor import QTensor
+from ..program import Engine, Program, lower
 
 TARGETS = ("golden", "host")
 
@@ -29,7 +29,7 @@ class GoldenTarget:
 
     def __init__(self, art: ModelArtefact, cfg: EngineConfig, trainable_layers: int | None = None,
                  frozen_layers: int | None = None) -> None:
-        self.model: LoweredModel = lower(art, cfg, trainable_layers, frozen_layers)
+        self.model: Program = lower(art, cfg, trainable_layers, frozen_layers)
         self.engine = Engine(self.model, cfg)
 
     def train(self, x: np.ndarray, labels: np.ndarray) -> int:

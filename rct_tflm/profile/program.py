@@ -1,10 +1,10 @@
-"""Which layer each kernel call belongs to, and its MACs: the lowered program in call order.
+"""Which layer each kernel call belongs to, and its MACs: the lowered program's calls in order.
 
-The expected calls of a training step and of an inference are read off the golden engine's
-lowered ops (rct_tflm.fixedpoint.engine.lower) in the order Engine.train_step runs them — the
-order the generated C follows (docs/codegen.md "The schedule"). Observed calls are matched to
-them greedily by function name, so a call the program does not predict (or a predicted call
-the firmware fused away) costs only its own attribution, never the neighbours'.
+The expected calls of a training step and of an inference are the program's own calls
+(rct_tflm.program: forward, loss, backward — what the generated C prints, in that order), plus
+the controller's calls after them. Observed calls are matched to them greedily by function name,
+so a call the program does not predict (or a predicted call the firmware fused away) costs only
+its own attribution, never the neighbours'.
 
 MACs are nominal: for a conv, every output position times the whole kernel (padding included);
 the weight gradient and the error w.r.t. the input have as many MACs as the forward.
@@ -13,27 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..artefact import PARAM_KINDS
-from ..fixedpoint.engine import LoweredModel, Op, mask_folds
-from ..fixedpoint.kernels import ACT_LINEAR
+from ..program import Call, Program, kinds
 
-# kind of a kernel call, by function name (docs/profile.md)
-KIND_BY_NAME = {
-    "rct_dense_forward": "forward", "rct_conv2d_forward": "forward",
-    "rct_depthwise_conv2d_forward": "forward", "rct_maxpool2d_forward": "forward",
-    "rct_avgpool2d_forward": "forward", "rct_requantize_i8": "forward",
-    "rct_relu_forward": "activation", "rct_relu_backward": "activation",
-    "rct_dense_backward_input": "backward-input", "rct_conv2d_backward_input": "backward-input",
-    "rct_depthwise_conv2d_backward_input": "backward-input",
-    "rct_maxpool2d_backward": "backward-input", "rct_avgpool2d_backward": "backward-input",
-    "rct_dense_backward_update": "weight-update", "rct_conv2d_backward_update": "weight-update",
-    "rct_depthwise_conv2d_backward_update": "weight-update",
+# category of the C functions the program does not call itself (docs/profile.md); the program's
+# own functions take theirs from their kernels (program/kernel.py `role`)
+OTHER_FUNCTIONS = {
+    "rct_requantize_i8": "forward",
     "rct_dense_backward_weight": "weight-update", "rct_conv2d_backward_weight": "weight-update",
     "rct_depthwise_conv2d_backward_weight": "weight-update",
     "rct_conv2d_weight_grad": "weight-update", "rct_depthwise_conv2d_weight_grad": "weight-update",
-    "rct_update": "weight-update",
-    "rct_bias_backward_update": "bias", "rct_bias_backward": "bias",
-    "rct_softmax_ce": "softmax-ce",
+    "rct_update": "weight-update", "rct_bias_backward": "bias",
     "rct_controller_observe": "controller", "rct_controller_advance": "controller",
     "rct_argmax_i8": "output",
 }
@@ -42,7 +31,7 @@ KINDS = ("forward", "activation", "backward-input", "weight-update", "bias", "so
 
 
 def kind_of(name: str) -> str:
-    return KIND_BY_NAME.get(name, "other")
+    return kinds.role_of(name) or OTHER_FUNCTIONS.get(name, "other")
 
 
 @dataclass(frozen=True)
@@ -52,49 +41,24 @@ class Expected:
     macs: int
 
 
-def _fwd_macs(op: Op) -> int:
-    if op.kind == "dense":
-        return op.in_size * op.out_size
-    if op.kind in ("conv2d", "depthwise_conv2d"):
-        s = op.shape
-        per_out = s.k_h * s.k_w * (s.in_c if op.kind == "conv2d" else 1)
-        return s.out_h * s.out_w * s.out_c * per_out
-    return 0
-
-
-def infer_calls(m: LoweredModel) -> list[Expected]:
-    """rct_model_infer: the forward of every op, then the argmax."""
-    return _forward(m, 1) + [Expected("rct_argmax_i8", None, 0)]
-
-
-def _forward(m: LoweredModel, n: int) -> list[Expected]:
+def _expected(calls: list[Call], n: int) -> list[Expected]:
+    """The calls that invoke a C function, with their MACs on n samples."""
     out = []
-    for op in m.ops:
-        if op.kind in PARAM_KINDS or op.kind in ("maxpool2d", "avgpool2d"):
-            out.append(Expected(f"rct_{op.kind}_forward", op.name, n * _fwd_macs(op)))
-        elif op.kind in ("relu", "relu6"):
-            out.append(Expected("rct_relu_forward", op.name, 0))
+    for c in calls:
+        fn = kinds.kernel(c.kernel).c_function
+        if fn is not None:
+            out.append(Expected(fn, c.layer, n * c.macs))
     return out
 
 
-def train_calls(m: LoweredModel, n: int = 1) -> list[Expected]:
-    """rct_model_train on n samples, in Engine.train_step's order."""
-    out = _forward(m, n) + [Expected("rct_softmax_ce", None, 0)]
-    folds = mask_folds(m)  # masks applied by the max-pool after the op
-    for op in reversed(m.ops[m.first_trainable:]):
-        if op.kind in PARAM_KINDS:
-            macs = n * _fwd_macs(op)
-            if op.act != ACT_LINEAR and op.index not in folds:  # a fused ReLU/ReLU6: its mask
-                out.append(Expected("rct_relu_backward", op.name, 0))
-            if op.needs_dx:
-                out.append(Expected(f"rct_{op.kind}_backward_input", op.name, macs))
-            out.append(Expected(f"rct_{op.kind}_backward_update", op.name, macs))
-            if op.bias:
-                out.append(Expected("rct_bias_backward_update", op.name, 0))
-        elif op.kind in ("relu", "relu6"):
-            out.append(Expected("rct_relu_backward", op.name, 0))
-        elif op.kind in ("maxpool2d", "avgpool2d") and op.needs_dx:
-            out.append(Expected(f"rct_{op.kind}_backward", op.name, 0))
+def infer_calls(m: Program) -> list[Expected]:
+    """rct_model_infer: the program's forward calls, then the argmax."""
+    return _expected(m.forward, 1) + [Expected("rct_argmax_i8", None, 0)]
+
+
+def train_calls(m: Program, n: int = 1) -> list[Expected]:
+    """rct_model_train on n samples: the program's calls, then the controller."""
+    out = _expected(m.calls(), n)
     out += [Expected("rct_controller_observe", t, 0) for t in m.trainable]
     out.append(Expected("rct_controller_advance", None, 0))
     return out

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..boards import HOST, Board, get_board
 from ..errors import UserError
-from ..fixedpoint.engine import Engine
+from ..program import Engine
 from ..resources import firmware_dir
 from ..stream.device_model import DeviceModel, device_model, find_manifest
 from .costs import core_costs

@@ -17,9 +17,10 @@ import numpy as np
 from ..artefact import ModelArtefact
 from ..errors import UserError
 from ..fixedpoint import ControllerConfig
-from ..fixedpoint.engine import Engine, EngineConfig, LoweredModel, lower, parse_weights_blob
+from ..fixedpoint.engine import EngineConfig, parse_weights_blob
 
 # (a manifest without gavg_ref_samples predates it: its firmware uses the per-step mean, 0)
+from ..program import Engine, Program, lower
 CONTROLLER_KEYS = ("bits_init", "bits_min", "bits_max", "t_min", "t_max", "sat_guard",
                    "period_samples", "enabled", "gavg_ref_samples")
 
@@ -28,7 +29,7 @@ CONTROLLER_KEYS = ("bits_init", "bits_min", "bits_max", "t_min", "t_max", "sat_g
 class DeviceModel:
     art: ModelArtefact  # with the device's trainable split
     cfg: EngineConfig  # the generation config (the compiled defaults)
-    model: LoweredModel
+    model: Program
     hash: bytes
 
     def engine_with(self, blob: bytes) -> Engine:

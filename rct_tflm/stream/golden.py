@@ -17,7 +17,8 @@ import numpy as np
 
 from ..artefact import ModelArtefact
 from ..fixedpoint.controller import BitwidthController
-from ..fixedpoint.engine import Engine, EngineConfig, LoweredModel, lower
+from ..fixedpoint.engine import EngineConfig
+from ..program import Engine, Program, lower
 from ..fixedpoint.prng import Rng
 from ..fixedpoint.rounding import saturate
 from ..link import messages as m
@@ -26,7 +27,7 @@ from ..link.framing import decode_frame, encode_frame
 BOOT_SEED = 0  # = RCT_BOOT_SEED in firmware/app/main.c
 
 
-def model_hash_of(model: LoweredModel, art: ModelArtefact) -> bytes:
+def model_hash_of(model: Program, art: ModelArtefact) -> bytes:
     from ..codegen.render import model_hash  # the generator's definition (HELLO's model hash)
     return model_hash(model, art)
 

@@ -1,0 +1,195 @@
+"""lower(artefact, trainable selection, EngineConfig) -> Program: the one place that orders a
+training step. Each layer's kind module (program/kinds/) gives its shape rule and its calls;
+this module walks the layers, assigns the buffers (activations, max-pool argmax, errors,
+trainable tensors) and derives every buffer's lifetime from the calls that use it.
+
+Model split: parametric layers form a frozen prefix (int8 `const` tables on the device) and a
+trainable suffix (RAM, RCT bitwidths). One training step on n samples: forward through every
+layer; softmax + cross-entropy on the int8 logits (int16 error at exponent -15); backward from
+the last layer down to the first trainable one (activation mask, error w.r.t. the input with
+the OLD weights, kernel update, bias update); then the controller (program/golden.py).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..artefact import PARAM_KINDS, ModelArtefact
+from ..errors import UserError
+from ..fixedpoint.engine import EngineConfig
+from ..fixedpoint.qtensor import QTensor
+from . import kinds
+from .model import INPUT, BufferSpec, Call, LayerFacts, Program, TensorEntry
+
+_BUFFER_ORDER = ("activation", "mask", "error", "weights")  # memory report order within a kind
+
+
+def select_trainable(art: ModelArtefact, trainable_layers: int | None = None,
+                     frozen_layers: int | None = None) -> set[str]:
+    """Trainable tensor names: the artefact's own set, or the last K / all but the first K
+    parametric layers; the whole model when the artefact names none."""
+    pl = [l for l in art.layers if l.kind in PARAM_KINDS]
+    if trainable_layers is not None and frozen_layers is not None:
+        raise UserError("give --trainable-layers or --frozen-layers, not both")
+    if trainable_layers is not None:
+        if not 1 <= trainable_layers <= len(pl):
+            raise UserError(f"--trainable-layers must be in 1..{len(pl)} (the model has {len(pl)} "
+                            f"parametric layers), got {trainable_layers}")
+        frozen_layers = len(pl) - trainable_layers
+    if frozen_layers is not None:
+        if not 0 <= frozen_layers < len(pl):
+            raise UserError(f"--frozen-layers must be in 0..{len(pl) - 1} (at least one layer must "
+                            f"train), got {frozen_layers}")
+        return {t for l in pl[frozen_layers:] for t in l.params.values()}
+    if art.trainable:
+        return set(art.trainable)
+    return {t for l in pl for t in l.params.values()}
+
+
+class Lowering:
+    """The state a kind module's shape rule and lowering read and extend."""
+
+    def __init__(self, art: ModelArtefact, cfg: EngineConfig, names: set[str]) -> None:
+        self.art, self.cfg, self.names = art, cfg, names
+        self.values: dict[str, QTensor] = {}
+        self.table: list[TensorEntry] = []
+        self.seen_trainable = False
+        self.layers: list[LayerFacts] = []
+        self.bufs: dict[str, BufferSpec] = {}
+        self.in_of: list[str] = []  # buffer holding layer i's input
+        self.act_of: list[str] = []  # buffer holding layer i's output
+        self.folds: dict[int, int] = {}  # layer -> the max-pool after it that applies its mask
+        self.err_in: str = ""  # error at the output of the layer being lowered backward
+        self.err_out: str | None = None  # error buffer that layer wrote (its input's)
+        self.first = 0
+
+    # -- schedule steps ---------------------------------------------------------------------------
+    @property
+    def loss_step(self) -> int:
+        return len(self.layers)
+
+    def bwd(self, f: LayerFacts) -> int:
+        return 2 * len(self.layers) - f.index
+
+    # -- buffers ----------------------------------------------------------------------------------
+    def new_buffer(self, name: str, kind: str, dtype: str, per_sample: int, nbytes: int) -> str:
+        assert name not in self.bufs, name
+        self.bufs[name] = BufferSpec(name, kind, dtype, per_sample, nbytes, 0, 0)
+        return name
+
+    def new_error(self, f: LayerFacts, extra: int = 0) -> str:
+        """The error w.r.t. layer f's input (int16, `extra` more words per micro-batch)."""
+        count = self.cfg.max_batch * f.in_size
+        self.err_out = self.new_buffer(f"err{f.index}", "error", "int16", f.in_size,
+                                       2 * (count + extra))
+        return self.err_out
+
+    def x(self, f: LayerFacts) -> str:
+        return self.in_of[f.index]
+
+    def y(self, f: LayerFacts) -> str:
+        return self.act_of[f.index]
+
+    def folded_into(self, f: LayerFacts) -> LayerFacts | None:
+        """The layer whose activation mask f's backward applies (a fold), if any."""
+        by_pool = {p: o for o, p in self.folds.items()}
+        return self.layers[by_pool[f.index]] if f.index in by_pool else None
+
+    # -- tensors ----------------------------------------------------------------------------------
+    def add_tensor(self, f: LayerFacts, role: str, name: str, q: QTensor, cap: int,
+                   out_major: bool) -> None:
+        self.values[name] = q
+        self.table.append(TensorEntry(name, f.name, role, tuple(np.shape(q.q)), q.bits, q.exp,
+                                      f.trainable, cap, out_major))
+
+
+def lower(art: ModelArtefact, cfg: EngineConfig, trainable_layers: int | None = None,
+          frozen_layers: int | None = None) -> Program:
+    """Check that the engine can run/train the artefact and lower it to a program."""
+    low = Lowering(art, cfg, select_trainable(art, trainable_layers, frozen_layers))
+    if "input_exp" not in art.preprocess:
+        raise UserError("the model artefact has no preprocess.input_exp (input exponent); "
+                        "re-create it with `rct-tflm train`")
+    x_exp = int(art.preprocess["input_exp"])
+    for i, l in enumerate(art.layers):
+        mod = kinds.kind(l.kind)
+        if mod is None:
+            raise UserError(f"layer {l.name}: kind '{l.kind}' is not supported by the integer "
+                            f"engine; supported: {', '.join(kinds.supported())}")
+        f = LayerFacts(i, l.name, l.kind, tuple(l.input_shape), tuple(l.output_shape), x_exp, x_exp)
+        mod.shape(l, f, low)
+        low.layers.append(f)
+        x_exp = f.y_exp
+    if not low.table or not any(t.trainable for t in low.table):
+        raise UserError("no trainable tensors: choose --trainable-layers K >= 1")
+    last = art.layers[-1]
+    if int(np.prod(last.output_shape)) != art.num_classes:
+        raise UserError(f"the last layer {last.name} outputs {last.output_shape}, expected the "
+                        f"{art.num_classes} class logits (softmax is applied by the engine)")
+    if art.num_classes > 255:
+        raise UserError(f"{art.num_classes} classes: labels are uint8, at most 255 are supported")
+    layers = low.layers
+    low.first = first = next(f.index for f in layers if f.trainable)
+    for f in layers:
+        f.needs_dx = f.index > first
+    mb = cfg.max_batch
+
+    forward: list[Call] = []
+    cur = INPUT
+    for f in layers:
+        low.in_of.append(cur)
+        mode = kinds.output_mode(f.kind)
+        if mode == "alias" or (mode == "inplace" and cur != INPUT):
+            out = cur
+        else:
+            out = low.new_buffer(f"act{f.index}", "activation", "int8", f.out_size, mb * f.out_size)
+        low.act_of.append(out)
+        cur = out
+    for f in layers[first:]:
+        nxt = layers[f.index + 1] if f.index + 1 < len(layers) else None
+        after = layers[f.index + 2] if f.index + 2 < len(layers) else None
+        absorbs = getattr(kinds.kind(nxt.kind), "absorbs_mask", None) if nxt else None
+        if absorbs is not None and absorbs(f, nxt, after):
+            low.folds[f.index] = nxt.index
+    for f in layers:
+        forward += kinds.kind(f.kind).forward(f, low)
+
+    err = low.new_buffer("err_logits", "error", "int16", art.num_classes,
+                         2 * mb * art.num_classes)
+    loss = Call("softmax_ce", low.loss_step, None, {"logits": low.act_of[-1], "dz": err},
+                args={"z_exp": layers[-1].y_exp, "classes": art.num_classes}, ret="e_exp")
+    backward: list[Call] = []
+    for f in reversed(layers[first:]):
+        low.err_in, low.err_out = err, None
+        backward += kinds.kind(f.kind).backward(f, low)
+        err = low.err_out or err
+
+    for t in low.table:
+        if t.trainable:
+            low.new_buffer("w_" + t.name.replace("/", "_"), "weights", "int16",
+                           int(np.prod(t.shape)), 2 * int(np.prod(t.shape)))
+    _lifetimes(low, [*forward, loss, *backward])
+    buffers = sorted(low.bufs.values(), key=lambda b: _BUFFER_ORDER.index(b.kind))
+    config: dict[str, Any] = {"lr_shift": cfg.lr_shift, "stochastic": cfg.stochastic,
+                              "acc_policy": cfg.acc_policy, "seed": cfg.seed}
+    return Program(layers, buffers, forward, loss, backward, low.table, tuple(art.input_shape),
+                   int(art.preprocess["input_exp"]), art.num_classes, low.act_of[-1],
+                   layers[-1].y_exp, mb, first, config, low.values)
+
+
+def _lifetimes(low: Lowering, calls: list[Call]) -> None:
+    """Every buffer lives from the first to the last step of a call that names it; trainable
+    tensors live over the whole schedule."""
+    span: dict[str, list[int]] = {}
+    for c in calls:
+        for b in c.buffers.values():
+            if b is not None and b != INPUT:
+                s = span.setdefault(b, [c.step, c.step])
+                s[0], s[1] = min(s[0], c.step), max(s[1], c.step)
+    for b in low.bufs.values():
+        if b.kind == "weights":
+            b.first, b.last = 0, 2 * len(low.layers)
+        else:
+            assert b.name in span, f"buffer {b.name} is named by no call"
+            b.first, b.last = span[b.name]
