@@ -1,4 +1,4 @@
-"""Data sets for host training: one `load_dataset(spec)` for every `--data` spelling.
+"""Data sets for the trainer, the golden engine and the boards: one `load_dataset(spec)` for every `--data` spelling.
 
 numpy and scikit-learn only (no TensorFlow). Specs (docs/training.md):
 
@@ -82,7 +82,7 @@ def stratified_split(y: np.ndarray, test_frac: float, seed: int) -> tuple[np.nda
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     """Sample order of one training epoch: a permutation seeded by (seed, epoch).
 
-    The one definition of "same data order" shared by the host trainer, the golden engine, the
+    The one definition of "same data order" shared by the trainer, the golden engine, the
     host C build and on-device streaming, so equal seeds give equal weights everywhere."""
     return np.random.default_rng([int(seed), int(epoch)]).permutation(int(n))
 

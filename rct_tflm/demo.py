@@ -1,7 +1,7 @@
 """`rct-tflm demo`: the whole story on the default virtual board, end to end.
 
 1. host     FP32 vs QAT vs RCT on digits: accuracy, GEMM energy, parameter memory (compare.json)
-2. pretrain the device's model with RCT on the host, on digits 0-4 only: it ships knowing half
+2. pretrain the device's model with the RCT trainer, on digits 0-4 only: it ships knowing half
             of the classes
 3. partition frozen int8 feature layer in flash, trainable RCT classifier head in RAM
 4. firmware generate the C project and build it for the board (ELF/BIN/HEX + size report)
@@ -67,7 +67,7 @@ def run_demo(out: Path, cfg: DemoConfig, say: Callable[[str], None] = print) -> 
         d.mkdir(parents=True, exist_ok=True)
         return d
 
-    d = stage(1, "host", "host training: FP32 vs QAT vs RCT on digits")
+    d = stage(1, "host", "the trainer: FP32 vs QAT vs RCT on digits")
     tc = TrainConfig(data=DATA, epochs=cfg.host_epochs, seed=cfg.seed)
     runs = compare_run(tc, d, progress=cfg.progress)
     for meth, m in runs.items():

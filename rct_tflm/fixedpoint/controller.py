@@ -2,7 +2,7 @@
 
 Per trainable tensor it sums Gavg (Q16.16, one observation per training step) over a decision
 period counted in *samples*. The statistic compared with the thresholds is either the per-step
-mean `sum // steps` (`gavg_ref_samples = 0`: the paper's rule, the host trainer's) or Gavg
+mean `sum // steps` (`gavg_ref_samples = 0`: the paper's rule, the trainer's) or Gavg
 accumulated over `gavg_ref_samples` samples, `floor(sum * ref / samples_in_period)` (the integer
 engine's default, ref = 32: under stochastic rounding a 32-sample step's displacement is, in
 expectation, the sum of the displacements of its batch-1 steps, so batch-1 training is judged
@@ -50,7 +50,7 @@ class ControllerConfig:
     sat_guard: float = 0.005  # fraction of a tensor at the clip that widens its range
     period_samples: int = 1600  # 50 steps at batch 32
     enabled: bool = True  # False: bitwidths stay at bits_init (the fixed-bitwidth baseline)
-    # 0: Gavg = per-step mean over the period (the paper's rule; host trainer). N > 0: Gavg
+    # 0: Gavg = per-step mean over the period (the paper's rule; the trainer). N > 0: Gavg
     # accumulated over N samples, floor(sum * N / samples in the period) (integer engine: 32)
     gavg_ref_samples: int = 0
 

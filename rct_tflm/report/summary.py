@@ -1,6 +1,6 @@
 """`rct-tflm report`: one Markdown + JSON summary (and plots) of the runs found under some folders.
 
-It reads what the other stages wrote — `compare.json` (host fp32/QAT/RCT), `metrics.json`
+It reads what the other stages wrote — `compare.json` (the trainer's fp32/QAT/RCT), `metrics.json`
 (`rct-tflm train`), a partitioned `model.rct`, `build.json` (firmware size), `emulate.json`
 (golden / host C engine) and `stream.json` (on-device training over the link) — and writes
 `report.md`, `report.json` and plots (device_plots.py: bitwidths, accuracy over samples with
@@ -118,13 +118,13 @@ def build_report(dirs: list[Path], out: Path) -> dict:
         return [f"![{alt}]({os.path.relpath(path, out)})", ""] if path.is_file() else []
 
     for p, c in found["compare.json"]:
-        md += [f"## Host training: FP32 vs QAT vs RCT (`{_rel(p.parent)}`)", ""] + _compare_section(c) + [""]
+        md += [f"## Trainer: FP32 vs QAT vs RCT (`{_rel(p.parent)}`)", ""] + _compare_section(c) + [""]
         md += img(p.parent / "energy_memory.png", "energy and memory") + \
-            img(p.parent / "rct" / "bitwidths.png", "RCT bitwidths during host training")
+            img(p.parent / "rct" / "bitwidths.png", "RCT bitwidths in the trainer")
         summary.setdefault("compare", []).append({"path": str(p), "rct_vs_fp32": c.get("rct_vs_fp32"),
                                                   "rct_vs_qat": c.get("rct_vs_qat")})
     for p, m in found["metrics.json"]:
-        md += [f"## Host training run `{_rel(p.parent)}`", "",
+        md += [f"## Trainer run `{_rel(p.parent)}`", "",
                f"{m.get('method', '?').upper()} on {str(m.get('data')).replace(str(root) + '/', '')}: test accuracy "
                f"{_pct(m.get('test_accuracy'))}, final bits "
                f"{'/'.join(str(b) for b in (m.get('final_bitwidths') or {}).values())}.", ""]

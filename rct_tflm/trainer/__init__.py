@@ -1,4 +1,4 @@
-"""RCT training on the host (TensorFlow): Keras import, quantised forward, trainer, baselines.
+"""The trainer: RCT training on the workstation (TensorFlow): Keras import, quantised forward, trainer, baselines.
 
 Import the submodules directly; this package imports nothing heavy by itself.
 """

@@ -1,4 +1,4 @@
-"""The RCT trainer on the host: integer weights only, float gradients, contract updates.
+"""The RCT trainer (TensorFlow, on the workstation): integer weights only, float gradients, contract updates.
 
 State: every trainable tensor is a `QTensor` (int32 values, exponent, bitwidth) — there is no
 float master copy. Each step builds float views q * 2**exp as TF constants, runs the quantised
