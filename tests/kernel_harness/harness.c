@@ -513,7 +513,7 @@ static void dispatch(uint32_t op)
         out_int(rct_err_stream_finish(&es));
         break;
     }
-    case 70: { /* mse_loss: y_exp, t_exp, n, m, want_scores; y, t -> dy (i16), scores (i32);
+    case 80: { /* mse_loss: y_exp, t_exp, n, m, want_scores; y, t -> dy (i16), scores (i32);
                   ints dy_exp, loss */
         const int32_t total = I(2) * I(3);
         int16_t *dy = (int16_t *)out_array(T_I16, total);
@@ -528,7 +528,7 @@ static void dispatch(uint32_t op)
         out_int(loss);
         break;
     }
-    case 71: { /* add_forward: a_exp, b_exp, y_exp, in_place; a, b -> y (i8) */
+    case 81: { /* add_forward: a_exp, b_exp, y_exp, in_place; a, b -> y (i8) */
         int8_t *y = (int8_t *)out_array(T_I8, N(0));
         if (y == NULL || N(1) != N(0)) {
             failed = ST_BAD;
@@ -542,7 +542,7 @@ static void dispatch(uint32_t op)
         }
         break;
     }
-    case 72: { /* err_add: da_exp, db_exp, in_place; da, db -> dx (i16); int dx_exp */
+    case 82: { /* err_add: da_exp, db_exp, in_place; da, db -> dx (i16); int dx_exp */
         int16_t *dx = (int16_t *)out_array(T_I16, N(0));
         if (dx == NULL || N(1) != N(0)) {
             failed = ST_BAD;

@@ -241,13 +241,13 @@ class CKernels:
     def mse_loss(self, y, y_exp, t, t_exp, want_scores: bool = True):
         n = np.shape(y)[0]
         m = int(np.size(y)) // n
-        ints, arrs = self.h.call(70, [y_exp, t_exp, n, m, int(want_scores)], [_i8(y), _i8(t)])
+        ints, arrs = self.h.call(80, [y_exp, t_exp, n, m, int(want_scores)], [_i8(y), _i8(t)])
         return arrs[0].reshape(n, m), ints[0], ints[1], arrs[1]
 
     def add_forward(self, a, a_exp, b, b_exp, y_exp, in_place: bool = False):
-        return self.h.call(71, [a_exp, b_exp, y_exp, int(in_place)], [_i8(a), _i8(b)])[1][0] \
+        return self.h.call(81, [a_exp, b_exp, y_exp, int(in_place)], [_i8(a), _i8(b)])[1][0] \
             .reshape(np.shape(a))
 
     def err_add(self, da, da_exp, db, db_exp, in_place: bool = False):
-        ints, arrs = self.h.call(72, [da_exp, db_exp, int(in_place)], [_i16(da), _i16(db)])
+        ints, arrs = self.h.call(82, [da_exp, db_exp, int(in_place)], [_i16(da), _i16(db)])
         return arrs[0].reshape(np.shape(da)), ints[0]
