@@ -28,22 +28,13 @@ from ..fixedpoint.engine import EngineConfig, weights_blob
 from ..formats.atomic import write_json
 from ..program import INPUT, Call, Program, TensorEntry, kinds, lower
 from ..resources import firmware_dir, templates_dir
+from .c_layout import state_bytes
 from .layout import Layout, build_layout
 from .report import memory_report, write_memory_report
 
 DEFAULT_RAM_BUDGET = 128 * 1024  # the default board's SRAM (qemu-stm32f405: 128 KB main SRAM)
 OUTPUT_TEMPLATES = ("rct_model.h", "rct_model.c", "rct_config.h", "rct_weights.h", "rct_weights.c",
                     "Makefile")
-# State outside the arena (static structs in rct_model.c), bytes per trainable tensor and fixed.
-STATE_BYTES_PER_TENSOR = 12 + 16 + 4 + 1  # rct_tensor_t, controller slot, last Gavg, bits cap
-STATE_BYTES_FIXED = 64 + 24 + 8 + 24  # controller, hparams, prng, counters
-
-
-def state_bytes(n_trainable: int) -> int:
-    """RAM of the generated model's static state outside the arena."""
-    return STATE_BYTES_FIXED + STATE_BYTES_PER_TENSOR * n_trainable
-
-
 def c_ident(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name)
 
