@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from .boards import HOST, Board, get_board
 from .errors import UserError
+from .formats import results
 from .link.messages import DEFAULT_MAX_PAYLOAD, max_payload_for
 from .resources import firmware_dir
 
@@ -163,7 +164,7 @@ def build_firmware(board_name: str, model_dir: str | os.PathLike, out: str | os.
         shutil.copytree(_model_root(model_dir), tmp / "model",
                         ignore=shutil.ignore_patterns("build", "*.o", "host"))
         manifest["model_dir"] = "model"
-        (tmp / "build.json").write_text(json.dumps(manifest, indent=1))
+        results.save(tmp / "build.json", manifest)
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)

@@ -81,7 +81,8 @@ def test_compare_writes_the_issue_schema(tmp_path, capsys):
     _png_ok(out / "energy_memory.png")
     assert (out / "compare.md").read_text().startswith("# FP32 vs QAT vs RCT")
     c = json.loads((out / "compare.json").read_text())
-    assert set(c) == {"runs", "rct_vs_fp32", "rct_vs_qat"}
+    assert set(c) == {"format", "version", "runs", "rct_vs_fp32", "rct_vs_qat"}
+    assert (c["format"], c["version"]) == ("rct-tflm-compare", 1)
     assert set(c["runs"]) == {"fp32", "qat", "rct"}
     for r in c["runs"].values():
         assert set(ISSUE_R) <= set(r)

@@ -75,4 +75,5 @@ def test_state_bytes_equal_the_linked_firmwares_static_state(tmp_path, digits_ml
     assert not missing, f"rct_model.c's state changed: {missing} not in the ELF; update c_layout.py"
     from rct_tflm.program import lower
     n = len(lower(digits_mlp_artefact, EngineConfig()).trainable)
-    assert sum(syms[s] for s in STATE_SYMBOLS) == state_bytes(n)
+    total = sum(syms[s] for s in STATE_SYMBOLS)
+    assert total <= state_bytes(n) < total + 4  # the symbols, plus the 4-byte end padding

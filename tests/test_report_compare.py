@@ -11,6 +11,7 @@ from rct_tflm.artefact import Layer, ModelArtefact
 from rct_tflm.energy import run_costs
 from rct_tflm.errors import UserError
 from rct_tflm.fixedpoint import QTensor
+from rct_tflm.formats import results
 from rct_tflm.report.compare import compare_dict, write_compare
 
 
@@ -93,7 +94,7 @@ def test_write_compare_files(tmp_path):
     c = write_compare(_runs(), out)
     assert sorted(p.name for p in out.iterdir()) == ["compare.json", "compare.md",
                                                      "energy_memory.png"]
-    assert json.loads((out / "compare.json").read_text()) == c
+    assert results.load(out / "compare.json") == results.stamp("compare.json", c)
     md = (out / "compare.md").read_text()
     assert "| rct | 94.50% |" in md
     assert "93.0%" in md  # GEMM energy saving

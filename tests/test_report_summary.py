@@ -7,6 +7,7 @@ import pytest
 
 from rct_tflm.cli import main
 from rct_tflm.errors import UserError
+from rct_tflm.formats import results
 from rct_tflm.partition import partition
 from rct_tflm.report.summary import build_report
 
@@ -26,17 +27,17 @@ def test_report_shows_partition_runs_and_sha_agreement(tmp_path, digits_mlp_arte
     (runs / "s").mkdir()
     partition(digits_mlp_artefact).save(runs / "p.rct")
     partition(digits_mlp_artefact).save(runs / "g" / "model.rct")  # same plan: shown once
-    (runs / "g" / "emulate.json").write_text(json.dumps(_run("golden", "ab" * 32, 0.5, 0.8)))
+    results.save(runs / "g" / "emulate.json", _run("golden", "ab" * 32, 0.5, 0.8))
     stream = {**_run("qemu", "ab" * 32, 0.5, 0.8), "board": "qemu-stm32f405",
               "wire_bytes": 1000, "overhead_fraction": 0.05, "retransmits": 0}
-    (runs / "s" / "stream.json").write_text(json.dumps(stream))
+    results.save(runs / "s" / "stream.json", stream)
     s = build_report([runs], tmp_path / "rep")
     md = (tmp_path / "rep" / "report.md").read_text()
     assert md.count("## Partition for") == 1
     assert "**bit-identical**" in md and s["weights_identical"] is True
     assert "protocol overhead 5.0%" in md
     assert (tmp_path / "rep" / "bitwidths_device.png").is_file()
-    (runs / "s" / "stream.json").write_text(json.dumps({**stream, "weights_sha256": "cd" * 32}))
+    results.save(runs / "s" / "stream.json", {**stream, "weights_sha256": "cd" * 32})
     s = build_report([runs], tmp_path / "rep2")
     assert s["weights_identical"] is False
     assert "**different**" in (tmp_path / "rep2" / "report.md").read_text()
@@ -63,7 +64,7 @@ def test_runs_of_different_models_are_grouped_and_never_compared(tmp_path):
         (runs / d).mkdir(parents=True)
         rec = {**_run("golden", sha * 32, 0.5, 0.8), "model": model, "data": "digits", "seed": 0,
                "epochs": 1, "batch": 1}
-        (runs / d / "emulate.json").write_text(json.dumps(rec))
+        results.save(runs / d / "emulate.json", rec)
     s = build_report([runs], tmp_path / "rep")
     md = (tmp_path / "rep" / "report.md").read_text()
     assert md.count("### Model `one.rct`") == 1 and md.count("### Model `two.rct`") == 1
@@ -82,13 +83,13 @@ def test_known_new_accuracy_curve_confusion_and_memory_chart(tmp_path):
     conf = [[5, 1], [2, 7]]
     rec = {**_run("golden", "ab" * 32, 0.5, 0.8), "accuracy_curve": curve,
            "classes_known": [0], "confusion": conf}
-    (runs / "g" / "emulate.json").write_text(json.dumps(rec))
+    results.save(runs / "g" / "emulate.json", rec)
     size = {"text": 10000, "data": 8, "bss": 3000, "flash_used": 10008, "ram_used": 7104,
             "flash_total": 65536, "ram_total": 20480}
     memory = {"ram": {"by_kind": {"activation": 100, "weights": 600}, "state": 200},
               "flash": {"tensors": [{"name": "w", "kind": "frozen", "bytes": 2000}]}}
     (runs / "fw" / "model").mkdir(parents=True)
-    (runs / "fw" / "build.json").write_text(json.dumps({"size": size, "size_text": "fw"}))
+    results.save(runs / "fw" / "build.json", {"size": size, "size_text": "fw"})
     (runs / "fw" / "model" / "memory.json").write_text(json.dumps(memory))
     build_report([runs], tmp_path / "rep")
     md = (tmp_path / "rep" / "report.md").read_text()
@@ -99,3 +100,18 @@ def test_known_new_accuracy_curve_confusion_and_memory_chart(tmp_path):
                             "runtime, link and app": 3008 - 900, "stack (reserved)": 4096}
     assert parts["flash"] == {"frozen weights": 2000, "code and other tables": 8008}
     assert sum(parts["RAM"].values()) == size["ram_used"]
+
+
+def test_a_result_from_another_tool_or_a_newer_version_is_one_line(tmp_path, capsys):
+    d = tmp_path / "runs"
+    d.mkdir()
+    (d / "emulate.json").write_text(json.dumps({"format": "rct-tflm-emulate", "version": 99}))
+    with pytest.raises(UserError, match="version 99, newer than this rct_tflm reads"):
+        build_report([d], tmp_path / "r")
+    (d / "emulate.json").write_text(json.dumps({"format": "something-else", "version": 1}))
+    main_code = None
+    with pytest.raises(SystemExit) as e:
+        main(["report", str(d), "--out", str(tmp_path / "r")])
+    main_code = e.value.code
+    err = capsys.readouterr().err
+    assert main_code == 2 and "is not a rct-tflm-emulate file" in err and len(err.splitlines()) == 1

@@ -25,8 +25,9 @@ COUNTER_BYTES = 5 * 4 + 1
 def state_bytes(n_trainable: int, abi: str = "cortex-m") -> int:
     """RAM of rct_model.c's static state outside the arena: per trainable tensor its
     rct_tensor_t, controller slot and last Gavg (int32); once the controller, hyper-parameters,
-    PRNG and counters. (The bits caps and device-order tables are const: flash.)"""
+    PRNG and counters, padded to the 4-byte alignment the object's data ends on. (The bits caps
+    and device-order tables are const: flash.)"""
     s = SIZES[abi]
     per_tensor = s["rct_tensor_t"] + s["rct_ctrl_slot_t"] + 4
     fixed = s["rct_controller_t"] + s["rct_hparams_t"] + s["rct_prng_t"] + COUNTER_BYTES
-    return fixed + per_tensor * n_trainable
+    return (fixed + per_tensor * n_trainable + 3) & ~3

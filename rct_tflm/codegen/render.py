@@ -25,6 +25,7 @@ from ..artefact import ModelArtefact
 from ..errors import UserError
 from ..fixedpoint import kernels as K
 from ..fixedpoint.engine import EngineConfig, weights_blob
+from ..formats import manifest as manifest_format
 from ..formats.atomic import write_json
 from ..program import INPUT, Call, Program, TensorEntry, kinds, lower
 from ..resources import firmware_dir, templates_dir
@@ -176,24 +177,24 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
             (tmp / name).write_text(env.get_template(name + ".j2").render(**ctx))
         write_memory_report(report, tmp)
         write_json(tmp / "program.json", m.to_json())
-        manifest = {
-            "format": "rct-tflm-generated", "version": 1, "artefact": artefact_name,
-            "model_hash": mhash.hex(), "input_shape": list(m.input_shape), "input_exp": m.input_exp,
-            "input_size": m.input_size, "num_classes": m.num_classes, "max_batch": cfg.max_batch,
-            "trainable": [{"name": t["name"], "shape": t["shape"], "bits": t["bits"],
-                           "exp": t["exp"], "bits_max": t["bits_max"]} for t in trainable],
-            "frozen": [t["name"] for t in frozen], "weights_blob_bytes": blob_bytes,
-            "arena_bytes": lay.arena_size,
-            "accumulators": {f.name: ("int64" if f.acc == K.ACC64 else "int32")
-                             for f in m.layers if f.kernel},
-            "config": {"lr_shift": cfg.lr_shift, "seed": cfg.seed, "stochastic": cfg.stochastic,
-                       "acc_policy": cfg.acc_policy, **{k: getattr(cfg.controller, k) for k in (
-                           "bits_init", "bits_min", "bits_max", "t_min", "t_max", "sat_guard",
-                           "period_samples", "enabled", "gavg_ref_samples")}},
-        }
-        (tmp / "rct_generated.json").write_text(json.dumps(manifest, indent=1))
+        manifest = manifest_format.new(
+            artefact=artefact_name,
+            model_hash=mhash.hex(), input_shape=list(m.input_shape), input_exp=m.input_exp,
+            input_size=m.input_size, num_classes=m.num_classes, max_batch=cfg.max_batch,
+            trainable=[{"name": t["name"], "shape": t["shape"], "bits": t["bits"],
+                        "exp": t["exp"], "bits_max": t["bits_max"]} for t in trainable],
+            frozen=[t["name"] for t in frozen], weights_blob_bytes=blob_bytes,
+            arena_bytes=lay.arena_size,
+            accumulators={f.name: ("int64" if f.acc == K.ACC64 else "int32")
+                          for f in m.layers if f.kernel},
+            config={"lr_shift": cfg.lr_shift, "seed": cfg.seed, "stochastic": cfg.stochastic,
+                    "acc_policy": cfg.acc_policy, **{k: getattr(cfg.controller, k) for k in (
+                        "bits_init", "bits_min", "bits_max", "t_min", "t_max", "sat_guard",
+                        "period_samples", "enabled", "gavg_ref_samples")}},
+        )
+        manifest_format.save(tmp, manifest)
         if out.exists():
-            if not (out / "rct_generated.json").is_file() and any(out.iterdir()):
+            if not (out / manifest_format.NAME).is_file() and any(out.iterdir()):
                 raise UserError(f"--out {out} exists and is not a generated project; choose an "
                                 f"empty or new directory")
             shutil.rmtree(out)
@@ -205,8 +206,5 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
 
 
 def load_manifest(gen_dir: str | os.PathLike) -> dict:
-    p = Path(gen_dir) / "rct_generated.json"
-    if not p.is_file():
-        raise UserError(f"'{gen_dir}' is not a generated project (no rct_generated.json); run "
-                        f"`rct-tflm generate` first")
-    return json.loads(p.read_text())
+    """The manifest of a generated tree (formats/manifest.py: version-checked)."""
+    return manifest_format.load(gen_dir)

@@ -15,7 +15,6 @@ preprocess['input_exp'])`; labels uint8. Only training steps are timed for sampl
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -27,6 +26,7 @@ import numpy as np
 from ..artefact import ModelArtefact
 from ..data import Dataset, load_dataset, run_order
 from ..errors import UserError
+from ..formats import results
 from ..fixedpoint.engine import EngineConfig, quantise_inputs, weights_sha256
 from ..program import Program, lower
 from ..fixedpoint.qtensor import QTensor
@@ -260,7 +260,7 @@ def _train(p: Prepared, target, out_dir, progress: bool, on_eval) -> dict:
 def write_outputs(p: Prepared, record: dict, tensors: list[QTensor], out: Path) -> None:
     from .emulate_plots import plot_bitwidths, plot_curves
     out.mkdir(parents=True, exist_ok=True)
-    (out / "emulate.json").write_text(json.dumps(record, indent=1))
+    results.save(out / "emulate.json", record)
     plot_bitwidths(record, out / "bitwidths.png")
     plot_curves(record, out / "curves.png")
     summary = {k: record[k] for k in ("target", "test_accuracy_before", "test_accuracy_after",

@@ -1,9 +1,9 @@
 """profile.json, the printed table and the stacked-bar plot of a profile record."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from ..formats import results
 from .program import KINDS
 
 
@@ -62,6 +62,6 @@ def plot(rec: dict, path: Path) -> None:
 
 
 def write(rec: dict, out: Path) -> None:
-    (out / "profile.json").write_text(json.dumps(rec, indent=1))
+    results.save(out / "profile.json", rec)
     (out / "profile.txt").write_text(table(rec) + "\n")
     plot(rec, out / "profile.png")

@@ -17,7 +17,8 @@ from typing import Any
 
 from ..energy import saving
 from ..errors import UserError
-from ..formats.atomic import atomic_path, write_json, write_text
+from ..formats import results
+from ..formats.atomic import atomic_path, write_text
 
 REQUIRED_RUNS = ("fp32", "qat", "rct")
 REQUIRED_FIELDS = ("test_accuracy", "gemm_energy_pj_per_step", "param_memory_bits_peak",
@@ -190,5 +191,5 @@ def write_compare(runs: dict[str, dict], out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_energy_memory(c, out_dir / "energy_memory.png")
     write_text(out_dir / "compare.md", compare_markdown(c))
-    write_json(out_dir / "compare.json", c)
+    results.save(out_dir / "compare.json", c)
     return c

@@ -17,8 +17,9 @@ from typing import Any
 
 from ..artefact import ModelArtefact
 from ..errors import UserError
+from ..formats import results
 from .compare import json_safe
-from ..formats.atomic import write_json, write_text
+from ..formats.atomic import write_text
 from .device_plots import plot_confusion, plot_device_accuracy, plot_memory
 from .train_plots import plot_bitwidth_history
 
@@ -30,10 +31,7 @@ def _pct(v: Any) -> str:
 
 
 def _load_json(p: Path) -> dict:
-    try:
-        return json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise UserError(f"cannot read {p} ({type(e).__name__}); re-run the stage that wrote it") from None
+    return results.load(p)  # format and version checked: one line for a file it cannot read
 
 
 def collect(dirs: list[Path]) -> dict[str, list[tuple[Path, dict]]]:
@@ -95,7 +93,10 @@ def same_run_key(r: dict) -> tuple:
 
 def _memory_of(build_json: Path, b: dict) -> dict | None:
     p = build_json.parent / str(b.get("model_dir", "model")) / "memory.json"
-    return _load_json(p) if p.is_file() else None
+    try:  # the generated tree's memory report (codegen/report.py); a chart without it is fine
+        return json.loads(p.read_text()) if p.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def build_report(dirs: list[Path], out: Path) -> dict:
@@ -194,5 +195,5 @@ def build_report(dirs: list[Path], out: Path) -> dict:
     if len(groups) == 1:
         summary["weights_identical"] = summary["groups"][0]["weights_identical"]
     write_text(out / "report.md", "\n".join(md) + "\n")
-    write_json(out / "report.json", json_safe(summary))
+    results.save(out / "report.json", json_safe(summary))
     return summary

@@ -8,7 +8,6 @@ assumed — the board's HELLO model hash then tells whether that was right.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from ..artefact import ModelArtefact
 from ..errors import UserError
+from ..formats import manifest as manifest_format
 from ..fixedpoint import ControllerConfig
 from ..fixedpoint.engine import EngineConfig, parse_weights_blob
 
@@ -73,13 +73,7 @@ def find_manifest(firmware: str | Path | None) -> dict | None:
     d = Path(firmware)
     if d.is_file():
         d = d.parent
-    for p in (d / "model" / "rct_generated.json", d / "rct_generated.json"):
-        if p.is_file():
-            try:
-                return json.loads(p.read_text())
-            except (OSError, json.JSONDecodeError) as e:
-                raise UserError(f"cannot read {p} ({e}); rebuild the firmware") from None
-    return None
+    return manifest_format.load(d) if manifest_format.find(d) is not None else None
 
 
 def device_model(art: ModelArtefact, manifest: dict | None = None,

@@ -8,7 +8,6 @@ one sub-folder per method. Writing into a temp dir and moving it into place is t
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from ..artefact import ModelArtefact
 from ..data import Dataset, load_dataset
 from ..errors import UserError
+from ..formats import results
 from ..fixedpoint import ControllerConfig
 from ..fixedpoint.grid_update import ROUNDING_MODES
 from ..report.compare import json_safe
@@ -215,7 +215,7 @@ def write_outputs(art: ModelArtefact, metrics: dict, out_dir: Path) -> None:
     from ..report.train_plots import plot_bitwidths, plot_curves, plot_run_energy_memory
     out_dir.mkdir(parents=True, exist_ok=True)
     art.save(out_dir / "model.rct")
-    (out_dir / "metrics.json").write_text(json.dumps(json_safe(metrics), indent=1))
+    results.save(out_dir / "metrics.json", json_safe(metrics))
     plot_bitwidths(metrics, out_dir / "bitwidths.png")
     plot_curves(metrics, out_dir / "curves.png")
     plot_run_energy_memory(metrics, out_dir / "energy_memory.png")

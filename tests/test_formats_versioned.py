@@ -1,0 +1,45 @@
+"""Every versioned JSON format: a round trip, and a one-line error for a wrong format, a missing
+or a future version (generated-tree manifest, result records)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rct_tflm.errors import UserError
+from rct_tflm.formats import manifest, results
+
+
+@pytest.mark.parametrize("name", sorted(results.KINDS))
+def test_result_records_round_trip_and_refuse_others(tmp_path, name):
+    p = tmp_path / name
+    results.save(p, {"samples": 3, "format": "ignored", "version": 0})
+    d = results.load(p)
+    assert (d["format"], d["version"]) == results.KINDS[name][:2] and d["samples"] == 3
+    fmt, version, writer = results.KINDS[name]
+    for bad, msg in ((json.dumps({"format": fmt, "version": version + 1}), "newer than"),
+                     (json.dumps({"format": "x", "version": 1}), f"is not a {fmt} file"),
+                     (json.dumps({"format": fmt}), "no valid version"),
+                     ("[1, 2]", f"is not a {fmt} file"), ("{not json", "cannot read")):
+        p.write_text(bad)
+        with pytest.raises(UserError, match=msg) as e:
+            results.load(p)
+        assert writer in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(UserError, match="not a result file"):
+        results.load(tmp_path / "other.json")
+
+
+def test_manifest_round_trip_versions_and_build_folders(tmp_path):
+    tree = tmp_path / "gen"
+    tree.mkdir()
+    manifest.save(tree, manifest.new(model_hash="ab", input_size=64))
+    assert manifest.load(tree)["input_size"] == 64
+    build = tmp_path / "fw"
+    (build / "model").mkdir(parents=True)
+    (build / "model" / manifest.NAME).write_text((tree / manifest.NAME).read_text())
+    assert manifest.load(build)["model_hash"] == "ab"  # a build folder's model/ copy
+    (tree / manifest.NAME).write_text(json.dumps({"format": manifest.FORMAT, "version": 7}))
+    with pytest.raises(UserError, match="version 7, newer than this rct_tflm reads"):
+        manifest.load(tree)
+    with pytest.raises(UserError, match="is not a generated project"):
+        manifest.load(tmp_path / "nothing")
