@@ -43,3 +43,24 @@ def test_manifest_round_trip_versions_and_build_folders(tmp_path):
         manifest.load(tree)
     with pytest.raises(UserError, match="is not a generated project"):
         manifest.load(tmp_path / "nothing")
+
+
+def test_model_artefact_round_trip_and_refusals(tmp_path, digits_mlp_artefact):
+    import zipfile
+
+    from rct_tflm.artefact import ModelArtefact
+    p = digits_mlp_artefact.save(tmp_path / "m.rct")
+    back = ModelArtefact.load(p)
+    assert back.to_json() == digits_mlp_artefact.to_json()
+    meta = json.loads(zipfile.ZipFile(p).read("model.json"))
+    for change, msg in (({"version": 2}, "artefact version 2"),
+                        ({"format": "other"}, "is not an rct_tflm model artefact")):
+        bad = tmp_path / "bad.rct"
+        with zipfile.ZipFile(p) as src, zipfile.ZipFile(bad, "w") as dst:
+            for item in src.namelist():
+                data = src.read(item)
+                if item == "model.json":
+                    data = json.dumps({**meta, **change}).encode()
+                dst.writestr(item, data)
+        with pytest.raises(UserError, match=msg):
+            ModelArtefact.load(bad)
