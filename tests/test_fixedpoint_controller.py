@@ -162,12 +162,15 @@ def _stream(gavg_q16: list[int], batch: int, ref: int, bits: int = 8, period: in
     return t, c
 
 
-def test_defaults_host_per_step_mean_engine_per_32_samples() -> None:
-    from rct_tflm.cli.options import DEVICE_GAVG_REF_SAMPLES as CLI_DEFAULT
-    from rct_tflm.fixedpoint.controller import DEVICE_GAVG_REF_SAMPLES
+def test_defaults_trainer_per_step_mean_engine_per_32_samples() -> None:
+    from rct_tflm.cli import options
+    from rct_tflm.fixedpoint.controller import DEVICE_GAVG_REF_SAMPLES, DEVICE_T_MAX
     from rct_tflm.fixedpoint.engine import EngineConfig
-    assert ControllerConfig().gavg_ref_samples == 0  # the host trainer's (paper's) rule
-    assert EngineConfig().controller.gavg_ref_samples == DEVICE_GAVG_REF_SAMPLES == CLI_DEFAULT == 32
+    assert ControllerConfig().gavg_ref_samples == 0  # the trainer's (paper's) rule
+    assert ControllerConfig().t_max == 0.5
+    dev = EngineConfig().controller
+    assert dev.gavg_ref_samples == DEVICE_GAVG_REF_SAMPLES == options.DEVICE_GAVG_REF_SAMPLES == 32
+    assert dev.t_max == DEVICE_T_MAX == options.DEVICE_T_MAX == 2.0
 
 
 def test_round_to_nearest_engine_uses_the_per_step_mean() -> None:

@@ -25,7 +25,7 @@ from rct_tflm.link.faults import FaultyPort
 from rct_tflm.stream import GoldenDevice, Schedule, StreamConfig, prepare, run_stream, segment_seed
 
 CFG = EngineConfig(lr_shift=5, controller=ControllerConfig(period_samples=512,  # the build's defaults
-                                                          gavg_ref_samples=32))
+                                                          gavg_ref_samples=32, t_max=2.0))
 
 
 @pytest.fixture(scope="module")

@@ -64,9 +64,10 @@ def out_callback(kind: str = "dir") -> Callable:
     return cb
 
 
-def controller_options(f: Callable) -> Callable:
+def controller_options(f: Callable, t_max: float = 0.5) -> Callable:
     """--rounding, --fixed-bits/--dynamic-bits, --bits-init/min/max, --t-min/max, --sat-guard,
-    --period-samples (defaults: docs/numerics.md)."""
+    --period-samples (defaults: docs/numerics.md; `t_max`: the trainer's 0.5 or the integer
+    engine's DEVICE_T_MAX)."""
     opts = [
         click.option("--rounding", type=click.Choice(["stochastic", "nearest"]),
                      default="stochastic", show_default=True, help="rounding of weight updates"),
@@ -78,7 +79,7 @@ def controller_options(f: Callable) -> Callable:
         click.option("--bits-max", type=int, default=16, show_default=True),
         click.option("--t-min", type=FINITE, default=0.1, show_default=True,
                      help="Gavg below this adds a low bit"),
-        click.option("--t-max", type=FINITE, default=0.5, show_default=True,
+        click.option("--t-max", type=FINITE, default=t_max, show_default=True,
                      help="Gavg above this drops a low bit"),
         click.option("--sat-guard", type=FINITE, default=0.005, show_default=True,
                      help="saturated fraction that adds a high bit"),
@@ -104,7 +105,9 @@ def controller_config(kw: dict[str, Any]) -> Any:
 
 
 
-DEVICE_GAVG_REF_SAMPLES = 32  # = fixedpoint.controller.DEVICE_GAVG_REF_SAMPLES (no numpy at import)
+# = fixedpoint.controller.DEVICE_GAVG_REF_SAMPLES / DEVICE_T_MAX (no numpy at import)
+DEVICE_GAVG_REF_SAMPLES = 32
+DEVICE_T_MAX = 2.0
 
 
 def engine_options(f: Callable) -> Callable:
@@ -124,12 +127,12 @@ def engine_options(f: Callable) -> Callable:
         click.option("--gavg-ref-samples", type=int, default=DEVICE_GAVG_REF_SAMPLES,
                      show_default=True,
                      help="controller: compare T_min/T_max with Gavg accumulated over N samples "
-                          "(0: the per-step mean, the host trainer's rule; always 0 with "
+                          "(0: the per-step mean, the trainer's rule; always 0 with "
                           "--rounding nearest)"),
     ]
     for o in reversed(opts):
         f = o(f)
-    return controller_options(f)
+    return controller_options(f, t_max=DEVICE_T_MAX)
 
 
 def engine_config(kw: dict[str, Any], max_batch: int):

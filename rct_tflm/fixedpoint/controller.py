@@ -37,6 +37,9 @@ MIN_PERIOD_SAMPLES = 512
 PPM = 1_000_000
 MAX_GAVG_REF_SAMPLES = 65535
 DEVICE_GAVG_REF_SAMPLES = 32  # the integer engine's default: Gavg per 32 samples
+# ... and its T_max: Gavg per 32 samples runs higher than the per-step mean, and a low bit
+# dropped stochastically costs more at batch 1 (docs/numerics.md, "The bitwidth controller")
+DEVICE_T_MAX = 2.0
 INT64_MAX = 2**63 - 1
 
 

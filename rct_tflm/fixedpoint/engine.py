@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import UserError
-from .controller import DEVICE_GAVG_REF_SAMPLES, ControllerConfig
+from .controller import DEVICE_GAVG_REF_SAMPLES, DEVICE_T_MAX, ControllerConfig
 from .qtensor import QTensor
 from .rounding import qmax, qmin
 
@@ -27,7 +27,8 @@ class EngineConfig:
     seed: int = 0
     # the device's controller: Gavg accumulated over 32 samples (docs/numerics.md)
     controller: ControllerConfig = field(
-        default_factory=lambda: ControllerConfig(gavg_ref_samples=DEVICE_GAVG_REF_SAMPLES))
+        default_factory=lambda: ControllerConfig(gavg_ref_samples=DEVICE_GAVG_REF_SAMPLES,
+                                                 t_max=DEVICE_T_MAX))
     stochastic: bool = True  # stochastic rounding of updates (False: nearest, the ablation)
     max_batch: int = 1  # largest micro-batch (buffers are sized for it)
     acc_policy: str = "int64"  # "int64": 64-bit accumulator where int32 could overflow; "cap": cap bits_max
