@@ -12,7 +12,7 @@ import pytest
 
 from conftest import require_tools
 from rct_tflm.codegen import generate
-from rct_tflm.emulator.host import generated_sources, runtime_include, runtime_sources
+from rct_tflm.toolchain import generated_sources, runtime_include, runtime_sources
 from rct_tflm.fixedpoint import ControllerConfig
 from rct_tflm.fixedpoint.engine import EngineConfig
 

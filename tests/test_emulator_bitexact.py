@@ -117,7 +117,7 @@ int32_t add(int32_t a, int32_t b) { return a + b; }
                                            ("add(2147483647, 1)", "signed integer overflow")])
 def test_sanitizers_are_live_in_the_child(tmp_path, call, finding):
     require_tools("gcc")
-    from rct_tflm.emulator.host import SANITIZE_FLAGS
+    from rct_tflm.toolchain import SANITIZE_FLAGS
     (tmp_path / "c.c").write_text(CONTROL)
     so = tmp_path / "c.so"
     subprocess.run(["gcc", "-shared", "-fPIC", "-O1", *SANITIZE_FLAGS, str(tmp_path / "c.c"), "-o",

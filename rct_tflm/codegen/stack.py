@@ -52,7 +52,7 @@ def deepest(fn: str, frames: dict[str, int], edges: dict[str, set[str]],
 def stack_usage(gen_dir: str | Path, cc: str = "arm-none-eabi-gcc",
                 flags: list[str] | None = None) -> dict[str, int]:
     """Worst-case stack bytes of each API entry point of the generated project in gen_dir."""
-    from ..emulator.host import generated_sources, runtime_include, runtime_sources
+    from ..toolchain import generated_sources, runtime_include, runtime_sources
     gen_dir = Path(gen_dir).resolve()
     srcs = generated_sources(gen_dir) + runtime_sources()
     with tempfile.TemporaryDirectory(prefix="rct-stack-") as tmp:
