@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .errors import UserError
+from .formats import plan as plan_format
 from .formats.atomic import atomic_path
 from .fixedpoint.qtensor import QTensor
 from .fixedpoint.rounding import qmax, qmin
@@ -134,6 +135,11 @@ class ModelArtefact:
     def load(cls, path: str | os.PathLike) -> "ModelArtefact":
         path = Path(path)
         fix = "re-create it with `rct-tflm train`"
+        if path.is_dir():  # a run folder (`train --out DIR`, `emulate --out DIR`) holds model.rct
+            if not (path / "model.rct").is_file():
+                raise UserError(f"folder '{path}' holds no model.rct; give the .rct file or a "
+                                f"folder written by `rct-tflm train --out`")
+            path = path / "model.rct"
         if not path.is_file():
             raise UserError(f"model artefact '{path}' does not exist; {fix}")
         try:
@@ -178,4 +184,4 @@ class ModelArtefact:
                                     f"missing tensor {t}; {fix}")
         return cls(layers, tensors, tuple(meta["input_shape"]), int(meta["num_classes"]),
                    trainable, meta.get("preprocess", {}), meta.get("training", {}),
-                   meta.get("partition"))
+                   plan_format.check(meta.get("partition"), path))

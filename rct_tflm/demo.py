@@ -21,6 +21,8 @@ from typing import Callable
 
 import numpy as np
 
+from .boards import DEFAULT_BOARD
+
 DATA = "digits"
 KNOWN_CLASSES = 5  # the pretrained model has seen digits 0..4 only
 EVAL_EVERY = 160  # test accuracy every 160 samples on the golden run: a curve, not two points
@@ -28,7 +30,7 @@ EVAL_EVERY = 160  # test accuracy every 160 samples on the golden run: a curve, 
 
 @dataclass(frozen=True)
 class DemoConfig:
-    board: str = "qemu-stm32f405"
+    board: str = DEFAULT_BOARD
     seed: int = 0
     host_epochs: int = 20  # host comparison and pretraining
     device_epochs: int = 2  # on-device passes over the training set

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -17,8 +16,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .boards import HOST, Board, get_board
+import numpy as np
+
+from .boards import HOST, STACK_BYTES, Board, get_board, model_ram_budget
 from .errors import UserError
+from .formats import manifest as manifest_format
 from .formats import results
 from .link.messages import DEFAULT_MAX_PAYLOAD, max_payload_for
 from .resources import firmware_dir
@@ -27,7 +29,6 @@ if TYPE_CHECKING:
     from .artefact import ModelArtefact
     from .fixedpoint.engine import EngineConfig
 
-STACK_BYTES = 4096  # reserved above .bss by firmware/boards/common/sections.ld
 ARM_GCC = "arm-none-eabi-gcc"
 COMMON_CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-ffunction-sections", "-fdata-sections"]
 
@@ -66,19 +67,35 @@ def _model_root(model_dir: Path) -> Path:
     return found[0].parent
 
 
-def _model_input_size(model_dir: Path) -> int:
-    """RCT_MODEL_INPUT_SIZE of a model tree (its rct_model.h)."""
-    h = (_model_root(model_dir) / "rct_model.h").read_text()
-    m = re.search(r"#define\s+RCT_MODEL_INPUT_SIZE\s+(\d+)", h)
-    if not m:
-        raise UserError(f"{model_dir}/rct_model.h defines no RCT_MODEL_INPUT_SIZE; regenerate it "
-                        f"with `rct-tflm generate`")
-    return int(m.group(1))
+def built_for(firmware: str | Path) -> str | None:
+    """The board a build folder (or an image inside one) was built for, from its build.json."""
+    fw = Path(firmware)
+    for d in (fw, fw.parent) if fw.is_dir() else (fw.parent,):
+        p = d / "build.json"
+        if p.is_file():
+            try:
+                return str(json.loads(p.read_text())["board"])
+            except (OSError, ValueError, KeyError, TypeError):
+                raise UserError(f"'{p}' is not a build record (no board); rebuild with "
+                                f"`rct-tflm build`") from None
+    return None
+
+
+def generated_for(model_dir: str | os.PathLike, board: str | None) -> str | None:
+    """The board a generated tree was generated for (its manifest), checked against --board
+    (`host`, the host build of the same firmware, always goes); None when neither names one."""
+    if not Path(model_dir).is_dir():
+        return board  # build_firmware names the missing folder
+    planned = manifest_format.load(_model_root(Path(model_dir))).get("board")
+    if board is not None and planned is not None and board not in (planned, HOST):
+        raise UserError(f"--board {board} contradicts '{model_dir}', generated for {planned}; "
+                        f"drop --board or regenerate: rct-tflm generate --board {board}")
+    return board or planned
 
 
 def _link_defines(model_dir: Path) -> list[str]:
     """Frames big enough for one training sample of this model (docs/protocol.md)."""
-    n = max_payload_for(_model_input_size(model_dir))
+    n = max_payload_for(int(manifest_format.load(_model_root(model_dir))["input_size"]))
     return [] if n == DEFAULT_MAX_PAYLOAD else [f"-DRCT_LINK_MAX_PAYLOAD={n}u"]
 
 
@@ -130,7 +147,7 @@ def _size(elf: Path, board: Board) -> SizeReport:
     out = _run(["arm-none-eabi-size", "-B", str(elf)], "size").stdout.splitlines()[1].split()
     text, data, bss = (int(v) for v in out[:3])
     return SizeReport(board.name, text, data, bss, text + data, data + bss + STACK_BYTES,
-                      board.flash_kb * 1024, board.ram_kb * 1024)
+                      board.flash_bytes, board.ram_bytes)
 
 
 def build_firmware(board_name: str, model_dir: str | os.PathLike, out: str | os.PathLike,
@@ -181,16 +198,16 @@ def build_artefact(board_name: str, art: "ModelArtefact", out: str | os.PathLike
                    artefact_name: str = "model", kernels: str = "auto") -> dict:
     """Generate the model's C tree (rct_tflm.codegen) and build it for the board in one go.
 
-    The RAM budget of the generator is `ram_budget`, else the board's RAM (host: none)."""
+    `ram_budget` limits the whole image (default: the board's RAM); the generator gets what the
+    firmware leaves of it for the model (boards.model_ram_budget), as `partition` did."""
     from .codegen import generate
-    if ram_budget is None and board_name != HOST:
-        ram_budget = get_board(board_name).ram_kb * 1024
+    model_budget = model_ram_budget(board_name, int(np.prod(art.input_shape)), ram_budget)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     gen = Path(tempfile.mkdtemp(prefix=f".{out.name}.gen-", dir=out.parent))
     try:
-        generate(art, gen / "model", cfg, trainable_layers, frozen_layers, ram_budget=ram_budget,
-                 artefact_name=artefact_name)
+        generate(art, gen / "model", cfg, trainable_layers, frozen_layers,
+                 ram_budget=model_budget, artefact_name=artefact_name, board=board_name)
         return build_firmware(board_name, gen / "model", out, defines, flash_budget, ram_budget,
                               kernels)
     finally:

@@ -10,7 +10,6 @@ is never written to another); `probe` picks one probe by its unique id when seve
 from __future__ import annotations
 
 import importlib.util
-import json
 import shlex
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from .boards import Board, get_board
 from .errors import UserError
+from .firmware_build import built_for
 
 TOOLS = ("pyocd", "st-flash", "openocd")
 # What each tool prints when no probe (or no board behind it) answers, lower-cased.
@@ -55,20 +55,6 @@ def flash_command(board: Board, firmware: str | Path, tool: str, probe: str | No
                 *(["-c", f"adapter serial {probe}"] if probe else []), "-c",
                 f"program {elf} verify reset exit"]
     raise UserError(f"unknown flash tool '{tool}'; use one of {', '.join(TOOLS)}")
-
-
-def built_for(firmware: str | Path) -> str | None:
-    """The board a build folder (or an image inside one) was built for, from its build.json."""
-    fw = Path(firmware)
-    for d in (fw, fw.parent) if fw.is_dir() else (fw.parent,):
-        p = d / "build.json"
-        if p.is_file():
-            try:
-                return str(json.loads(p.read_text())["board"])
-            except (OSError, ValueError, KeyError, TypeError):
-                raise UserError(f"'{p}' is not a build record (no board); rebuild with "
-                                f"`rct-tflm build`") from None
-    return None
 
 
 def resolve_board(board_name: str | None, firmware: str | Path) -> Board:

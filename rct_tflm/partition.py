@@ -10,20 +10,19 @@ Numpy only: no TensorFlow.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .artefact import PARAM_KINDS, ModelArtefact
-from .boards import DEFAULT_BOARD, get_board
+from .boards import DEFAULT_BOARD, HOST, firmware_ram_bytes, get_board
 from .codegen.layout import build_layout
 from .codegen.render import state_bytes
 from .errors import UserError
 from .fixedpoint.engine import EngineConfig
+from .formats import plan as plan_format
 from .program import lower
 
-PLAN_VERSION = 1
-# RAM the firmware needs besides the model: stack (firmware_build.STACK_BYTES), link frame
-# buffers and the app's response buffer (docs/protocol.md: 512-byte payloads).
-FIRMWARE_RAM_RESERVE = 4096 + 3 * 1024
 
 
 def partition(art: ModelArtefact, board: str = DEFAULT_BOARD, trainable_layers: int | None = None,
@@ -37,7 +36,8 @@ def partition(art: ModelArtefact, board: str = DEFAULT_BOARD, trainable_layers: 
     lay = build_layout(m)
     state = state_bytes(len(m.trainable))
     ram_model = lay.arena_size + state
-    ram_budget = b.ram_kb * 1024 - FIRMWARE_RAM_RESERVE
+    ram_budget = b.model_ram_budget(m.input_size)
+    reserve = firmware_ram_bytes(m.input_size)
     frozen_names = [n for n in m.tensors if n not in m.trainable]
     flash_frozen = sum(m.tensors[n].size for n in frozen_names)  # int8
     by_kind: dict[str, int] = {}
@@ -45,26 +45,26 @@ def partition(art: ModelArtefact, board: str = DEFAULT_BOARD, trainable_layers: 
         by_kind[buf.kind] = by_kind.get(buf.kind, 0) + buf.size
     param_layers = [l for l in art.layers if l.kind in PARAM_KINDS]
     train_set = set(m.trainable)
-    plan: dict[str, Any] = {
-        "version": PLAN_VERSION, "board": b.name, "max_batch": cfg.max_batch,
-        "frozen_layers": [l.name for l in param_layers if not set(l.params.values()) & train_set],
-        "trainable_layers": [l.name for l in param_layers if set(l.params.values()) & train_set],
-        "trainable_tensors": list(m.trainable),
-        "bits_max": {n: int(v) for n, v in m.bits_max.items()},
-        "frozen_flash_bytes": int(flash_frozen),
-        "trainable_params": int(sum(m.tensors[n].size for n in m.trainable)),
-        "ram": {"arena": int(lay.arena_size), "state": int(state), "model_total": int(ram_model),
-                "by_kind": {k: int(v) for k, v in by_kind.items()},
-                "firmware_reserve": FIRMWARE_RAM_RESERVE, "board_ram": b.ram_kb * 1024},
-    }
+    plan = plan_format.new(
+        board=b.name, max_batch=cfg.max_batch,
+        frozen_layers=[l.name for l in param_layers if not set(l.params.values()) & train_set],
+        trainable_layers=[l.name for l in param_layers if set(l.params.values()) & train_set],
+        trainable_tensors=list(m.trainable),
+        bits_max={n: int(v) for n, v in m.bits_max.items()},
+        frozen_flash_bytes=int(flash_frozen),
+        trainable_params=int(sum(m.tensors[n].size for n in m.trainable)),
+        ram={"arena": int(lay.arena_size), "state": int(state), "model_total": int(ram_model),
+             "by_kind": {k: int(v) for k, v in by_kind.items()},
+             "firmware_reserve": reserve, "board_ram": b.ram_bytes})
     if ram_model > ram_budget:
         raise UserError(
             f"the trainable part needs {ram_model} B of RAM, {b.name} has {ram_budget} B left for "
-            f"the model ({b.ram_kb} KB minus {FIRMWARE_RAM_RESERVE} B for stack and link buffers); "
+            f"the model ({b.ram_kb} KB minus {reserve} B for stack, link buffers sized for "
+            f"{m.input_size}-byte samples and app state); "
             f"train fewer layers (--trainable-layers) or pick a bigger board")
-    if flash_frozen > b.flash_kb * 1024:
+    if flash_frozen > b.flash_bytes:
         raise UserError(f"the frozen part needs {flash_frozen} B of flash, {b.name} has "
-                        f"{b.flash_kb * 1024} B; pick a bigger board")
+                        f"{b.flash_bytes} B; pick a bigger board")
     out = ModelArtefact(list(art.layers), {n: t.copy() for n, t in m.tensors.items()},
                         art.input_shape, art.num_classes, set(m.trainable), dict(art.preprocess),
                         dict(art.training), plan)
@@ -85,3 +85,41 @@ def plan_table(plan: dict[str, Any]) -> str:
     w = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.ljust(w)}  {v}" for k, v in rows)
 
+
+
+@dataclass(frozen=True)
+class Target:
+    """What later stages build for: the plan's board, micro-batch and split, or the flags'
+    (with their defaults) for an artefact that was never partitioned."""
+    board: str  # a board name or boards.HOST
+    max_batch: int
+    trainable_layers: int | None  # None: the artefact's trainable set
+    frozen_layers: int | None
+    planned: bool
+
+
+def _agree(flag: str, given: Any, planned: Any, name: str, redo: str) -> None:
+    if given is not None and given != planned:
+        raise UserError(f"{flag} {given} contradicts the partition plan of {name} ({planned}); "
+                        f"drop {flag} or re-partition: rct-tflm partition {redo}")
+
+
+def target_for(art: ModelArtefact, board: str | None = None, max_batch: int | None = None,
+               trainable_layers: int | None = None, frozen_layers: int | None = None,
+               name: str = "the model") -> Target:
+    """The board, micro-batch and split a stage uses for `art`: its plan's when it has one (a
+    flag that says otherwise is an error naming both; `--board host`, the host build of the
+    same firmware, always goes), else the flags or their defaults."""
+    plan = art.partition
+    if not plan:
+        return Target(board or DEFAULT_BOARD, max_batch or 1, trainable_layers, frozen_layers,
+                      False)
+    name = Path(name).name
+    if board != HOST:
+        _agree("--board", board, plan["board"], name, f"--board {board}")
+    _agree("--max-batch", max_batch, plan["max_batch"], name, f"--max-batch {max_batch}")
+    _agree("--trainable-layers", trainable_layers, len(plan["trainable_layers"]), name,
+           f"--trainable-layers {trainable_layers}")
+    _agree("--frozen-layers", frozen_layers, len(plan["frozen_layers"]), name,
+           f"--frozen-layers {frozen_layers}")
+    return Target(board or plan["board"], int(plan["max_batch"]), None, None, True)

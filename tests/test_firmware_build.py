@@ -89,9 +89,14 @@ def test_build_cli_generates_builds_and_prints_the_size_report(capsys, gen, tmp_
         assert word in out
     assert (tmp_path / "fw" / "model" / "rct_generated.json").is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["fw"]  # no temp folder left behind
-    code, out, err = run_cli(capsys, "build", "--board", "nucleo-f446re", "--generated",
-                             str(tmp_path / "fw"), "--out", str(tmp_path / "fw2"))
+    code, out, err = run_cli(capsys, "build", "--generated", str(tmp_path / "fw"), "--out",
+                             str(tmp_path / "fw2"))
     assert code == 0, err  # a build folder is a valid --generated (its model/ tree)
+    assert json.loads((tmp_path / "fw2" / "build.json").read_text())["board"] == "qemu-stm32f405"
+    code, out, err = run_cli(capsys, "build", "--board", "nucleo-f446re", "--generated",
+                             str(tmp_path / "fw"), "--out", str(tmp_path / "fw3"))
+    assert code == 2 and "--board nucleo-f446re contradicts" in err and "qemu-stm32f405" in err
+    assert not (tmp_path / "fw3").exists()
 
 
 @pytest.mark.parametrize("case", ["neither", "both", "board", "generated", "tight", "ram"])
@@ -103,7 +108,7 @@ def test_build_cli_bad_input_exits_2(capsys, gen, tmp_path, case):
         "board": (["--board", "stm32-nope", "--generated", g], "unknown board 'stm32-nope'"),
         "generated": (["--generated", str(tmp_path / "nope")], "does not exist"),
         "tight": (["--generated", g, "--flash-budget", "2000"], "firmware does not fit"),
-        "ram": (["--model", m, "--ram-budget", "1000"], "over the budget of 1000 B"),
+        "ram": (["--model", m, "--ram-budget", "1000"], "RAM limit of 1000 B leaves nothing"),
     }[case]
     code, _, err = run_cli(capsys, "build", "--out", str(tmp_path / "o"), *args)
     assert code == 2 and msg in err, err

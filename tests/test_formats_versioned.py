@@ -1,5 +1,5 @@
 """Every versioned JSON format: a round trip, and a one-line error for a wrong format, a missing
-or a future version (generated-tree manifest, result records)."""
+or a future version (generated-tree manifest, result records, partition plan, checkpoints)."""
 from __future__ import annotations
 
 import json
@@ -64,3 +64,37 @@ def test_model_artefact_round_trip_and_refusals(tmp_path, digits_mlp_artefact):
                 dst.writestr(item, data)
         with pytest.raises(UserError, match=msg):
             ModelArtefact.load(bad)
+
+
+def test_partition_plan_round_trip_and_refusals(tmp_path, digits_mlp_artefact):
+    from rct_tflm.artefact import ModelArtefact
+    from rct_tflm.formats import plan
+    from rct_tflm.partition import partition
+    p = partition(digits_mlp_artefact).save(tmp_path / "p.rct")
+    back = ModelArtefact.load(p).partition
+    assert back["format"] == plan.FORMAT and back["version"] == plan.VERSION
+    assert plan.check(back, p) == back and plan.check(None, p) is None
+    old = {k: v for k, v in back.items() if k != "format"}  # a plan from before the format key
+    assert plan.check(old, p)["format"] == plan.FORMAT
+    for bad, msg in (({**back, "version": 9}, "newer than this rct_tflm reads"),
+                     ({**back, "format": "x"}, "is not a rct-tflm-plan file"),
+                     ({k: v for k, v in back.items() if k != "board"}, "no board")):
+        with pytest.raises(UserError, match=msg):
+            plan.check(bad, p)
+
+
+def test_stream_checkpoint_round_trip_and_refusals(tmp_path):
+    from rct_tflm.formats import checkpoint
+    ck = tmp_path / "checkpoint.json"
+    checkpoint.save_checkpoint(ck, {"samples_done": 512, "seed": 1}, b"\x01\x02\x03")
+    state, blob = checkpoint.load_checkpoint(ck)
+    assert blob == b"\x01\x02\x03" and state["samples_done"] == 512
+    d = json.loads(ck.read_text())
+    for change, msg in (({"version": 2}, "newer than this rct_tflm reads"),
+                        ({"format": "other"}, "is not a stream checkpoint")):
+        ck.write_text(json.dumps({**d, **change}))
+        with pytest.raises(UserError, match=msg):
+            checkpoint.load_checkpoint(ck)
+    ck.write_text("{not json")
+    with pytest.raises(UserError, match="corrupt checkpoint"):
+        checkpoint.load_checkpoint(ck)

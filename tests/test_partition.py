@@ -10,7 +10,7 @@ from rct_tflm.errors import UserError
 from rct_tflm.fixedpoint import QTensor
 from rct_tflm.fixedpoint.engine import EngineConfig
 from rct_tflm.program import Engine
-from rct_tflm.partition import FIRMWARE_RAM_RESERVE, partition
+from rct_tflm.partition import partition
 
 
 def test_default_split_trains_only_the_head(digits_mlp_artefact):
@@ -54,7 +54,7 @@ def test_too_large_for_the_board_is_refused(digits_mlp_artefact):
         l.act_exp = -4
     with pytest.raises(UserError, match=r"needs \d+ B of RAM.*nucleo-l476rg.*--trainable-layers"):
         partition(big, "nucleo-l476rg", frozen_layers=0)
-    assert FIRMWARE_RAM_RESERVE > 4096  # stack + link buffers are never given to the model
+    assert partition(digits_mlp_artefact).partition["ram"]["firmware_reserve"] > 4096  # stack + link
 
 
 def test_cli_partition_and_errors(digits_mlp_artefact, tmp_path, capsys):

@@ -1,6 +1,7 @@
 """The board database: every board rct_tflm can build for, flash, emulate or stream to.
 
-Pure data (no imports beyond the standard library). C sources per board live in
+Data plus the one RAM/flash budget every stage uses (`Board.model_ram_budget`: partition,
+generate and build agree on what is left for the model). C sources per board live in
 `firmware/boards/<name>/` (board.c: clock, pins, UART; linker.ld: memory) plus the shared
 `firmware/boards/common/` (start-up and vector table, FPU enable, fault handler, UART drivers).
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import UserError
+from ..link.messages import max_payload_for
 
 DEFAULT_BOARD = "qemu-stm32f405"
 # Kernel sets of a build: "fast" compiles the Cortex-M DSP paths (RCT_FAST_KERNELS: SMLAD and
@@ -16,6 +18,29 @@ DEFAULT_BOARD = "qemu-stm32f405"
 # the DSP extension. Both give the same integers (tests/test_kernels_*.py on QEMU).
 KERNEL_SETS = ("auto", "fast", "portable")
 DSP_CORES = ("cortex-m4", "cortex-m7", "cortex-m33")
+
+# RAM of the firmware besides the model's arena and state (tests/test_boards_ram.py checks these
+# against the linked images): the stack reserved above .bss by firmware/boards/common/sections.ld,
+# and the app's and board port's own statics (UART state, the last reply for duplicate
+# suppression, counters: 84 B on qemu-stm32f405), with room for the other ports.
+STACK_BYTES = 4096
+APP_RAM_BYTES = 256
+
+
+def link_ram_bytes(input_size: int) -> int:
+    """The link buffers the firmware allocates for a model with `input_size` int8 inputs
+    (firmware/link/rct_link.h): the receiver's COBS wire buffer with its counters, the sender's
+    raw and wire frames, and the app's response payload, all sized by RCT_LINK_MAX_PAYLOAD."""
+    payload = max_payload_for(input_size)
+    raw = payload + 4  # + type, seq, CRC-16
+    wire = raw + raw // 254 + 2  # + COBS overhead and the 0x00 delimiter
+    rx_counters = 16  # rct_link_rx_t: len, overflow, crc_errors, overflows (padded)
+    return (-(-wire // 4) * 4 + rx_counters) + raw + wire + payload
+
+
+def firmware_ram_bytes(input_size: int) -> int:
+    """RAM the firmware needs besides the model: stack, link buffers, app statics."""
+    return STACK_BYTES + link_ram_bytes(input_size) + APP_RAM_BYTES
 
 
 @dataclass(frozen=True)
@@ -47,6 +72,19 @@ class Board:
         if self.is_qemu:
             return "none (QEMU: rct-tflm emulate --board NAME DIR)"
         return f"pyocd -t {self.pyocd_target} | st-flash | openocd -f board/{self.openocd_config}"
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.ram_kb * 1024
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.flash_kb * 1024
+
+    def model_ram_budget(self, input_size: int) -> int:
+        """RAM left for the model's arena and state on this board: what `partition` and
+        `generate` allow, so that an image they accept links (`build` checks the whole)."""
+        return self.ram_bytes - firmware_ram_bytes(input_size)
 
     def kernel_set(self, kernels: str = "auto") -> str:
         """The kernel set a build uses: `kernels`, with "auto" resolved for this core."""
@@ -107,6 +145,9 @@ BOARDS: dict[str, Board] = {b.name: b for b in [
 HOST = "host"
 
 
+QEMU_BOARDS = tuple(n for n, b in BOARDS.items() if b.is_qemu)
+
+
 def get_board(name: str) -> Board:
     """The board called `name`, or a UserError listing the known ones."""
     try:
@@ -114,6 +155,24 @@ def get_board(name: str) -> Board:
     except KeyError:
         raise UserError(f"unknown board '{name}'; known boards: {', '.join(BOARDS)} "
                         f"(see `rct-tflm boards`)") from None
+
+
+def model_ram_budget(board_name: str, input_size: int,
+                     ram_limit: int | None = None) -> int | None:
+    """RAM left for the model (arena + state) when the whole firmware may use `ram_limit` bytes
+    (--ram-budget; default the board's RAM, for the host build no limit)."""
+    if ram_limit is not None and ram_limit <= 0:
+        raise UserError(f"--ram-budget must be a positive number of bytes, got {ram_limit}")
+    if ram_limit is None:
+        if board_name == HOST:
+            return None
+        ram_limit = get_board(board_name).ram_bytes
+    fw = firmware_ram_bytes(input_size)
+    if ram_limit <= fw:
+        raise UserError(f"a RAM limit of {ram_limit} B leaves nothing for the model: the firmware "
+                        f"itself needs {fw} B (stack, link buffers for {input_size}-byte samples, "
+                        f"app state); raise --ram-budget or pick a bigger board")
+    return ram_limit - fw
 
 
 def board_table() -> list[dict]:

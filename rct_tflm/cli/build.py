@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from ..boards import KERNEL_SETS
+from ..boards import DEFAULT_BOARD, KERNEL_SETS
 from ..errors import UserError
-from .options import engine_config, engine_options, out_callback, ram_budget_for
+from .options import engine_config, engine_options, out_callback, plan_target
 
 
 def size_table(size: dict) -> str:
@@ -24,20 +24,23 @@ def size_table(size: dict) -> str:
 
 
 @click.command("build")
-@click.option("--board", default="qemu-stm32f405", show_default=True,
-              help="board from `rct-tflm boards`, or host (the host build of the firmware)")
+@click.option("--board", default=None,
+              help="board from `rct-tflm boards`, or host (the host build of the firmware); "
+                   f"default: the partition plan's (the generated tree's), else {DEFAULT_BOARD}")
 @click.option("--model", "model_path", type=click.Path(), default=None,
-              help="model artefact (.rct): generate its C tree, then build")
+              help="model artefact (.rct, or its `rct-tflm train --out` folder): generate its C "
+                   "tree, then build")
 @click.option("--generated", type=click.Path(), default=None,
               help="an existing generated tree (`rct-tflm generate`) to build instead")
 @click.option("--out", required=True, type=click.Path(), callback=out_callback("dir"),
               help="output folder (replaced only when the build succeeds)")
 @click.option("--seed", type=int, default=0, show_default=True, help="default PRNG seed")
-@click.option("--max-batch", type=int, default=1, show_default=True,
-              help="largest micro-batch the firmware trains on (stream --batch)")
+@click.option("--max-batch", type=int, default=None,
+              help="largest micro-batch the firmware trains on (stream --batch; default: the "
+                   "plan's, else 1)")
 @click.option("--ram-budget", type=int, default=None,
-              help="RAM limit in bytes for the model plan and the linked image (default: the "
-                   "board's RAM)")
+              help="RAM limit in bytes for the linked image (default: the board's RAM); the "
+                   "model gets what stack, link buffers and app state leave")
 @click.option("--flash-budget", type=int, default=None,
               help="flash limit in bytes for the linked image (default: the board's flash)")
 @click.option("--kernels", type=click.Choice(KERNEL_SETS), default="auto", show_default=True,
@@ -46,8 +49,8 @@ def size_table(size: dict) -> str:
 @click.option("--test-hooks", is_flag=True, default=False,
               help="compile the FAULT_TEST message in (tests only)")
 @engine_options
-def build_cmd(board: str, model_path: str | None, generated: str | None, out: str, seed: int,
-              max_batch: int, ram_budget: int | None, flash_budget: int | None, kernels: str,
+def build_cmd(board: str | None, model_path: str | None, generated: str | None, out: str,
+              seed: int, max_batch: int | None, ram_budget: int | None, flash_budget: int | None, kernels: str,
               test_hooks: bool, **kw: Any) -> None:
     """Build the firmware (ELF, BIN, HEX and a size report) for a board, or the host build."""
     from ..boards import HOST, get_board
@@ -55,7 +58,7 @@ def build_cmd(board: str, model_path: str | None, generated: str | None, out: st
 
     if bool(model_path) == bool(generated):
         raise UserError("give either --model ART (generate, then build) or --generated DIR")
-    if board != HOST:
+    if board is not None and board != HOST:
         get_board(board)
     for name, v in (("--ram-budget", ram_budget), ("--flash-budget", flash_budget)):
         if v is not None and v <= 0:
@@ -65,16 +68,20 @@ def build_cmd(board: str, model_path: str | None, generated: str | None, out: st
     if dest.exists() and not dest.is_dir():
         raise UserError(f"--out {dest} exists and is not a folder; give a folder path")
     if generated:
+        from ..firmware_build import generated_for
+        board = generated_for(generated, board) or board or DEFAULT_BOARD
         manifest = build_firmware(board, generated, dest, defines, flash_budget, ram_budget,
                                   kernels)
     else:
         from ..artefact import ModelArtefact
         from ..firmware_build import build_artefact
-        cfg = engine_config({**kw, "seed": seed}, max_batch)
-        manifest = build_artefact(board, ModelArtefact.load(model_path), dest, cfg,
-                                  kw["trainable_layers"], kw["frozen_layers"],
-                                  ram_budget_for(board, ram_budget), flash_budget, defines,
-                                  Path(model_path).stem, kernels)
+        art = ModelArtefact.load(model_path)
+        t = plan_target(art, model_path, board, max_batch, kw)
+        board = t.board
+        cfg = engine_config({**kw, "seed": seed}, t.max_batch)
+        manifest = build_artefact(board, art, dest, cfg, t.trainable_layers, t.frozen_layers,
+                                  ram_budget, flash_budget, defines, Path(model_path).stem,
+                                  kernels)
     if board == HOST:
         click.echo(f"host build: {dest / 'firmware'} (speaks the link protocol on stdin/stdout; "
                    f"`rct-tflm stream --board host --firmware {dest}`)")

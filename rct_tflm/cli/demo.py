@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from ..boards import DEFAULT_BOARD
+
 from .options import out_callback
 
 
@@ -12,7 +14,7 @@ from .options import out_callback
 @click.option("--out", default="out/demo", show_default=True,
               type=click.Path(path_type=Path), callback=out_callback("dir"),
               help="output folder (replaced only when the demo succeeds)")
-@click.option("--board", default="qemu-stm32f405", show_default=True,
+@click.option("--board", default=DEFAULT_BOARD, show_default=True,
               help="a QEMU board (`rct-tflm boards`)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--quick", is_flag=True, default=False,
@@ -20,13 +22,13 @@ from .options import out_callback
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def demo_cmd(out: Path, board: str, seed: int, quick: bool, progress: bool) -> None:
     """The whole story: host training, partition, firmware, QEMU board trained over its UART."""
-    from ..boards import get_board
+    from ..boards import QEMU_BOARDS, get_board
     from ..demo import DemoConfig, run_demo
     from ..errors import UserError
     from .outdir import replace_on_success
     if not get_board(board).is_qemu:
         raise UserError(f"the demo boots its board in QEMU; '{board}' is a real board: use "
-                        f"qemu-stm32f405, qemu-mps2-an386 or qemu-mps2-an500")
+                        f"one of {', '.join(QEMU_BOARDS)}")
     cfg = DemoConfig(board=board, seed=seed, host_epochs=5 if quick else 20,
                      device_epochs=1 if quick else 2, progress=progress)
     with replace_on_success(out) as dest:

@@ -1,10 +1,12 @@
 """`rct-tflm emulate`: run the firmware on the golden engine, the host build or QEMU."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
+from ..boards import QEMU_BOARDS
 from ..errors import UserError
 from .options import engine_config, engine_options, out_callback
 
@@ -42,7 +44,7 @@ def _boot(board: str, firmware_dir: str) -> None:
 @click.command("emulate")
 @click.argument("firmware_dir", required=False, type=click.Path())
 @click.option("--board", default=None,
-              help="boot FIRMWARE_DIR on qemu-stm32f405, qemu-mps2-an386, qemu-mps2-an500 or "
+              help=f"boot FIRMWARE_DIR on {', '.join(QEMU_BOARDS)} or "
                    "host and print its serial URL (instead of a training run)")
 @click.option("--target", type=click.Choice(["golden", "host"]), default=None,
               help="golden: numpy engine; host: the generated C as a shared library")
@@ -76,6 +78,11 @@ def emulate_cmd(firmware_dir: str | None, board: str | None, target: str | None,
         if target or model_path or out:
             raise UserError("--board boots a firmware; --target/--model/--out start a training "
                             "run; give one or the other")
+        from ..firmware_build import built_for
+        built = built_for(firmware_dir) if Path(firmware_dir).exists() else None
+        if built is not None and built != board:
+            raise UserError(f"{firmware_dir} was built for {built}, not {board}; boot it with "
+                            f"--board {built} or rebuild with `rct-tflm build --board {board}`")
         _boot(board, firmware_dir)
         return
     if firmware_dir is not None:

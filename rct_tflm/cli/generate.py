@@ -5,7 +5,9 @@ from typing import Any
 
 import click
 
-from .options import engine_config, engine_options, out_callback, ram_budget_for
+from ..boards import DEFAULT_BOARD
+
+from .options import engine_config, engine_options, out_callback, plan_target
 
 
 def memory_table(report: dict) -> str:
@@ -24,26 +26,33 @@ def memory_table(report: dict) -> str:
 
 @click.command("generate")
 @click.option("--model", "model_path", required=True, type=click.Path(),
-              help="model artefact (.rct) from `rct-tflm train`")
+              help="model artefact (.rct, or the `rct-tflm train --out` folder holding it)")
 @click.option("--out", required=True, type=click.Path(), callback=out_callback("dir"),
               help="output folder for the C project (replaced when it is a generated one)")
-@click.option("--board", default=None, help="RAM budget from this board (default qemu-stm32f405; "
-                                             "host: none); see `rct-tflm boards`")
-@click.option("--ram-budget", type=int, default=None, help="RAM budget in bytes (overrides --board)")
+@click.option("--board", default=None,
+              help="board whose RAM bounds the model (default: the partition plan's, else "
+                   f"{DEFAULT_BOARD}; host: no limit); see `rct-tflm boards`")
+@click.option("--ram-budget", type=int, default=None,
+              help="RAM limit in bytes for the whole firmware (default: the board's); the model "
+                   "gets what stack, link buffers and app state leave")
 @click.option("--seed", type=int, default=0, show_default=True, help="default PRNG seed")
-@click.option("--max-batch", type=int, default=1, show_default=True,
-              help="largest micro-batch the buffers are sized for")
+@click.option("--max-batch", type=int, default=None,
+              help="largest micro-batch the buffers are sized for (default: the plan's, else 1)")
 @engine_options
 def generate_cmd(model_path: str, out: str, board: str | None, ram_budget: int | None,
                  **kw: Any) -> None:
     """Generate the C99 project (model tables, static memory plan, schedules) for a model."""
+    import numpy as np
+
     from ..artefact import ModelArtefact
+    from ..boards import model_ram_budget
     from ..codegen import generate
-    budget = ram_budget_for(board, ram_budget)
-    cfg = engine_config(kw, kw["max_batch"])
     art = ModelArtefact.load(model_path)
-    rep = generate(art, out, cfg, kw["trainable_layers"], kw["frozen_layers"], ram_budget=budget,
-                   artefact_name=str(model_path))
+    t = plan_target(art, model_path, board, kw["max_batch"], kw)
+    budget = model_ram_budget(t.board, int(np.prod(art.input_shape)), ram_budget)
+    cfg = engine_config(kw, t.max_batch)
+    rep = generate(art, out, cfg, t.trainable_layers, t.frozen_layers, ram_budget=budget,
+                   artefact_name=str(model_path), board=t.board)
     click.echo(memory_table(rep))
     click.echo(f"wrote {out}/: rct_model.[ch] rct_config.h rct_weights.[ch] Makefile "
                f"memory.json memory.md rct_generated.json")

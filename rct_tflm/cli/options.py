@@ -121,7 +121,8 @@ def engine_options(f: Callable) -> Callable:
                      help="layers whose int32 sum could overflow: 64-bit accumulator, or cap "
                           "their bitwidth to the largest safe one"),
         click.option("--trainable-layers", type=int, default=None,
-                     help="train the last K parametric layers (default: the artefact's choice)"),
+                     help="train the last K parametric layers (default: the partition plan's, "
+                          "else the artefact's choice)"),
         click.option("--frozen-layers", type=int, default=None,
                      help="freeze the first K parametric layers"),
         click.option("--gavg-ref-samples", type=int, default=DEVICE_GAVG_REF_SAMPLES,
@@ -143,14 +144,10 @@ def engine_config(kw: dict[str, Any], max_batch: int):
                         acc_policy=kw["acc_policy"])
 
 
-def ram_budget_for(board: str | None, ram_budget: int | None) -> int | None:
-    """--ram-budget wins; else the board's RAM (host: no limit); else the default board's."""
-    from ..boards import DEFAULT_BOARD, HOST, get_board
-    if ram_budget is not None:
-        if ram_budget <= 0:
-            raise UserError(f"--ram-budget must be a positive number of bytes, got {ram_budget}")
-        return ram_budget
-    if board == HOST:
-        return None
-    return get_board(board or DEFAULT_BOARD).ram_kb * 1024
-
+def plan_target(art: Any, model_path: str, board: str | None, max_batch: int | None,
+                kw: dict[str, Any]) -> Any:
+    """partition.Target of a command's --board/--max-batch/split flags against the model's
+    plan (a contradiction is a UserError naming both)."""
+    from ..partition import target_for
+    return target_for(art, board, max_batch, kw.get("trainable_layers"), kw.get("frozen_layers"),
+                      model_path)

@@ -3,27 +3,31 @@ from __future__ import annotations
 
 import click
 
+from ..boards import DEFAULT_BOARD
+
 from .options import out_callback
 
 
 @click.command("partition")
-@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
-              help="trained model artefact (.rct from `rct-tflm train`)")
+@click.option("--model", "model_path", required=True, type=click.Path(),
+              help="trained model artefact (.rct from `rct-tflm train`, or its --out folder)")
 @click.option("--out", required=True, type=click.Path(), callback=out_callback("file"),
               help="partitioned artefact to write (.rct)")
-@click.option("--board", default="qemu-stm32f405", show_default=True, help="target board (`rct-tflm boards`)")
+@click.option("--board", default=None,
+              help=f"target board (`rct-tflm boards`) [default: {DEFAULT_BOARD}]")
 @click.option("--trainable-layers", type=int, default=None,
               help="train the last K parametric layers [default: 1, the classifier head]")
 @click.option("--frozen-layers", type=int, default=None, help="freeze the first K parametric layers")
 @click.option("--max-batch", type=int, default=1, show_default=True, help="largest on-device micro-batch")
-def partition_cmd(model_path: str, out: str, board: str, trainable_layers: int | None,
+def partition_cmd(model_path: str, out: str, board: str | None, trainable_layers: int | None,
                   frozen_layers: int | None, max_batch: int) -> None:
     """Split a model: frozen int8 prefix in flash, trainable RCT suffix in RAM."""
     from ..artefact import ModelArtefact
+    from ..boards import DEFAULT_BOARD
     from ..fixedpoint.engine import EngineConfig
     from ..partition import partition, plan_table
     art = ModelArtefact.load(model_path)
-    p = partition(art, board, trainable_layers, frozen_layers, EngineConfig(max_batch=max_batch))
+    p = partition(art, board or DEFAULT_BOARD, trainable_layers, frozen_layers, EngineConfig(max_batch=max_batch))
     p.save(out)
     click.echo(plan_table(p.partition))
     click.echo(f"wrote {out}")

@@ -8,18 +8,19 @@ from typing import Any
 
 import click
 
-from ..boards import KERNEL_SETS
+from ..boards import DEFAULT_BOARD, KERNEL_SETS
 from ..errors import UserError
-from .options import engine_options, engine_config
-from .options import out_callback
+from .options import engine_config, engine_options, out_callback, plan_target
 from .outdir import staged_out
 
 
 @click.command("profile")
 @click.option("--model", "model_path", required=True, type=click.Path(),
-              help="model artefact (.rct): generated and built for --board, then profiled")
-@click.option("--board", default="qemu-stm32f405", show_default=True,
-              help="a Cortex-M board from `rct-tflm boards`")
+              help="model artefact (.rct, or its `rct-tflm train --out` folder): generated and "
+                   "built for --board, then profiled")
+@click.option("--board", default=None,
+              help="a Cortex-M board from `rct-tflm boards` (default: the partition plan's, "
+                   f"else {DEFAULT_BOARD})")
 @click.option("--out", required=True, type=click.Path(), callback=out_callback("dir"),
               help="output folder: profile.json, profile.txt, profile.png, firmware/")
 @click.option("--data", "data_spec", default=None,
@@ -33,22 +34,23 @@ from .outdir import staged_out
               help="kernel set to build: fast (Cortex-M4/M7 DSP), portable, or auto (the board's)")
 @click.option("--seed", type=int, default=0, show_default=True, help="PRNG seed")
 @engine_options
-def profile_cmd(model_path: str, board: str, out: str, data_spec: str | None, steps: int,
+def profile_cmd(model_path: str, board: str | None, out: str, data_spec: str | None, steps: int,
                 boundary: bool, kernels: str, seed: int, **kw: Any) -> None:
     """Count the instructions of each kernel call of a training step and an inference."""
     from ..artefact import ModelArtefact
     from ..profile import report
     from ..profile.run import build, cortex_m_board, profile_firmware
 
-    b = cortex_m_board(board)
     if steps < 1:
         raise UserError(f"--steps must be >= 1, got {steps}")
-    b.kernel_set(kernels)  # a fast set on a core without DSP is refused before building
-    if not Path(model_path).is_file():
+    if not Path(model_path).exists():
         raise UserError(f"--model {model_path} does not exist; give a model artefact (.rct) "
                         f"from `rct-tflm train`")
     art = ModelArtefact.load(model_path)
-    cfg = engine_config({**kw, "seed": seed}, 1)
+    t = plan_target(art, model_path, board, None, kw)
+    b = cortex_m_board(t.board)
+    b.kernel_set(kernels)  # a fast set on a core without DSP is refused before building
+    cfg = engine_config({**kw, "seed": seed}, t.max_batch)
     x = y = None
     if data_spec:
         from ..data import load_dataset
@@ -60,7 +62,7 @@ def profile_cmd(model_path: str, board: str, out: str, data_spec: str | None, st
         x = quantise_inputs(d.x_train.reshape(len(d.x_train), -1), art.preprocess["input_exp"])
         y = d.y_train
     with staged_out(out) as tmp:
-        man = build(art, b, tmp / "firmware", cfg, kw["trainable_layers"], kw["frozen_layers"],
+        man = build(art, b, tmp / "firmware", cfg, t.trainable_layers, t.frozen_layers,
                     kernels, Path(model_path).stem)
         rec = profile_firmware(tmp / "firmware", art, b, x, y, steps, boundary, seed)
         rec["model"] = Path(model_path).name

@@ -33,7 +33,6 @@ from .c_layout import state_bytes
 from .layout import Layout, build_layout
 from .report import memory_report, write_memory_report
 
-DEFAULT_RAM_BUDGET = 128 * 1024  # the default board's SRAM (qemu-stm32f405: 128 KB main SRAM)
 OUTPUT_TEMPLATES = ("rct_model.h", "rct_model.c", "rct_config.h", "rct_weights.h", "rct_weights.c",
                     "Makefile")
 def c_ident(name: str) -> str:
@@ -133,11 +132,14 @@ def _tensor_tables(m: Program, lay: Layout) -> tuple[list[dict], list[dict]]:
 
 def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | None = None,
              trainable_layers: int | None = None, frozen_layers: int | None = None,
-             ram_budget: int | None = DEFAULT_RAM_BUDGET, artefact_name: str = "model") -> dict:
+             ram_budget: int | None = None, artefact_name: str = "model",
+             board: str | None = None) -> dict:
     """Generate the C project for `art` into directory `out`; returns the memory report.
 
-    `ram_budget` (bytes, None: no limit, e.g. the host) bounds the model's RAM (arena + state);
-    a model over it raises UserError before anything is written."""
+    `ram_budget` (bytes, None: no limit, e.g. the host) bounds the model's RAM (arena + state):
+    boards.model_ram_budget, what the board leaves beside the firmware. A model over it raises
+    UserError before anything is written. `board`, the one it is generated for, goes into the
+    manifest (a later `build --generated` defaults to it)."""
     import jinja2  # only generation needs it
 
     cfg = cfg or EngineConfig()
@@ -178,7 +180,7 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
         write_memory_report(report, tmp)
         write_json(tmp / "program.json", m.to_json())
         manifest = manifest_format.new(
-            artefact=artefact_name,
+            artefact=artefact_name, board=board,
             model_hash=mhash.hex(), input_shape=list(m.input_shape), input_exp=m.input_exp,
             input_size=m.input_size, num_classes=m.num_classes, max_batch=cfg.max_batch,
             trainable=[{"name": t["name"], "shape": t["shape"], "bits": t["bits"],

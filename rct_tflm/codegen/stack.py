@@ -14,9 +14,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ..boards import DEFAULT_BOARD, get_board
 from ..errors import UserError
 
-ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-Os"]
+ARM_FLAGS = [*get_board(DEFAULT_BOARD).cpu_flags(), "-Os"]  # the default board's core
 LIB_FRAME = 64  # bytes charged to a library leaf (libgcc __aeabi_ldivmod, memset, ...)
 ENTRY_POINTS = ("rct_model_train", "rct_model_infer", "rct_model_init")
 _NODE = re.compile(r'node: \{ title: "([^"]+)" label: "[^"]*?\\n[^"]*?\\n(\d+) bytes \((static|dynamic[^)]*)\)"')

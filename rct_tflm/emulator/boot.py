@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from ..boards import HOST, QEMU_BOARDS
 from ..errors import UserError
 
-BOOT_BOARDS = ("qemu-stm32f405", "qemu-mps2-an386", "qemu-mps2-an500", "host")
+BOOT_BOARDS = (*QEMU_BOARDS, HOST)
 
 
 def open_board(board: str, firmware_dir: str | os.PathLike):

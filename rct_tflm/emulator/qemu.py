@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from ..boards import get_board
+from ..boards import QEMU_BOARDS, get_board
 from ..errors import UserError
 from ..link.transport import spawn_board, stop_process
 
@@ -42,7 +42,7 @@ class QemuBoard:
         self.board = get_board(board)
         if not self.board.is_qemu:
             raise UserError(f"board '{board}' has no QEMU machine; QEMU boards: "
-                            f"qemu-stm32f405, qemu-mps2-an386, qemu-mps2-an500")
+                            f"{', '.join(QEMU_BOARDS)}")
         elf = Path(firmware)
         if elf.is_dir():
             elf = elf / "firmware.elf"

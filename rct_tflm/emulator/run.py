@@ -28,6 +28,7 @@ from ..data import Dataset, load_dataset, run_order
 from ..errors import UserError
 from ..formats import results
 from ..fixedpoint.engine import EngineConfig, quantise_inputs, weights_sha256
+from ..partition import target_for
 from ..program import Program, lower
 from ..fixedpoint.qtensor import QTensor
 from .targets import TARGETS, history_of, make_target
@@ -88,6 +89,11 @@ def prepare(cfg: EmulateConfig, art: ModelArtefact | None = None,
     """Every check that can fail on bad input, before any output or training."""
     cfg = check_config(cfg)
     art = art if art is not None else ModelArtefact.load(cfg.model)
+    t = target_for(art, None, None, cfg.trainable_layers, cfg.frozen_layers, str(cfg.model))
+    if t.planned and cfg.batch > t.max_batch:
+        raise UserError(f"--batch {cfg.batch} exceeds the partition plan's micro-batch "
+                        f"({t.max_batch}) of {cfg.model}; lower --batch or re-partition with "
+                        f"--max-batch {cfg.batch}")
     model = lower(art, cfg.engine, cfg.trainable_layers, cfg.frozen_layers)
     split = int(art.training.get("seed", 0)) if cfg.split_seed is None else cfg.split_seed
     data = data if data is not None else load_dataset(cfg.data, split)

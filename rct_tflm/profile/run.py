@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..boards import HOST, Board, get_board
+from ..boards import DEFAULT_BOARD, HOST, Board, get_board
 from ..errors import UserError
 from ..program import Engine
 from ..resources import firmware_dir
@@ -45,7 +45,7 @@ def cortex_m_board(name: str) -> Board:
     require_emulator()
     if name == HOST:
         raise UserError("board 'host' has no Cortex-M core to count instructions on; profile a "
-                        "Cortex-M board, e.g. --board qemu-stm32f405 (see `rct-tflm boards`)")
+                        f"Cortex-M board, e.g. --board {DEFAULT_BOARD} (see `rct-tflm boards`)")
     b = get_board(name)
     if not b.core.startswith("cortex-m"):
         raise UserError(f"board '{name}' has core {b.core}, not a Cortex-M; the profiler "

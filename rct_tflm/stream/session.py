@@ -37,7 +37,7 @@ from ..link import Link, LinkError
 from ..link import messages as msg
 from . import stream_plots
 from ..formats.atomic import write_json
-from .checkpoint import check_compatible, load_checkpoint, save_checkpoint
+from ..formats.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from .device_model import DeviceModel, device_model, find_manifest
 from .schedule import Schedule, segment_seed
 

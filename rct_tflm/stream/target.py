@@ -12,6 +12,7 @@ from typing import Iterator
 
 from ..boards import HOST, get_board
 from ..errors import UserError
+from ..firmware_build import built_for
 from ..link import HostFirmware, Link, open_port
 from .device_model import DeviceModel
 
@@ -34,6 +35,10 @@ def check_target(port: str | None, board: str | None, firmware: str | None) -> N
     if firmware and not Path(firmware).exists():
         raise UserError(f"--firmware {firmware} does not exist; build it with `rct-tflm build "
                         f"--board {board or 'B'} --model ART --out DIR`")
+    built = built_for(firmware) if firmware and board and board != GOLDEN else None
+    if built is not None and built != board:
+        raise UserError(f"--firmware {firmware} was built for {built}, not {board}; stream with "
+                        f"--board {built} or rebuild with `rct-tflm build --board {board}`")
 
 
 @contextmanager

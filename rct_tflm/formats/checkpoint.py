@@ -15,7 +15,8 @@ import os
 from pathlib import Path
 
 from ..errors import UserError
-from ..formats.atomic import write_json
+from .atomic import write_json
+from .versioned import check
 
 FORMAT = "rct-tflm-stream-checkpoint"
 VERSION = 1
@@ -36,15 +37,14 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict, bytes]:
         raise UserError(f"checkpoint '{p}' does not exist; {fix}")
     try:
         d = json.loads(p.read_text())
-        if d.get("format") != FORMAT:
-            raise UserError(f"'{p}' is not a stream checkpoint; {fix}")
-        if d.get("version") != VERSION:
-            raise UserError(f"'{p}' is checkpoint version {d.get('version')}, this rct_tflm "
-                            f"reads version {VERSION}; restart the stream without --resume")
+    except (OSError, ValueError) as e:
+        raise UserError(f"corrupt checkpoint '{p}' ({type(e).__name__}: {e}); {fix}") from None
+    if isinstance(d, dict) and d.get("format") != FORMAT:
+        raise UserError(f"'{p}' is not a stream checkpoint; {fix}")
+    check(d, p, FORMAT, VERSION, "rct-tflm stream")
+    try:
         blob = base64.b64decode(d.pop("weights_b64"), validate=True)
-    except UserError:
-        raise
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError) as e:
         raise UserError(f"corrupt checkpoint '{p}' ({type(e).__name__}: {e}); {fix}") from None
     if hashlib.sha256(blob).hexdigest() != d.get("weights_blob_sha256"):
         raise UserError(f"corrupt checkpoint '{p}': the weights do not match their checksum; "
