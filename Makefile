@@ -4,12 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := gcc libc6-dev make gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+APT_PACKAGES := gcc libc6-dev make gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= out/demo
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv demo test test-fast bench clean
+.PHONY: setup apt venv demo test test-fast bench fuzz clean
 
 setup: apt venv
 
@@ -52,6 +52,10 @@ bench: setup
 	$(PY) tools/bench_engine.py
 	$(PY) tools/bench_link.py
 	$(PY) tools/bench_mcu.py --kernels portable,fast
+
+# The long fuzz run of the firmware's frame receiver + dispatch (make test runs 30 s of it).
+fuzz: setup
+	$(PY) tests/fuzz/build.py --runs 1000000
 
 clean:
 	rm -rf out build *.egg-info .pytest_cache

@@ -65,7 +65,7 @@ def script(digits) -> list[tuple[str, int, bytes, bytes | None]]:
     hp = m.HParams(4, 6554, 32768, 5000, 512, 7)
     ok = sample_payload(x[:5], y[:5])
     return [
-        ("hello", m.HELLO, b"", None),
+        ("hello", m.HELLO, struct.pack("<I", 0xC0FFEE), None),
         ("reset", m.RESET, struct.pack("<I", 7), None),
         ("hparams", m.HPARAMS_GET, b"", None),
         ("hparams: payload", m.HPARAMS_GET, b"\x00", None),
@@ -85,6 +85,8 @@ def script(digits) -> list[tuple[str, int, bytes, bytes | None]]:
         ("train", m.TRAIN, ok, None),
         ("train: duplicate", m.TRAIN, ok, None),  # same seq: the cached ACK, not applied again
         ("stats", m.STATS, b"", None),
+        ("digest", m.DIGEST, b"", None),
+        ("digest: payload", m.DIGEST, b"\x00", None),
         ("infer", m.INFER, bytes([3, 1]) + x[5:8].tobytes(), None),
         ("infer: classes only", m.INFER, bytes([3, 0]) + x[5:8].tobytes(), None),
         ("infer: bad size", m.INFER, bytes([3, 0]) + x[5:8].tobytes()[:-1], None),
@@ -135,16 +137,19 @@ def test_every_bad_request_is_nacked_with_its_reason(digits, digits_mlp_artefact
               "write: bits 1": m.NAK_MODEL, "write: past the end": m.NAK_BAD_ARG,
               "write: no offset": m.NAK_BAD_LENGTH, "unknown type": m.NAK_UNKNOWN,
               "fault test without hooks": m.NAK_UNKNOWN, "too long": m.NAK_TOO_LONG,
-              "garbage": m.NAK_CRC}
+              "garbage": m.NAK_CRC, "digest: payload": m.NAK_BAD_LENGTH}
     for what, reason in expect.items():
         f = got[what]
         assert f.type == m.NAK and f.payload[0] == reason, what
         assert len(f.payload) > 1  # a reason text follows
     assert got["too long"].seq == got["garbage"].seq == 0xFF  # the request's seq is unknown
     assert m.Stats.unpack(got["stats untouched"].payload).samples == 0  # no bad TRAIN applied
-    assert struct.unpack("<I", got["train"].payload)[0] == 5
+    assert struct.unpack(m.TRAIN_ACK, got["train"].payload) == (5, 0xC0FFEE)  # and the session
     assert got["train: duplicate"].payload == got["train"].payload  # not applied twice
     assert m.Stats.unpack(got["stats"].payload).samples == 5
+    assert m.Stats.unpack(got["stats"].payload).session == 0xC0FFEE
+    d = m.Digest.unpack(got["digest"].payload)
+    assert (d.session, d.samples) == (0xC0FFEE, 5)
     assert m.HParams.unpack(got["hparams after set"].payload) == m.HParams(4, 6554, 32768, 5000,
                                                                            512, 7)
 
@@ -168,7 +173,8 @@ def test_model_hash_mismatch_is_refused(host_port):
     h = link.hello()
     with pytest.raises(LinkError, match="model mismatch.*rct-tflm build"):
         link.hello(expected_hash=bytes(32))
-    assert link.hello(expected_hash=h.model_hash) == h
+    again = link.hello(expected_hash=h.model_hash)
+    assert replace(again, session=0) == replace(h, session=0) and again.session != h.session
 
 
 class _Scripted:

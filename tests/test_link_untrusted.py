@@ -29,7 +29,10 @@ class FakeBoard:
     def write(self, data: bytes) -> int:
         for f in self.dec.feed(data):
             self.requests += 1
-            self.out += encode_frame(m.ACK, f.seq, self.answers.get(f.type, b""))
+            ans = self.answers.get(f.type, b"")
+            if f.type == m.HELLO and len(ans) >= 51:  # echo the session nonce, as boards do
+                ans = ans[:-4] + f.payload[:4]
+            self.out += encode_frame(m.ACK, f.seq, ans)
         self.in_waiting = len(self.out)
         return len(data)
 
@@ -109,7 +112,7 @@ def test_hparams_the_board_would_refuse_are_a_link_error():
 
 
 @pytest.mark.parametrize("hello,match", [
-    (GOOD_HELLO.pack()[:-1], "does not speak the rct_tflm protocol"),  # board name cut short
+    (GOOD_HELLO.pack()[:-5], "does not speak the rct_tflm protocol"),  # board name cut short
     (m.Hello(m.PROTO_VERSION, 7, 512, 0, 3, 2, 40, bytes(32), "x").pack(), "input_size 0"),
     (m.Hello(m.PROTO_VERSION, 7, 512, 4, 0, 2, 40, bytes(32), "x").pack(), "num_classes 0"),
     (m.Hello(m.PROTO_VERSION, 7, 3, 4, 3, 2, 40, bytes(32), "x").pack(), "max_payload 3 B"),
@@ -126,7 +129,8 @@ def test_an_empty_nak_is_still_a_link_error():
         def write(self, data: bytes) -> int:
             for f in self.dec.feed(data):
                 self.out += encode_frame(m.NAK if f.type != m.HELLO else m.ACK, f.seq,
-                                         b"" if f.type != m.HELLO else self.answers[m.HELLO])
+                                         b"" if f.type != m.HELLO else
+                                         self.answers[m.HELLO][:-4] + f.payload[:4])
             self.in_waiting = len(self.out)
             return len(data)
     with pytest.raises(LinkError, match="board refused RESET"):
@@ -134,4 +138,15 @@ def test_an_empty_nak_is_still_a_link_error():
 
 
 def test_struct_layouts_match_the_fake():
-    assert len(good_stats()) == 2 + 20 + 24 and struct.calcsize(m.HPARAMS_FMT) == 21
+    assert len(good_stats()) == 2 + 20 + 28 and struct.calcsize(m.HPARAMS_FMT) == 21
+
+
+def test_an_answer_from_another_session_is_a_board_reset():
+    from rct_tflm.link import BoardReset
+    lk = link({m.STATS: good_stats(), m.TRAIN: struct.pack(m.TRAIN_ACK, 1, 0),
+               m.DIGEST: m.Digest(0, 0, 0).pack()})
+    for call in (lk.stats, lk.digest,
+                 lambda: lk.train(np.zeros((1, 4), np.int8), np.zeros(1, np.uint8))):
+        with pytest.raises(BoardReset, match="restarted: its .* answer carries session "
+                                             "0x00000000"):
+            call()

@@ -22,6 +22,9 @@ void rct_app_reset_session(void);
 size_t rct_app_stats(uint8_t *buf, size_t cap);
 /* Link counters the dispatcher reports in STATS. */
 extern uint32_t rct_app_rx_errors;
+/* The host's session nonce from the last HELLO (0 after boot): echoed in TRAIN, STATS and
+ * DIGEST answers, so a board that restarted is recognised by its very next answer. */
+extern uint32_t rct_app_session;
 
 static inline void rct_put_u16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static inline void rct_put_u32(uint8_t *p, uint32_t v)

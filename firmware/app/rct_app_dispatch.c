@@ -53,6 +53,7 @@ static void nak_cached(const rct_frame_t *req, uint8_t reason, const char *text)
 }
 
 static uint32_t app_samples;
+uint32_t rct_app_session;
 
 static void do_hello(const rct_frame_t *req)
 {
@@ -77,7 +78,10 @@ static void do_hello(const rct_frame_t *req)
     for (const char *s = rct_board_name; *s && n < 80; s++)
         rsp[n++] = (uint8_t)*s;
     rsp[len_at] = (uint8_t)(n - len_at - 1);
-    rct_app_reset_session(); /* a new session starts with HELLO */
+    /* a new session starts with HELLO: the host's nonce (0 without one) and no cached reply */
+    rct_app_session = req->n >= 4 ? rct_get_u32(req->payload) : 0u;
+    rct_put_u32(rsp + n, rct_app_session); n += 4;
+    rct_app_reset_session();
     rct_link_send(RCT_MSG_ACK, req->seq, rsp, n);
 }
 
@@ -105,8 +109,9 @@ static void do_train(const rct_frame_t *req)
             return nak_cached(req, RCT_NAK_MODEL, "train: model error");
         app_samples += batch;
     }
-    uint8_t p[4];
+    uint8_t p[8];
     rct_put_u32(p, app_samples);
+    rct_put_u32(p + 4, rct_app_session);
     reply(req, RCT_MSG_ACK, p, sizeof p);
 }
 
@@ -211,6 +216,26 @@ static void do_reset(const rct_frame_t *req)
     reply(req, RCT_MSG_ACK, rsp, 0);
 }
 
+/* What a checkpoint is verified against: the board's session, its sample count since RESET and
+ * the CRC-32 of the weights blob exactly as WEIGHTS_READ serialises it. */
+static void do_digest(const rct_frame_t *req)
+{
+    if (req->n != 0)
+        return nak(req->seq, RCT_NAK_BAD_LENGTH, "digest: takes no payload");
+    uint32_t size = rct_model_weights_size(), crc = 0;
+    uint8_t chunk[32];
+    for (uint32_t off = 0; off < size; off += sizeof chunk) {
+        uint32_t k = size - off < sizeof chunk ? size - off : (uint32_t)sizeof chunk;
+        if (rct_model_weights_read(off, chunk, k) != 0)
+            return nak(req->seq, RCT_NAK_MODEL, "digest: model error");
+        crc = rct_crc32(crc, chunk, k);
+    }
+    rct_put_u32(rsp, rct_app_session);
+    rct_put_u32(rsp + 4, app_samples);
+    rct_put_u32(rsp + 8, crc);
+    rct_link_send(RCT_MSG_ACK, req->seq, rsp, 12);
+}
+
 void rct_app_dispatch(const rct_frame_t *req)
 {
     /* The host is stop-and-wait: a new seq means it got our last response, so only the
@@ -231,6 +256,7 @@ void rct_app_dispatch(const rct_frame_t *req)
     case RCT_MSG_SET_HPARAMS: do_set_hparams(req); break;
     case RCT_MSG_RESET: do_reset(req); break;
     case RCT_MSG_HPARAMS_GET: do_hparams_get(req); break;
+    case RCT_MSG_DIGEST: do_digest(req); break;
 #ifdef RCT_TEST_HOOKS
     case RCT_MSG_FAULT_TEST: {
         /* Jump to an address in the never-executable system region: the fault handler reports. */

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RCT_PROTO_VERSION 2u /* 2: HPARAMS_GET, SET_HPARAMS checks the controller's ranges */
+#define RCT_PROTO_VERSION 3u /* 3: session nonce (HELLO, TRAIN, STATS), DIGEST */
 
 #ifndef RCT_LINK_MAX_PAYLOAD
 #define RCT_LINK_MAX_PAYLOAD 512u /* request/response payload bytes; reported in HELLO */
@@ -28,6 +28,7 @@ enum {
     RCT_MSG_SET_HPARAMS = 0x07,
     RCT_MSG_RESET = 0x08,
     RCT_MSG_HPARAMS_GET = 0x09,
+    RCT_MSG_DIGEST = 0x0A, /* session, samples and CRC-32 of the weights the board holds */
     RCT_MSG_FAULT_TEST = 0x7E, /* only with RCT_TEST_HOOKS: provoke a fault */
     RCT_MSG_ACK = 0x80,
     RCT_MSG_NAK = 0x81,
@@ -45,6 +46,8 @@ enum {
 };
 
 uint16_t rct_crc16(const uint8_t *p, size_t n);
+/* CRC-32/IEEE (zlib.crc32) of p[0..n), continuing from `crc` (0 to start): the weights digest. */
+uint32_t rct_crc32(uint32_t crc, const uint8_t *p, size_t n);
 size_t rct_cobs_encode(const uint8_t *in, size_t n, uint8_t *out);
 /* Decodes in place-safe (out may equal in); returns decoded length or (size_t)-1 if malformed. */
 size_t rct_cobs_decode(const uint8_t *in, size_t n, uint8_t *out);

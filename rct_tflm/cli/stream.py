@@ -36,25 +36,43 @@ from .options import FINITE, out_callback
 @click.option("--split-seed", type=int, default=None,
               help="data split seed (default: the artefact's training seed)")
 @click.option("--timeout", type=FINITE, default=2.0, show_default=True,
-              help="seconds to wait for each answer before retransmitting")
+              help="longest wait for an answer before retransmitting (the wait adapts to the "
+                   "measured answer times, from 0.1 s up to this)")
+@click.option("--retries", type=int, default=4, show_default=True,
+              help="retransmissions of one request before the stream stops")
+@click.option("--max-resets", type=int, default=3, show_default=True,
+              help="board restarts recovered inside the run (restore the last verified "
+                   "checkpoint, continue after it)")
+@click.option("--inject-faults", "inject_faults", default=None, metavar="SPEC",
+              help="test your set-up through a seeded faulty wire: "
+                   "flip=P,drop=P,dup=P,stall=S,resets=N,seed=S (bit flips per byte; frames "
+                   "dropped/duplicated; stalls; board resets)")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def stream_cmd(port: str | None, board: str | None, firmware: str | None, model_path: str,
                data: str, epochs: int, seed: int, out: str, batch: int, lr_shift: int | None,
                period_samples: int | None, checkpoint_every: int, resume: str | None,
-               split_seed: int | None, timeout: float, progress: bool) -> None:
+               split_seed: int | None, timeout: float, retries: int, max_resets: int,
+               inject_faults: str | None, progress: bool) -> None:
     """Train a board on-device over the serial link; checkpoint, evaluate and report."""
     from ..stream import StreamConfig, open_target, prepare, run_stream
     from ..stream.target import check_target
 
+    from ..link.faults import FaultSpec
+
     if timeout <= 0:
         raise UserError(f"--timeout must be positive, got {timeout}")
+    for name, v in (("--retries", retries), ("--max-resets", max_resets)):
+        if not 0 <= v <= 1000:
+            raise UserError(f"{name} must be in 0..1000, got {v}")
+    faults = FaultSpec.parse(inject_faults) if inject_faults is not None else None
     check_target(port, board, firmware)
     cfg = StreamConfig(model=model_path, data=data, out=out, epochs=epochs, seed=seed,
                        batch=batch, lr_shift=lr_shift, period_samples=period_samples,
                        checkpoint_every=checkpoint_every, resume=resume, split_seed=split_seed,
-                       progress=progress)
+                       progress=progress, max_resets=max_resets)
     prep = prepare(cfg, firmware)
-    with open_target(port, board, firmware, prep.dm, timeout=timeout) as link:
+    with open_target(port, board, firmware, prep.dm, timeout=timeout, retries=retries,
+                     faults=faults) as link:
         r = run_stream(prep, link, board or port)
     click.echo(f"{r['target']}: test accuracy {100 * r['test_accuracy_before']:.2f}% -> "
                f"{100 * r['test_accuracy_after']:.2f}% (golden model with the board's weights: "
@@ -63,7 +81,10 @@ def stream_cmd(port: str | None, board: str | None, firmware: str | None, model_
                + "/".join(str(b) for b in r["final_bitwidths"].values()))
     click.echo(f"weights_sha256 {r['weights_sha256']}; wire {r['wire_bytes']} B, protocol "
                f"overhead {100 * r['overhead_fraction']:.1f}% of training traffic, "
-               f"{r['retransmits']} retransmits")
+               f"{r['retransmits']} retransmits, {r['board_resets']} board resets recovered")
+    if "faults_injected" in r:
+        click.echo("faults injected: " + ", ".join(f"{k} {v}" for k, v in
+                                                   r["faults_injected"].items()))
     click.echo(f"wrote {out}/: " + " ".join(r["files"]))
 
 

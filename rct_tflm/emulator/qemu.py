@@ -4,7 +4,9 @@
 `tcp:127.0.0.1:<free port>,server=on,wait=on,nodelay=on` — QEMU holds the guest until the host
 connects, so no early output is lost; nodelay stops Nagle + delayed ACK from adding ~40 ms to
 every small response — and exposes `url = socket://127.0.0.1:<port>` for pyserial.
-No semihosting: the firmware never issues a semihosting call.
+No semihosting: the firmware never issues a semihosting call. The human monitor listens on a
+unix socket in a private folder, so `reset()` can power-cycle the guest (`system_reset`: the
+ELF's sections reload, the firmware boots again with its RAM state gone) as a test would.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,8 +35,9 @@ def qemu_available() -> bool:
     return shutil.which(QEMU) is not None
 
 
-def qemu_command(machine: str, elf: Path, port: int) -> list[str]:
-    return [QEMU, "-M", machine, "-display", "none", "-monitor", "none", "-nodefaults",
+def qemu_command(machine: str, elf: Path, port: int, monitor: Path | None = None) -> list[str]:
+    mon = f"unix:{monitor},server=on,wait=off" if monitor else "none"
+    return [QEMU, "-M", machine, "-display", "none", "-monitor", mon, "-nodefaults",
             "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on", "-kernel", str(elf)]
 
 
@@ -55,12 +59,14 @@ class QemuBoard:
         self.proc: subprocess.Popen | None = None
         self.url = ""
         self.cmd: list[str] = []
+        self._mon_dir: tempfile.TemporaryDirectory | None = None
 
     def start(self, attempts: int = 3) -> str:
         """Start QEMU and wait until its socket listens; retries if the port was taken."""
+        self._mon_dir = tempfile.TemporaryDirectory(prefix="rct-qemu-")
         for _ in range(attempts):
             port = free_port()
-            self.cmd = qemu_command(self.board.qemu_machine, self.elf, port)
+            self.cmd = qemu_command(self.board.qemu_machine, self.elf, port, self._monitor)
             self.proc = spawn_board(self.cmd, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             deadline = time.monotonic() + 10
@@ -84,12 +90,33 @@ class QemuBoard:
             self.proc = None
         return err
 
+    @property
+    def _monitor(self) -> Path:
+        assert self._mon_dir is not None
+        return Path(self._mon_dir.name) / "monitor.sock"
+
+    def reset(self) -> None:
+        """Power-cycle the guest through the QEMU monitor (`system_reset`)."""
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(5)
+            s.connect(str(self._monitor))
+            s.sendall(b"system_reset\n")
+            buf = b""
+            while b"system_reset" not in buf:  # the monitor echoes the command once it ran it
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+
     def stop(self) -> None:
         if self.proc is not None:
             stop_process(self.proc)
             if self.proc.stderr:
                 self.proc.stderr.close()
             self.proc = None
+        if self._mon_dir is not None:
+            self._mon_dir.cleanup()
+            self._mon_dir = None
 
     def __enter__(self) -> "QemuBoard":
         self.start()

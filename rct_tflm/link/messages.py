@@ -1,4 +1,4 @@
-"""Message types and payload layouts of protocol version 2 (docs/protocol.md). Little-endian.
+"""Message types and payload layouts of protocol version 3 (docs/protocol.md). Little-endian.
 
 Mirrors firmware/link/rct_link.h and firmware/app/rct_app.h; docs/protocol.md is the spec.
 """
@@ -7,14 +7,16 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-PROTO_VERSION = 2  # 2: HPARAMS_GET; SET_HPARAMS refuses what the golden controller refuses
+PROTO_VERSION = 3  # 3: the host's session nonce echoed in HELLO, TRAIN and STATS; DIGEST
 
-HELLO, TRAIN, INFER, STATS, WEIGHTS_READ, WEIGHTS_WRITE, SET_HPARAMS, RESET, HPARAMS_GET = range(1, 10)
+(HELLO, TRAIN, INFER, STATS, WEIGHTS_READ, WEIGHTS_WRITE, SET_HPARAMS, RESET, HPARAMS_GET,
+ DIGEST) = range(1, 11)
 FAULT_TEST = 0x7E
 ACK, NAK, FAULT = 0x80, 0x81, 0x82
 NAMES = {HELLO: "HELLO", TRAIN: "TRAIN", INFER: "INFER", STATS: "STATS",
          WEIGHTS_READ: "WEIGHTS_READ", WEIGHTS_WRITE: "WEIGHTS_WRITE", SET_HPARAMS: "SET_HPARAMS",
-         RESET: "RESET", HPARAMS_GET: "HPARAMS_GET", FAULT_TEST: "FAULT_TEST", ACK: "ACK",
+         RESET: "RESET", HPARAMS_GET: "HPARAMS_GET", DIGEST: "DIGEST", FAULT_TEST: "FAULT_TEST",
+         ACK: "ACK",
          NAK: "NAK", FAULT: "FAULT"}
 MUTATING = {TRAIN, WEIGHTS_WRITE, SET_HPARAMS, RESET}
 
@@ -38,14 +40,16 @@ class Hello:
     weights_size: int
     model_hash: bytes
     board: str
+    session: int = 0  # the nonce of the HELLO request, echoed (version 3)
 
-    _FMT = "<BBHHHHI"  # 14 bytes, then the 32-byte hash, u8 name length, name
+    _FMT = "<BBHHHHI"  # 14 bytes, then the 32-byte hash, u8 name length, name, u32 session
 
     def pack(self) -> bytes:
         name = self.board.encode("ascii")[:80]
         return (struct.pack(self._FMT, self.version, self.capabilities, self.max_payload,
                             self.input_size, self.num_classes, self.num_trainable,
-                            self.weights_size) + bytes(self.model_hash) + bytes([len(name)]) + name)
+                            self.weights_size) + bytes(self.model_hash) + bytes([len(name)]) + name
+                + struct.pack("<I", self.session))
 
     @classmethod
     def unpack(cls, p: bytes) -> "Hello":
@@ -57,7 +61,9 @@ class Hello:
             raise ValueError(f"HELLO payload of {len(p)} B with a {p[46]}-byte board name "
                              f"(need {47 + p[46]})")
         name = p[47:47 + p[46]].decode("ascii", "replace")
-        return cls(v, caps, mp, ins, nc, nt, ws, bytes(p[14:46]), name)
+        end = 47 + p[46]
+        session = struct.unpack_from("<I", p, end)[0] if len(p) >= end + 4 else 0
+        return cls(v, caps, mp, ins, nc, nt, ws, bytes(p[14:46]), name, session)
 
     def problem(self) -> str | None:
         """Why these fields cannot describe a working board (None if they can)."""
@@ -65,7 +71,7 @@ class Hello:
             return f"input_size {self.input_size}, num_classes {self.num_classes}"
         if self.max_payload < 16:  # WEIGHTS_WRITE needs 4 B of offset plus data
             return f"max_payload {self.max_payload} B"
-        if self.num_trainable > (self.max_payload - 26) // 10:
+        if self.num_trainable > (self.max_payload - 30) // 10:
             return f"{self.num_trainable} trainable tensors do not fit one STATS answer"
         return None
 
@@ -115,7 +121,8 @@ class HParams:
 
 
 STATS_ROW = "<BbiI"  # per trainable tensor: bits, exp, gavg_q16, saturated (10 bytes)
-STATS_TAIL = "<iIIIII"  # loss_q16, samples, steps, decisions, prng_counter, rx_errors (24 bytes)
+STATS_TAIL = "<iIIIIII"  # loss_q16, samples, steps, decisions, prng_counter, rx_errors, session
+STATS_TAIL_BYTES = struct.calcsize(STATS_TAIL)  # 28
 
 
 @dataclass
@@ -130,19 +137,20 @@ class Stats:
     decisions: int
     prng_counter: int
     rx_errors: int
+    session: int = 0
 
     def pack(self) -> bytes:
         out = struct.pack("<H", len(self.bits))
         for row in zip(self.bits, self.exp, self.gavg_q16, self.saturated):
             out += struct.pack(STATS_ROW, *row)
         return out + struct.pack(STATS_TAIL, self.loss_q16, self.samples, self.steps,
-                                 self.decisions, self.prng_counter, self.rx_errors)
+                                 self.decisions, self.prng_counter, self.rx_errors, self.session)
 
     @classmethod
     def unpack(cls, p: bytes) -> "Stats":
         (t,) = struct.unpack_from("<H", p, 0)
-        if len(p) != 2 + 10 * t + 24:
-            raise ValueError(f"{t} tensors need {2 + 10 * t + 24} B")
+        if len(p) != 2 + 10 * t + STATS_TAIL_BYTES:
+            raise ValueError(f"{t} tensors need {2 + 10 * t + STATS_TAIL_BYTES} B")
         rows = [struct.unpack_from(STATS_ROW, p, 2 + 10 * i) for i in range(t)]
         tail = struct.unpack_from(STATS_TAIL, p, 2 + 10 * t)
         return cls([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
@@ -151,6 +159,26 @@ class Stats:
     @property
     def loss(self) -> float:
         return self.loss_q16 / 65536.0
+
+
+TRAIN_ACK = "<II"  # samples trained since RESET, session
+
+
+@dataclass(frozen=True)
+class Digest:
+    """DIGEST's answer: the session, samples since RESET and zlib.crc32 of the weights blob."""
+    session: int
+    samples: int
+    weights_crc32: int
+
+    _FMT = "<III"
+
+    def pack(self) -> bytes:
+        return struct.pack(self._FMT, self.session, self.samples, self.weights_crc32)
+
+    @classmethod
+    def unpack(cls, p: bytes) -> "Digest":
+        return cls(*struct.unpack(cls._FMT, p))
 
 
 FAULT_FMT = "<BIIIIIII"  # exception number, pc, lr, xpsr, cfsr, hfsr, mmfar, bfar (29 bytes)

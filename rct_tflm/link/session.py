@@ -4,14 +4,25 @@ message.
 
 A request is retried (same seq, so the board recognises the duplicate and does not apply a
 mutating request twice) when no valid response arrives in time, when the response arrives
-corrupt, or when the board answers NAK(crc). A retransmission starts with an extra 0x00 so a
-frame whose delimiter was lost on the wire cannot swallow it.
+corrupt, or when the board answers NAK(crc) — the last two at once, without waiting. A
+retransmission starts with an extra 0x00 so a frame whose delimiter was lost on the wire cannot
+swallow it. The wait adapts to the answer times measured (Karn's rule: first tries only), from
+MIN_TIMEOUT_S up to `timeout`, doubling per retry. Requests that carry many bytes adapt their
+size to the wire: the state-changing ones (TRAIN, WEIGHTS_WRITE) start small and double after
+clean runs, halving when a request needed retries (a retransmission must repeat the same frame,
+or the board could apply part of it twice); the reading ones (WEIGHTS_READ, INFER) start whole and
+are re-asked smaller at once when a try fails.
+
+Every session carries a random nonce (HELLO); the board echoes it in TRAIN, STATS and DIGEST, so
+a board that restarted (its nonce is 0 again) raises BoardReset on its very next answer.
 """
 from __future__ import annotations
 
+import secrets
 import struct
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -20,6 +31,8 @@ from . import messages as m
 from .framing import Frame, FrameDecoder, encode_frame
 
 HELLO_TRY_S = 0.25  # first HELLOs are retried fast: bytes sent while the UART starts are lost
+MIN_TIMEOUT_S = 0.1  # the adaptive wait never goes below this (scheduler jitter of loaded hosts)
+GROW_AFTER = 8  # clean requests before a shrunken request size doubles again
 
 
 class LinkError(UserError):
@@ -37,6 +50,32 @@ class DeviceFault(LinkError):
     """The board crashed and its fault handler reported the fault registers."""
 
 
+class BoardReset(LinkError):
+    """The board answered with another session nonce: it restarted and lost its RAM state."""
+
+
+@dataclass
+class Adaptive:
+    """A request size that halves when a request needed retries and doubles back after
+    GROW_AFTER clean ones (bytes for WEIGHTS_*, samples for TRAIN/INFER), within [low, high];
+    it starts at `size` (0: high)."""
+    low: int
+    high: int
+    size: int = 0
+    clean: int = field(default=0, repr=False)
+
+    def __post_init__(self) -> None:
+        self.size = self.size or self.high
+
+    def update(self, tries: int, step: int = 1) -> None:
+        if tries > 1:
+            self.size, self.clean = max(self.low, self.size // 2 // step * step or step), 0
+        else:
+            self.clean += 1
+            if self.clean >= GROW_AFTER:
+                self.size, self.clean = min(self.high, self.size * 2), 0
+
+
 @dataclass
 class LinkCounters:
     tx_bytes: int = 0  # bytes written to the port (frames incl. COBS, CRC and delimiters)
@@ -47,6 +86,8 @@ class LinkCounters:
     rx_payload: int = 0
     retransmits: int = 0
     bad_frames: int = 0  # frames from the board that failed CRC/COBS
+    naks_crc: int = 0  # our frames the board received corrupt
+    timeouts: int = 0  # tries that got no valid answer in time
 
     @property
     def wire_bytes(self) -> int:
@@ -71,6 +112,11 @@ class Link:
         self._pending: list[Frame] = []
         self._seq = 0
         self.hello_info: m.Hello | None = None
+        self.session = 0  # this session's nonce (HELLO)
+        self.rtt: float | None = None  # smoothed answer time of first tries, seconds
+        self.last_tries = 0
+        # request sizes that adapt to the wire (Adaptive), set by HELLO
+        self.read_size = self.write_size = self.train_size = self.infer_size = None
 
     # -- transport -------------------------------------------------------------------------
     def _next_frame(self, deadline: float) -> Frame | str | None:
@@ -94,6 +140,12 @@ class Link:
         self.counters.rx_payload += len(f.payload)
         return f
 
+    def _wait(self, attempt: int) -> float:
+        """How long to wait for an answer to try `attempt` (0-based)."""
+        base = self.timeout if self.rtt is None else min(self.timeout, max(MIN_TIMEOUT_S,
+                                                                             4 * self.rtt + 0.05))
+        return min(self.timeout, base * 2 ** attempt)
+
     def request(self, msg_type: int, payload: bytes = b"", timeout: float | None = None,
                 tries: int | None = None) -> bytes:
         """Send one request and return the ACK payload; retransmit on loss or corruption."""
@@ -102,8 +154,8 @@ class Link:
         self._seq = (self._seq + 1) % 0xFF  # 0xFF is the board's "unknown seq" in NAK(crc)
         seq = self._seq
         frame = encode_frame(msg_type, seq, payload)
-        timeout = self.timeout if timeout is None else timeout
         tries = self.retries + 1 if tries is None else tries
+        naks = bad = lost = 0
         for attempt in range(tries):
             wire = frame if attempt == 0 else b"\x00" + frame
             if attempt:
@@ -115,28 +167,45 @@ class Link:
             self.counters.tx_bytes += len(wire)
             self.counters.tx_frames += 1
             self.counters.tx_payload += len(payload)
-            deadline = time.monotonic() + timeout
+            sent = time.monotonic()
+            deadline = sent + (self._wait(attempt) if timeout is None else timeout)
             while True:
                 f = self._next_frame(deadline)
-                if f is None or f == "bad":
-                    break  # lost or corrupt response: retransmit (the board deduplicates)
+                if f is None:
+                    lost += 1
+                    self.counters.timeouts += 1
+                    break  # lost request or response: retransmit (the board deduplicates)
+                if f == "bad":
+                    bad += 1
+                    break  # a corrupt response: retransmit at once
                 if f.type == m.FAULT:
                     raise DeviceFault(f"the board at {self.url} crashed: "
                                       f"{m.fault_text(f.payload)}; reset it and check the "
                                       f"firmware (this is a firmware bug, not a link error)")
                 if f.type == m.NAK and f.payload[:1] == bytes([m.NAK_CRC]):
-                    break  # our frame arrived corrupt: retransmit
+                    naks += 1
+                    self.counters.naks_crc += 1
+                    break  # our frame arrived corrupt: retransmit at once
                 if f.seq != seq:
                     continue  # a stale response to an earlier request
                 if f.type == m.ACK:
+                    if attempt == 0 and timeout is None:  # Karn: only unambiguous samples
+                        took = time.monotonic() - sent
+                        self.rtt = took if self.rtt is None else 0.8 * self.rtt + 0.2 * took
+                    self.last_tries = attempt + 1
                     return f.payload
                 if f.type == m.NAK:
                     raise NakError(msg_type, f.payload[0] if f.payload else 0,
                                    f.payload[1:].decode("ascii", "replace"))
                 # anything else (e.g. our own frame echoed back) is not an answer
-        raise LinkError(f"no answer from the board at {self.url} to {m.NAMES.get(msg_type, msg_type)} "
-                        f"({tries} tries, {timeout:g} s each); check the port, that the "
-                        f"firmware is running, and that nothing else holds the port")
+        what = m.NAMES.get(msg_type, msg_type)
+        if lost == tries:
+            raise LinkError(f"no answer from the board at {self.url} to {what} ({tries} tries, "
+                            f"up to {self.timeout:g} s each); check the port, that the firmware "
+                            f"is running, and that nothing else holds the port")
+        raise LinkError(f"no valid answer from the board at {self.url} to {what} in {tries} "
+                        f"tries: {naks} NAKs for CRC errors, {bad} corrupt answers, {lost} "
+                        f"timeouts; the wire is too noisy: raise --retries or fix the cabling")
 
     def _broken(self, e: OSError) -> LinkError:
         return LinkError(f"the link to the board at {self.url} broke ({e}); check the cable "
@@ -146,7 +215,9 @@ class Link:
     def hello(self, expected_hash: bytes | None = None) -> m.Hello:
         """Start the session (the board forgets its duplicate cache) and check the model."""
         total = self.timeout * (self.retries + 1)
-        p = self.request(m.HELLO, timeout=min(HELLO_TRY_S, self.timeout),
+        nonce = secrets.randbits(32) | 1  # never 0, the nonce of a board that just booted
+        p = self.request(m.HELLO, struct.pack("<I", nonce),
+                         timeout=min(HELLO_TRY_S, self.timeout),
                          tries=max(1, int(total / min(HELLO_TRY_S, self.timeout))))
         try:
             h = m.Hello.unpack(p)
@@ -161,23 +232,61 @@ class Link:
         if problem:
             raise LinkError(f"the board at {self.url} sent a bad HELLO ({problem}); rebuild "
                             f"the firmware with this rct_tflm (`rct-tflm build`)")
+        if h.session != nonce:
+            raise LinkError(f"the board at {self.url} answered HELLO with session "
+                            f"0x{h.session:08x}, not ours (0x{nonce:08x}); is another host "
+                            f"talking to it?")
         if expected_hash is not None and bytes(expected_hash) != h.model_hash:
             raise LinkError(f"model mismatch: the board runs model {h.model_hash.hex()[:16]}…, "
                             f"--model is {bytes(expected_hash).hex()[:16]}…; build and flash "
                             f"the firmware for this model (`rct-tflm build --model ART`)")
-        self.hello_info = h
+        self.hello_info, self.session = h, nonce
+        per = self._samples_per_frame(h, 1)
+        self.read_size = Adaptive(16, h.max_payload)
+        self.write_size = Adaptive(16, h.max_payload - 4, 64)
+        self.train_size = Adaptive(1, max(per, 1), 1)
+        self.infer_size = Adaptive(1, 255)
         return h
+
+    def _shrinking(self, msg_type: int, payload_for: Callable[[int], bytes], size: Adaptive,
+                   want: int) -> tuple[int, bytes]:
+        """A reading request for `n <= want` units, asked again smaller whenever a try fails
+        (new seq: nothing changes state); at the smallest size it gets the whole retry budget.
+        Returns (n, answer)."""
+        while True:
+            n = min(size.size, want)
+            shrinkable = n > size.low
+            try:
+                p = self.request(msg_type, payload_for(n), tries=2 if shrinkable else None)
+            except (NakError, DeviceFault):
+                raise
+            except LinkError:
+                if not shrinkable:
+                    raise
+                size.update(2)
+                continue
+            size.update(self.last_tries)
+            return n, p
+
+    def _same_session(self, what: str, session: int) -> None:
+        if session != self.session:
+            raise BoardReset(f"the board at {self.url} restarted: its {what} answer carries "
+                             f"session 0x{session:08x}, this session is 0x{self.session:08x}")
 
     def _need_hello(self) -> m.Hello:
         if self.hello_info is None:
             self.hello()
         return self.hello_info
 
+    @staticmethod
+    def _samples_per_frame(h: m.Hello, batch: int) -> int:
+        per = min(255, (h.max_payload - 2) // (h.input_size + 1))
+        return per - per % batch
+
     def samples_per_frame(self, batch: int = 1) -> int:
         """Most samples one TRAIN frame carries: a multiple of `batch`, at most 255."""
         h = self._need_hello()
-        per = min(255, (h.max_payload - 2) // (h.input_size + 1))
-        per -= per % batch
+        per = self._samples_per_frame(h, batch)
         if per == 0:
             raise UserError(f"a micro-batch of {batch} samples does not fit one frame "
                             f"({h.max_payload} B payload, {h.input_size + 1} B per sample); "
@@ -190,15 +299,24 @@ class Link:
         labels = np.asarray(labels, dtype=np.uint8)
         x = np.ascontiguousarray(x, dtype=np.int8).reshape(len(labels), -1)
         payload = bytes([batch, len(labels)]) + x.tobytes() + labels.tobytes()
-        return self._parse(lambda p: struct.unpack("<I", p)[0], self.request(m.TRAIN, payload),
-                           "TRAIN")
+        done, session = self._parse(lambda p: struct.unpack(m.TRAIN_ACK, p),
+                                    self.request(m.TRAIN, payload), "TRAIN")
+        self._same_session("TRAIN", session)
+        return done
 
     def train(self, x: np.ndarray, labels: np.ndarray, batch: int = 1) -> int:
-        """Train on `x` (n, input_size) int8 in as few frames as fit; returns the board's count."""
-        per = self.samples_per_frame(batch)
-        done = 0
-        for s in range(0, len(labels), per):
-            done = self.train_frame(x[s:s + per], labels[s:s + per], batch)
+        """Train on `x` (n, input_size) int8 in frames of an adaptive size (whole micro-batches,
+        fewer samples while tries fail); returns the board's count."""
+        self._need_hello()
+        size = self.train_size
+        size.high = self.samples_per_frame(batch)
+        size.size = min(max(size.size - size.size % batch, batch), size.high)
+        done, s = 0, 0
+        while s < len(labels):
+            n = size.size
+            done = self.train_frame(x[s:s + n], labels[s:s + n], batch)
+            size.update(self.last_tries, batch)
+            s += n
         return done
 
     def infer(self, x: np.ndarray, logits: bool = False):
@@ -206,11 +324,16 @@ class Link:
         h = self._need_hello()
         x = np.ascontiguousarray(x, dtype=np.int8).reshape(-1, h.input_size)
         per_sample = max(h.input_size, 1 + (4 * h.num_classes if logits else 0))
-        per = max(1, min(255, (h.max_payload - 2) // per_sample))
+        size = self.infer_size
+        size.high = max(1, min(255, (h.max_payload - 2) // per_sample))
+        size.size = min(size.size, size.high)
         classes, lg = [], []
-        for s in range(0, len(x), per):
-            xs = x[s:s + per]
-            p = self.request(m.INFER, bytes([len(xs), int(logits)]) + xs.tobytes())
+        s = 0
+        while s < len(x):
+            n, p = self._shrinking(m.INFER, lambda k: bytes([k, int(logits)])
+                                   + x[s:s + k].tobytes(), size, len(x) - s)
+            xs = x[s:s + n]
+            s += n
             want = len(xs) * (1 + (4 * h.num_classes if logits else 0))
             if len(p) != want:
                 raise self._bad("INFER", p, f"expected {want} B for {len(xs)} samples")
@@ -233,6 +356,7 @@ class Link:
         odd = [b for b in s.bits if not 2 <= b <= 16]  # the controller keeps bits in 2..16
         if odd:
             raise self._bad("STATS", p, f"bitwidth {odd[0]} outside 2..16")
+        self._same_session("STATS", s.session)
         return s
 
     def hparams(self) -> m.HParams:
@@ -254,12 +378,19 @@ class Link:
             raise LinkError(f"the board at {self.url} answered {what} with {len(p)} bytes that "
                             f"do not parse ({e}); rebuild the firmware with this rct_tflm") from None
 
+    def digest(self) -> m.Digest:
+        """The board's session, samples since RESET and CRC-32 of the weights it holds."""
+        self._need_hello()
+        d = self._parse(m.Digest.unpack, self.request(m.DIGEST), "DIGEST")
+        self._same_session("DIGEST", d.session)
+        return d
+
     def weights_read(self) -> bytes:
         h = self._need_hello()
         out = bytearray()
         while len(out) < h.weights_size:
-            n = min(h.max_payload, h.weights_size - len(out))
-            p = self.request(m.WEIGHTS_READ, struct.pack("<IH", len(out), n))
+            n, p = self._shrinking(m.WEIGHTS_READ, lambda k: struct.pack("<IH", len(out), k),
+                                   self.read_size, h.weights_size - len(out))
             if len(p) != n:  # a short answer would loop forever (an empty one) or misalign
                 raise self._bad("WEIGHTS_READ", p, f"asked for {n} B at offset {len(out)}")
             out += p
@@ -270,9 +401,12 @@ class Link:
         if len(data) != h.weights_size:
             raise UserError(f"checkpoint holds {len(data)} B of weights, the board's model needs "
                             f"{h.weights_size} B; use a checkpoint of this model")
-        chunk = h.max_payload - 4
-        for off in range(0, len(data), chunk):
-            self.request(m.WEIGHTS_WRITE, struct.pack("<I", off) + data[off:off + chunk])
+        off = 0
+        while off < len(data):
+            n = self.write_size.size
+            self.request(m.WEIGHTS_WRITE, struct.pack("<I", off) + data[off:off + n])
+            self.write_size.update(self.last_tries)
+            off += n
 
     def set_hparams(self, hp: m.HParams) -> None:
         problem = hp.problem()

@@ -90,17 +90,27 @@ class HostFirmware:
         master, slave = pty.openpty()
         tty.setraw(slave)
         tty.setraw(master)
-        self.proc = spawn_board([str(self.exe)], stdin=master, stdout=master,
-                                stderr=subprocess.DEVNULL, close_fds=True)
-        os.close(master)
-        self._slave = slave  # held open so the pty survives until we close it
+        self._master, self._slave = master, slave  # held open: the pty outlives a restart
+        self._spawn()
         self.url = os.ttyname(slave)
         return self.url
+
+    def _spawn(self) -> None:
+        self.proc = spawn_board([str(self.exe)], stdin=self._master, stdout=self._master,
+                                stderr=subprocess.DEVNULL, close_fds=True)
+
+    def reset(self) -> None:
+        """A power cycle: the process is killed and started again on the same pty."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+        self._spawn()
 
     def stop(self) -> None:
         if self.proc is not None:
             stop_process(self.proc)
             self.proc = None
+            os.close(self._master)
             os.close(self._slave)
 
     def __enter__(self) -> "HostFirmware":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 import time
+import zlib
 from dataclasses import replace
 
 import numpy as np
@@ -68,6 +69,12 @@ class GoldenDevice:
     def _boot(self) -> None:
         self._model_init(BOOT_SEED)
         self._last = None
+        self.session = 0
+
+    def reboot(self) -> None:
+        """A power cycle: RAM lost (model, session, duplicate cache, half-received frames)."""
+        self._buf, self._overflow = bytearray(), False
+        self._boot()
 
     def _model_init(self, seed: int) -> None:
         self.engine.cfg = self.base_cfg
@@ -96,7 +103,7 @@ class GoldenDevice:
                        [int(e.last_gavg[n]) for n in self.model.trainable],
                        [t.saturated_count() for t in ts], int(e.last_loss_q16), e.samples,
                        e.steps, self.decisions_before + len(e.ctrl.log), e.rng.counter,
-                       self.rx_errors)
+                       self.rx_errors, self.session)
 
     def _locate(self, off: int) -> tuple[int, int]:
         for k, t in enumerate(self.engine.trainable_tensors()):
@@ -160,7 +167,8 @@ class GoldenDevice:
         handler = {m.HELLO: self._hello, m.TRAIN: self._train, m.INFER: self._infer,
                    m.STATS: self._stats, m.WEIGHTS_READ: self._weights_read_msg,
                    m.WEIGHTS_WRITE: self._weights_write_msg, m.SET_HPARAMS: self._set_hparams_msg,
-                   m.RESET: self._reset, m.HPARAMS_GET: self._hparams_get}.get(t)
+                   m.RESET: self._reset, m.HPARAMS_GET: self._hparams_get,
+                   m.DIGEST: self._digest}.get(t)
         if handler is None:
             self._nak(seq, m.NAK_UNKNOWN, "unknown message type")
         else:
@@ -168,9 +176,10 @@ class GoldenDevice:
 
     def _hello(self, t: int, seq: int, p: bytes) -> None:
         mdl = self.model
+        self.session = struct.unpack_from("<I", p)[0] if len(p) >= 4 else 0
         h = m.Hello(m.PROTO_VERSION, m.CAP_TRAIN | m.CAP_INFER | m.CAP_WEIGHTS,
                     self.max_payload, mdl.input_size, mdl.num_classes, len(mdl.trainable),
-                    len(self.engine.weights_blob()), self.model_hash, self.board)
+                    len(self.engine.weights_blob()), self.model_hash, self.board, self.session)
         self._last = None
         self._send(m.ACK, seq, h.pack())
 
@@ -194,7 +203,7 @@ class GoldenDevice:
         for s in range(0, count, batch):
             self.engine.train_step(x[s:s + batch], labels[s:s + batch].astype(np.int64))
             self.app_samples += batch
-        self._reply(t, seq, struct.pack("<I", self.app_samples & 0xFFFFFFFF))
+        self._reply(t, seq, struct.pack(m.TRAIN_ACK, self.app_samples & 0xFFFFFFFF, self.session))
 
     def _infer(self, t: int, seq: int, p: bytes) -> None:
         n_in, nc = self.model.input_size, self.model.num_classes
@@ -252,6 +261,12 @@ class GoldenDevice:
             return self._nak_cached(t, seq, m.NAK_BAD_LENGTH, "reset: need seed u32")
         self._model_init(struct.unpack("<I", p)[0])
         self._reply(t, seq)
+
+    def _digest(self, t: int, seq: int, p: bytes) -> None:
+        if p:
+            return self._nak(seq, m.NAK_BAD_LENGTH, "digest: takes no payload")
+        crc = zlib.crc32(self.engine.weights_blob())
+        self._send(m.ACK, seq, m.Digest(self.session, self.app_samples, crc).pack())
 
     def _hparams_get(self, t: int, seq: int, p: bytes) -> None:
         if p:

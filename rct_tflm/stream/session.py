@@ -21,8 +21,10 @@ weights and bitwidth history as a run that never stopped.
 """
 from __future__ import annotations
 
+import copy
 import sys
 import time
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -33,8 +35,9 @@ from ..artefact import ModelArtefact
 from ..data import Dataset, f1_score, load_dataset
 from ..errors import UserError
 from ..fixedpoint.engine import bitwidth_history, parse_weights_blob, quantise_inputs, weights_sha256
-from ..link import Link, LinkError
+from ..link import BoardReset, Link, LinkError
 from ..link import messages as msg
+from ..link.faults import FaultyPort
 from . import stream_plots
 from ..formats.atomic import write_json
 from ..formats.checkpoint import check_compatible, load_checkpoint, save_checkpoint
@@ -62,6 +65,7 @@ class StreamConfig:
     split_seed: int | None = None  # None: the artefact's training seed (its held-out split)
     stats_every: int = 4  # TRAIN frames between STATS polls (progress bar, loss trace)
     progress: bool = True
+    max_resets: int = 3  # board restarts recovered inside one run (then it stops)
 
 
 @dataclass
@@ -211,6 +215,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
                 "seed": cfg.seed, "batch": cfg.batch, "hparams": _hp_json(hp)}
     ck_path = out / CHECKPOINT
     stride = sched.checkpoint_stride(cfg.checkpoint_every)
+    faults = link.port if isinstance(link.port, FaultyPort) else None
 
     if prep.resume:
         ck, blob = prep.resume
@@ -219,12 +224,10 @@ def run_stream(prep: Prepared, link: Link, target: str,
         if start > sched.total or start % sched.period:
             raise UserError(f"checkpoint {cfg.resume} is at sample {start}, not a period "
                             f"boundary inside this run of {sched.total} samples")
-        link.set_hparams(replace(hp, seed=segment_seed(cfg.seed, start // sched.period)))
-        link.weights_write(blob)
-        if link.weights_read() != blob:
-            raise LinkError(f"the board at {link.url} did not keep the checkpoint's weights")
+        _restore(link, hp, sched, start, blob, cfg.seed)
         rec = _Record.from_json(ck["record"])
         last_ck: tuple[int, Path] | None = (start, Path(cfg.resume))
+        good = _Good(start, _Record.from_json(ck["record"]), blob)
     else:
         start = 0
         link.set_hparams(hp)
@@ -232,60 +235,88 @@ def run_stream(prep: Prepared, link: Link, target: str,
         rec = _Record({n: (t.bits, t.exp) for n, t in zip(names, parse_weights_blob(blob0, like))},
                       before=before)
         last_ck = None
+        good = _Good(0, copy.deepcopy(rec), None)
 
     # From here on --out is written: stream.json only once this run has finished; a fresh
     # run drops the checkpoint of the finished run it replaces (prepare() refused unfinished).
     (out / RESULT).unlink(missing_ok=True)
     if not prep.resume:
         ck_path.unlink(missing_ok=True)
-    cur = dict(rec.initial)
-    for s, n, b, e in rec.changes:
-        cur[n] = (b, e)
+    if faults is not None:
+        faults.plan_resets(sched.total - start)
     order = sched.order()
     x, y = prep.x_train, prep.y_train
     c = link.counters
     t0 = time.monotonic()
     t_base = rec.throughput_trace[-1][0] if rec.throughput_trace else 0.0
     train_wire, input_bytes = 0, 0
+    resets = 0
+    origin = start  # where the board's sample count (since its last RESET) starts
     bar = tqdm(total=sched.total, initial=start, unit="sample", disable=not cfg.progress,
                dynamic_ncols=True, desc=f"stream {target}")
+    pos = start
     try:
-        for i, (a, b) in enumerate(sched.frames(start)):
-            idx = order[a:b]
-            w = c.wire_bytes
-            done = link.train_frame(x[idx], y[idx], cfg.batch)
-            train_wire += c.wire_bytes - w
-            input_bytes += (b - a) * x.shape[1]  # the inputs; labels count as overhead
-            if done != b - start:
-                raise LinkError(f"the board counted {done} samples since the stream (re)started, "
-                                f"the host sent {b - start}: a TRAIN frame was lost or applied "
-                                f"twice")
-            bar.update(b - a)
-            boundary = sched.at_boundary(b)
-            if boundary or (i + 1) % cfg.stats_every == 0 or b == sched.total:
-                st = link.stats()
-                for k, n in enumerate(names):
-                    if (st.bits[k], st.exp[k]) != cur[n]:
-                        cur[n] = (st.bits[k], st.exp[k])
-                        rec.changes.append((b, n, st.bits[k], st.exp[k]))
-                rec.loss_trace.append((b, st.loss))
-                rec.throughput_trace.append((t_base + time.monotonic() - t0, b,
-                                             rec.wire_bytes + c.wire_bytes))
-                bar.set_postfix_str(f"loss {st.loss:.3f} bits "
-                                    + "/".join(str(cur[n][0]) for n in names), refresh=False)
-                if on_poll:
-                    on_poll(b, st)
-            if boundary and stride and b % stride == 0:
-                snap = _Record(**{**rec.__dict__})
-                snap.wire_bytes += c.wire_bytes
-                snap.payload_bytes += c.payload_bytes
-                snap.train_wire_bytes += train_wire
-                snap.input_bytes += input_bytes
-                snap.retransmits += c.retransmits
-                save_checkpoint(ck_path, {**identity, "samples_done": b, "epochs": cfg.epochs,
-                                          "total_samples": sched.total,
-                                          "record": snap.to_json()}, link.weights_read())
-                last_ck = (b, ck_path)
+        while pos < sched.total:
+            try:
+                cur = _bits_now(rec)
+                for i, (a, b) in enumerate(sched.frames(pos)):
+                    idx = order[a:b]
+                    w = c.wire_bytes
+                    done = link.train(x[idx], y[idx], cfg.batch)
+                    train_wire += c.wire_bytes - w
+                    input_bytes += (b - a) * x.shape[1]  # the inputs; labels count as overhead
+                    if done != b - origin:
+                        raise LinkError(f"the board counted {done} samples since the stream "
+                                        f"(re)started, the host sent {b - origin}: a TRAIN frame "
+                                        f"was lost or applied twice")
+                    bar.update(b - a)
+                    pos = b
+                    boundary = sched.at_boundary(b)
+                    if boundary or (i + 1) % cfg.stats_every == 0 or b == sched.total:
+                        st = link.stats()
+                        for k, n in enumerate(names):
+                            if (st.bits[k], st.exp[k]) != cur[n]:
+                                cur[n] = (st.bits[k], st.exp[k])
+                                rec.changes.append((b, n, st.bits[k], st.exp[k]))
+                        rec.loss_trace.append((b, st.loss))
+                        rec.throughput_trace.append((t_base + time.monotonic() - t0, b,
+                                                     rec.wire_bytes + c.wire_bytes))
+                        bar.set_postfix_str(f"loss {st.loss:.3f} bits "
+                                            + "/".join(str(cur[n][0]) for n in names),
+                                            refresh=False)
+                        if on_poll:
+                            on_poll(b, st)
+                    if boundary and stride and b % stride == 0:
+                        blob = _verified_weights(link, b - origin)
+                        snap = _Record(**{**rec.__dict__})
+                        snap.wire_bytes += c.wire_bytes
+                        snap.payload_bytes += c.payload_bytes
+                        snap.train_wire_bytes += train_wire
+                        snap.input_bytes += input_bytes
+                        snap.retransmits += c.retransmits
+                        save_checkpoint(ck_path, {**identity, "samples_done": b,
+                                                  "epochs": cfg.epochs,
+                                                  "total_samples": sched.total,
+                                                  "record": snap.to_json()}, blob)
+                        last_ck = (b, ck_path)
+                        good = _Good(b, copy.deepcopy(rec), blob)
+            except BoardReset as e:
+                resets += 1
+                if resets > cfg.max_resets:
+                    raise LinkError(f"{e}; {cfg.max_resets} resets recovered already "
+                                    f"(--max-resets)") from None
+                bar.write(f"{e}: restoring the state at sample {good.samples} "
+                          f"(reset {resets} of at most {cfg.max_resets})")
+                link.hello(dm.hash)
+                link.reset(cfg.seed)
+                if good.blob is None:
+                    link.set_hparams(hp)
+                    _check_restored(link, None)
+                else:
+                    _restore(link, hp, sched, good.samples, good.blob, cfg.seed)
+                rec = copy.deepcopy(good.rec)
+                bar.update(good.samples - pos)
+                pos = origin = good.samples
     except (LinkError, KeyboardInterrupt) as e:
         bar.close()
         hint = (f"training state up to sample {last_ck[0]} is saved: resume with --resume "
@@ -327,7 +358,10 @@ def run_stream(prep: Prepared, link: Link, target: str,
         "wire_bytes": wire, "payload_bytes": rec.payload_bytes + c.payload_bytes,
         "train_wire_bytes": train_wire_total, "input_bytes": input_total,
         "overhead_fraction": 1 - input_total / train_wire_total if train_wire_total else 0.0,
-        "retransmits": rec.retransmits + c.retransmits,
+        "retransmits": rec.retransmits + c.retransmits, "board_resets": resets,
+        **({"faults_injected": faults.counts()} if faults is not None else {}),
+        "link_errors": {"naks_crc": c.naks_crc, "corrupt_answers": c.bad_frames,
+                        "timeouts": c.timeouts},
         "device": {"loss": final.loss, "steps": final.steps, "decisions": final.decisions,
                    "prng_counter": final.prng_counter, "rx_errors": final.rx_errors},
         "loss_trace": [list(t) for t in rec.loss_trace],
@@ -340,6 +374,54 @@ def run_stream(prep: Prepared, link: Link, target: str,
     result["files"] = [RESULT, TRAINED, *stream_plots.write_plots(result, out)]
     write_json(out / RESULT, result)
     return result
+
+
+@dataclass
+class _Good:
+    """The last state known good on the board: a verified checkpoint (or the start)."""
+    samples: int
+    rec: "_Record"
+    blob: bytes | None  # None: the start of a fresh run (RESET state)
+
+
+def _bits_now(rec: "_Record") -> dict[str, tuple[int, int]]:
+    cur = dict(rec.initial)
+    for _, n, b, e in rec.changes:
+        cur[n] = (b, e)
+    return cur
+
+
+def _verified_weights(link: Link, samples: int) -> bytes:
+    """The weights for a checkpoint, read and then confirmed by the board's own DIGEST: same
+    session (no restart since), the expected sample count, the CRC-32 of what was read. Any
+    doubt raises (BoardReset: recovered; LinkError: the run stops) before anything is written."""
+    blob = link.weights_read()
+    d = link.digest()
+    if d.samples != samples:
+        raise LinkError(f"the board reports {d.samples} samples since the stream (re)started at "
+                        f"the checkpoint, the host sent {samples}; no checkpoint written")
+    if d.weights_crc32 != zlib.crc32(blob):
+        raise LinkError(f"the weights read from the board do not match its own digest "
+                        f"(CRC-32 0x{d.weights_crc32:08x} vs 0x{zlib.crc32(blob):08x}); no "
+                        f"checkpoint written")
+    return blob
+
+
+def _check_restored(link: Link, blob: bytes | None) -> None:
+    d = link.digest()
+    if d.samples != 0 or (blob is not None and d.weights_crc32 != zlib.crc32(blob)):
+        raise LinkError(f"the board at {link.url} did not keep the checkpoint's weights "
+                        f"(digest after restoring: {d.samples} samples, CRC-32 "
+                        f"0x{d.weights_crc32:08x})")
+
+
+def _restore(link: Link, hp: msg.HParams, sched: Schedule, start: int, blob: bytes,
+             seed: int) -> None:
+    """A RESET board set to the checkpoint at `start`: its boundary's PRNG segment, the weights,
+    verified by the board's DIGEST."""
+    link.set_hparams(replace(hp, seed=segment_seed(seed, start // sched.period)))
+    link.weights_write(blob)
+    _check_restored(link, blob)
 
 
 def _qt(bits: int, exp: int):

@@ -14,6 +14,7 @@ from ..boards import HOST, get_board
 from ..errors import UserError
 from ..firmware_build import built_for
 from ..link import HostFirmware, Link, open_port
+from ..link.faults import FaultSpec, FaultyPort
 from .device_model import DeviceModel
 
 GOLDEN = "golden"
@@ -44,15 +45,22 @@ def check_target(port: str | None, board: str | None, firmware: str | None) -> N
 @contextmanager
 def open_target(port: str | None = None, board: str | None = None,
                 firmware: str | None = None, dm: DeviceModel | None = None,
-                timeout: float = 2.0, retries: int = 4) -> Iterator[Link]:
+                timeout: float = 2.0, retries: int = 4,
+                faults: FaultSpec | None = None) -> Iterator[Link]:
+    """`faults`: put a seeded fault-injecting proxy between host and board (resets need a
+    board rct-tflm started: QEMU, the host build or golden)."""
     check_target(port, board, firmware)
+    if faults is not None and faults.resets and port:
+        raise UserError("--inject-faults resets=N needs a board rct-tflm starts (--board qemu-*, "
+                        "host or golden); a board on --port cannot be reset from here")
     runner = None
     try:
         if board == GOLDEN:
             from .golden import GoldenDevice
             if dm is None:
                 raise UserError("--board golden needs the model (--model)")
-            link = Link(GoldenDevice(dm.art, dm.cfg), GOLDEN, timeout=timeout, retries=retries)
+            dev = GoldenDevice(dm.art, dm.cfg)
+            raw, url, reboot = dev, GOLDEN, dev.reboot
         else:
             if board == HOST:
                 runner = HostFirmware(firmware)
@@ -60,7 +68,12 @@ def open_target(port: str | None = None, board: str | None = None,
                 from ..emulator.qemu import QemuBoard
                 runner = QemuBoard(board, firmware)
             url = runner.start() if runner else port
-            link = Link(open_port(url), url, timeout=timeout, retries=retries)
+            raw, reboot = open_port(url), (runner.reset if runner else None)
+        if faults is not None:
+            raw = FaultyPort(raw, seed=faults.seed, flip=faults.flip, drop_frames=faults.drop,
+                             dup_frames=faults.dup, stall=faults.stall, on_reset=reboot,
+                             resets=faults.resets)
+        link = Link(raw, url, timeout=timeout, retries=retries)
         try:
             yield link
         finally:
