@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .artefact import PARAM_KINDS, ModelArtefact
+from .artefact import ModelArtefact
 from .boards import DEFAULT_BOARD, get_board
 from .codegen.layout import build_layout
 from .codegen.render import state_bytes
 from .errors import UserError
 from .fixedpoint.engine import EngineConfig
-from .program import lower
+from .program import kinds, lower
 
 PLAN_VERSION = 1
 # RAM the firmware needs besides the model: stack (firmware_build.STACK_BYTES), link frame
@@ -43,7 +43,7 @@ def partition(art: ModelArtefact, board: str = DEFAULT_BOARD, trainable_layers: 
     by_kind: dict[str, int] = {}
     for buf in lay.buffers:
         by_kind[buf.kind] = by_kind.get(buf.kind, 0) + buf.size
-    param_layers = [l for l in art.layers if l.kind in PARAM_KINDS]
+    param_layers = [l for l in art.layers if kinds.params(l.kind)]
     train_set = set(m.trainable)
     plan: dict[str, Any] = {
         "version": PLAN_VERSION, "board": b.name, "max_batch": cfg.max_batch,

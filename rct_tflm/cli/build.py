@@ -68,10 +68,10 @@ def build_cmd(board: str, model_path: str | None, generated: str | None, out: st
         manifest = build_firmware(board, generated, dest, defines, flash_budget, ram_budget,
                                   kernels)
     else:
-        from ..artefact import ModelArtefact
+        from ..program import load_artefact
         from ..firmware_build import build_artefact
         cfg = engine_config({**kw, "seed": seed}, max_batch)
-        manifest = build_artefact(board, ModelArtefact.load(model_path), dest, cfg,
+        manifest = build_artefact(board, load_artefact(model_path), dest, cfg,
                                   kw["trainable_layers"], kw["frozen_layers"],
                                   ram_budget_for(board, ram_budget), flash_budget, defines,
                                   Path(model_path).stem, kernels)

@@ -37,11 +37,11 @@ def memory_table(report: dict) -> str:
 def generate_cmd(model_path: str, out: str, board: str | None, ram_budget: int | None,
                  **kw: Any) -> None:
     """Generate the C99 project (model tables, static memory plan, schedules) for a model."""
-    from ..artefact import ModelArtefact
+    from ..program import load_artefact
     from ..codegen import generate
     budget = ram_budget_for(board, ram_budget)
     cfg = engine_config(kw, kw["max_batch"])
-    art = ModelArtefact.load(model_path)
+    art = load_artefact(model_path)
     rep = generate(art, out, cfg, kw["trainable_layers"], kw["frozen_layers"], ram_budget=budget,
                    artefact_name=str(model_path))
     click.echo(memory_table(rep))

@@ -36,7 +36,7 @@ from .outdir import staged_out
 def profile_cmd(model_path: str, board: str, out: str, data_spec: str | None, steps: int,
                 boundary: bool, kernels: str, seed: int, **kw: Any) -> None:
     """Count the instructions of each kernel call of a training step and an inference."""
-    from ..artefact import ModelArtefact
+    from ..program import load_artefact
     from ..profile import report
     from ..profile.run import build, cortex_m_board, profile_firmware
 
@@ -47,7 +47,7 @@ def profile_cmd(model_path: str, board: str, out: str, data_spec: str | None, st
     if not Path(model_path).is_file():
         raise UserError(f"--model {model_path} does not exist; give a model artefact (.rct) "
                         f"from `rct-tflm train`")
-    art = ModelArtefact.load(model_path)
+    art = load_artefact(model_path)
     cfg = engine_config({**kw, "seed": seed}, 1)
     x = y = None
     if data_spec:

@@ -28,7 +28,7 @@ from ..data import Dataset, load_dataset, run_order
 from ..errors import UserError
 from ..formats import results
 from ..fixedpoint.engine import EngineConfig, quantise_inputs, weights_sha256
-from ..program import Program, lower
+from ..program import Program, load_artefact, lower
 from ..fixedpoint.qtensor import QTensor
 from .targets import TARGETS, history_of, make_target
 
@@ -87,7 +87,7 @@ def prepare(cfg: EmulateConfig, art: ModelArtefact | None = None,
             data: Dataset | None = None) -> Prepared:
     """Every check that can fail on bad input, before any output or training."""
     cfg = check_config(cfg)
-    art = art if art is not None else ModelArtefact.load(cfg.model)
+    art = art if art is not None else load_artefact(cfg.model)
     model = lower(art, cfg.engine, cfg.trainable_layers, cfg.frozen_layers)
     split = int(art.training.get("seed", 0)) if cfg.split_seed is None else cfg.split_seed
     data = data if data is not None else load_dataset(cfg.data, split)
