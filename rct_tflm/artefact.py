@@ -8,8 +8,10 @@ A `.rct` file is a zip archive holding
 * `tensors/<name>.npy` — one array per tensor: int32 integers for quantised tensors (real value
   = q * 2**exp), float32 for float ones (FP32 / QAT baselines).
 
-Writes are atomic (temp file + rename). Loading checks everything it can and raises
-`UserError` with a one-line message for a missing, corrupt or incompatible file.
+Writes are atomic (temp file + rename). Loading checks everything it can without knowing the
+layer kinds and raises `UserError` with a one-line message for a missing, corrupt or
+incompatible file; the kinds and their config keys are checked one layer up, by the kind
+registry (`rct_tflm.program.load_artefact`, which every stage loads through).
 This module imports numpy only.
 """
 from __future__ import annotations
@@ -33,22 +35,8 @@ from .fixedpoint.rounding import qmax, qmin
 FORMAT = "rct-tflm-model"
 VERSION = 1
 
-# Layer kinds of the graph and the config keys each one carries.
-LAYER_KINDS: dict[str, tuple[str, ...]] = {
-    "dense": ("units", "activation"),
-    "conv2d": ("filters", "kernel_size", "strides", "padding", "activation"),
-    "depthwise_conv2d": ("kernel_size", "strides", "padding", "depth_multiplier", "activation"),
-    "conv1d": ("filters", "kernel_size", "strides", "padding", "activation"),
-    "embedding": ("input_dim", "output_dim"),
-    "relu": (),
-    "relu6": (),
-    "maxpool2d": ("pool_size", "strides", "padding"),
-    "avgpool2d": ("pool_size", "strides", "padding"),
-    "gap1d": (),
-    "flatten": (),
-    "dropout": ("rate",),
-}
-PARAM_KINDS = ("dense", "conv2d", "depthwise_conv2d", "conv1d", "embedding")
+# What a refusal tells the user to do.
+RECREATE = "re-create it with `rct-tflm train`"
 ACTIVATIONS = ("linear", "relu", "relu6")
 
 
@@ -134,7 +122,7 @@ class ModelArtefact:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ModelArtefact":
         path = Path(path)
-        fix = "re-create it with `rct-tflm train`"
+        fix = RECREATE
         if path.is_dir():  # a run folder (`train --out DIR`, `emulate --out DIR`) holds model.rct
             if not (path / "model.rct").is_file():
                 raise UserError(f"folder '{path}' holds no model.rct; give the .rct file or a "
@@ -176,8 +164,6 @@ class ModelArtefact:
         except (zipfile.BadZipFile, KeyError, ValueError, OSError, json.JSONDecodeError) as e:
             raise UserError(f"corrupt model artefact '{path}' ({type(e).__name__}: {e}); {fix}") from None
         for l in layers:
-            if l.kind not in LAYER_KINDS:
-                raise UserError(f"model artefact '{path}' has unknown layer kind '{l.kind}'; {fix}")
             for t in l.params.values():
                 if t not in tensors:
                     raise UserError(f"corrupt model artefact '{path}': layer {l.name} needs "

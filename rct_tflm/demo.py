@@ -52,7 +52,7 @@ def field_data(out: Path, seed: int) -> str:
 
 def run_demo(out: Path, cfg: DemoConfig, say: Callable[[str], None] = print) -> dict:
     """Run every stage into `out` (which must be empty or new); returns the report summary."""
-    from .artefact import ModelArtefact
+    from .program import load_artefact
     from .emulator.run import EmulateConfig, emulate_run
     from .emulator.run import prepare as prepare_emulate
     from .firmware_build import build_artefact
@@ -83,7 +83,7 @@ def run_demo(out: Path, cfg: DemoConfig, say: Callable[[str], None] = print) -> 
     say(f"   test accuracy on all ten digits: {100 * m['test_accuracy']:.2f}% (knows 0-4 only)")
 
     d = stage(3, "partition", "partition for " + cfg.board)
-    part = partition(ModelArtefact.load(out / "2-pretrain" / "model.rct"), cfg.board)
+    part = partition(load_artefact(out / "2-pretrain" / "model.rct"), cfg.board)
     part_path = part.save(d / "model.rct")
     say("   " + plan_table(part.partition).replace("\n", "\n   "))
 

@@ -6,6 +6,7 @@ runs (forward, backward-input, backward-weight) at the operand widths of the met
 of parameter memory a device must hold, and the bits of parameters moved to and from SRAM.
 RCT figures follow the run's actual bitwidth trajectory, weighted by the steps each state held.
 
+What a layer contributes comes from its kind (rct_tflm.program.kinds: `macs`, `PER_CHANNEL`).
 numpy only; never imports TensorFlow (a tfmot model, if given, is only duck-typed).
 """
 from __future__ import annotations
@@ -18,9 +19,9 @@ import numpy as np
 from .artefact import Layer, ModelArtefact
 from .errors import UserError
 from .fixedpoint.qtensor import QTensor, container_bits
+from .program import kinds
 
 METHODS = ("fp32", "qat", "rct")
-GEMM_KINDS = ("dense", "conv2d", "depthwise_conv2d", "conv1d")
 
 # --- Horowitz ISSCC 2014, 45 nm, pJ per operation ------------------------------------------
 INT8_ADD_PJ = 0.03
@@ -64,32 +65,11 @@ FP32_MAC_PJ = FP32_MULT_PJ + FP32_ADD_PJ  # 4.6 pJ
 
 
 # --- MAC counts ----------------------------------------------------------------------------
-def _ks(v: Any, n: int) -> tuple[int, ...]:
-    if isinstance(v, (list, tuple)):
-        return tuple(int(x) for x in v)
-    return (int(v),) * n
-
-
 def layer_macs(layer: Layer) -> int:
-    """Multiply-accumulates of one sample's forward GEMM of `layer` (0 if it has no GEMM).
-
-    dense: in*out per position; conv2d: Hout*Wout*kh*kw*Cin*Cout; depthwise_conv2d:
-    Hout*Wout*kh*kw*C*mult; conv1d: Wout*k*Cin*Cout. The backward-input and backward-weight GEMMs
-    of the same layer have the same count. Embedding lookups and pooling are not GEMMs: 0."""
-    out = int(np.prod(layer.output_shape))  # all output elements of one sample
-    cin = int(layer.input_shape[-1])
-    if layer.kind == "dense":
-        return out * cin
-    if layer.kind == "conv2d":
-        kh, kw = _ks(layer.config["kernel_size"], 2)
-        return out * kh * kw * cin
-    if layer.kind == "depthwise_conv2d":
-        kh, kw = _ks(layer.config["kernel_size"], 2)
-        return out * kh * kw
-    if layer.kind == "conv1d":
-        (k,) = _ks(layer.config["kernel_size"], 1)[:1]
-        return out * k * cin
-    return 0
+    """Multiply-accumulates of one sample's forward GEMM of `layer` (0 if it has no GEMM; each
+    kind's `macs` gives its formula). The backward-input and backward-weight GEMMs of the same
+    layer have the same count. Embedding lookups and pooling are not GEMMs: 0."""
+    return kinds.macs(layer)
 
 
 def _weight_tensor(layer: Layer) -> str | None:
@@ -216,21 +196,17 @@ def tfmot_state_bits(tfmot_model: Any) -> int:
 
 def tfmot_state_estimate_bits(artefact: ModelArtefact, params: dict[str, int]) -> int:
     """What tfmot's default 8-bit scheme holds, without the model: fp32 master weights plus,
-    per quantised layer, float min/max of the kernel (per output channel for conv2d and
-    depthwise_conv2d, per tensor for dense/conv1d) and of the output activation, and an int32
-    optimizer-step counter; plus the input quantiser (min, max, counter). No int8 copy is stored:
-    tfmot's fake-quantised weights are a transient float tensor."""
+    per quantised (GEMM) layer, float min/max of the kernel (per output channel for a
+    PER_CHANNEL kind, conv2d and depthwise_conv2d; per tensor otherwise) and of the output
+    activation, and an int32 optimizer-step counter; plus the input quantiser (min, max,
+    counter). No int8 copy is stored: tfmot's fake-quantised weights are a transient float
+    tensor."""
     bits = FP32_BITS * sum(params.values())
     floats, ints = 2, 1  # input quantize layer
     for l in artefact.layers:
-        if l.kind not in GEMM_KINDS:
+        if not kinds.gemm(l.kind):
             continue
-        if l.kind == "conv2d":
-            ch = int(l.config.get("filters", l.output_shape[-1]))
-        elif l.kind == "depthwise_conv2d":
-            ch = int(l.output_shape[-1])
-        else:
-            ch = 1
+        ch = int(l.output_shape[-1]) if kinds.per_channel(l.kind) else 1
         floats += 2 * ch + 2
         ints += 1
     return bits + 32 * floats + 32 * ints
@@ -284,7 +260,7 @@ def run_costs(artefact: ModelArtefact, method: str, bitwidth_history: list[dict]
         frac = dur / steps
         for l in artefact.layers:
             macs = layer_macs(l)
-            if l.kind not in GEMM_KINDS or macs == 0:
+            if macs == 0:  # no GEMM
                 continue
             wname = _weight_tensor(l)
             wbits = bits.get(wname, 8) if wname else 8
@@ -302,7 +278,7 @@ def run_costs(artefact: ModelArtefact, method: str, bitwidth_history: list[dict]
             wname = _weight_tensor(l)
             for role, t in l.params.items():
                 n = params[t]
-                is_k = t == wname and l.kind in GEMM_KINDS
+                is_k = t == wname and kinds.gemm(l.kind)
                 tr = t in trainable
                 if method == "rct":
                     cont, packed = container_bits(bits[t]), bits[t]

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .artefact import PARAM_KINDS, ModelArtefact
+from .artefact import ModelArtefact
 from .boards import DEFAULT_BOARD, HOST, firmware_ram_bytes, get_board
 from .codegen.layout import build_layout
 from .codegen.render import state_bytes
 from .errors import UserError
 from .fixedpoint.engine import EngineConfig
 from .formats import plan as plan_format
-from .program import lower
+from .program import kinds, lower
 
 
 
@@ -43,7 +43,7 @@ def partition(art: ModelArtefact, board: str = DEFAULT_BOARD, trainable_layers: 
     by_kind: dict[str, int] = {}
     for buf in lay.buffers:
         by_kind[buf.kind] = by_kind.get(buf.kind, 0) + buf.size
-    param_layers = [l for l in art.layers if l.kind in PARAM_KINDS]
+    param_layers = [l for l in art.layers if kinds.params(l.kind)]
     train_set = set(m.trainable)
     plan = plan_format.new(
         board=b.name, max_batch=cfg.max_batch,

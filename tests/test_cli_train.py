@@ -167,7 +167,8 @@ BAD = {
     "unknown data set": (lambda t: ["--data", "cifar"], "unknown data set 'cifar'"),
     "unknown method": (lambda t: ["--method", "adam"], "unknown method 'adam'"),
     "LSTM layer": (lambda t: ["--model", _saved(t, "lstm")],
-                   "layer 'my_lstm' (LSTM) is not supported; supported layers: InputLayer, Dense"),
+                   "layer 'my_lstm' (LSTM) is not supported; supported layers: InputLayer, "
+                   "AveragePooling2D, Conv1D, Conv2D, Dense"),
     "Lambda layer": (lambda t: ["--model", _saved(t, "lambda")],
                      "layer 'my_lambda' (Lambda) is not supported; supported layers: "),
     "model/data shape": (lambda t: ["--model", _saved(t, "small")], "takes inputs of shape"),

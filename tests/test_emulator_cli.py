@@ -59,12 +59,20 @@ def conv1d_artefact(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case", ["budget", "board", "layer", "missing", "notgen", "lr"])
+def unknown_kind_artefact(path: Path, src: Path) -> Path:
+    art = ModelArtefact.load(src)
+    art.layers[0].kind = "lstm"  # no kind module: the stages' load refuses it
+    art.save(path)
+    return path
+
+
+@pytest.mark.parametrize("case", ["budget", "board", "layer", "kind", "missing", "notgen", "lr"])
 def test_generate_bad_input_exits_2_and_writes_nothing(capsys, tmp_path, art_path, case):
     out = tmp_path / "gen"
     args = ["generate", "--model", str(art_path), "--out", str(out)]
     expect = {"budget": "over the budget of 1000 B (", "board": "unknown board 'nosuch'",
               "layer": "kind 'conv1d' is not supported by the integer engine; supported: avgpool2d, conv2d, dense",
+              "kind": "has unknown layer kind 'lstm'; re-create it with `rct-tflm train`",
               "missing": "does not exist", "notgen": "is not a generated project",
               "lr": "--lr-shift must be in 0..30"}[case]
     if case == "budget":
@@ -73,6 +81,8 @@ def test_generate_bad_input_exits_2_and_writes_nothing(capsys, tmp_path, art_pat
         args += ["--board", "nosuch"]
     elif case == "layer":
         args[2] = str(conv1d_artefact(tmp_path / "c1d.rct"))
+    elif case == "kind":
+        args[2] = str(unknown_kind_artefact(tmp_path / "lstm.rct", art_path))
     elif case == "missing":
         args[2] = str(tmp_path / "nope.rct")
     elif case == "notgen":

@@ -6,6 +6,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
+from rct_tflm.emulator.floatref import float_forward  # noqa: E402
 from rct_tflm.errors import UserError  # noqa: E402
 from rct_tflm.trainer.keras_import import SUPPORTED, import_keras  # noqa: E402
 from rct_tflm.trainer.qforward import QForward, fake_quant  # noqa: E402
@@ -65,6 +66,8 @@ def test_text_graph_matches_keras():
     assert art.training["input_dtype"] == "int32"
     x = np.random.default_rng(1).integers(0, 30, (8, 10)).astype(np.int32)
     np.testing.assert_allclose(_float_forward(art, x), model(x).numpy(), atol=1e-5)
+    # the host-only kinds' numpy FP32 reference too (embedding, conv1d, gap1d)
+    np.testing.assert_allclose(float_forward(art, x)[-1], model(x).numpy(), atol=1e-5)
 
 
 def test_functional_chain_and_keras3_models_import():

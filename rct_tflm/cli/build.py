@@ -73,9 +73,9 @@ def build_cmd(board: str | None, model_path: str | None, generated: str | None, 
         manifest = build_firmware(board, generated, dest, defines, flash_budget, ram_budget,
                                   kernels)
     else:
-        from ..artefact import ModelArtefact
+        from ..program import load_artefact
         from ..firmware_build import build_artefact
-        art = ModelArtefact.load(model_path)
+        art = load_artefact(model_path)
         t = plan_target(art, model_path, board, max_batch, kw)
         board = t.board
         cfg = engine_config({**kw, "seed": seed}, t.max_batch)

@@ -44,10 +44,10 @@ def generate_cmd(model_path: str, out: str, board: str | None, ram_budget: int |
     """Generate the C99 project (model tables, static memory plan, schedules) for a model."""
     import numpy as np
 
-    from ..artefact import ModelArtefact
     from ..boards import model_ram_budget
     from ..codegen import generate
-    art = ModelArtefact.load(model_path)
+    from ..program import load_artefact
+    art = load_artefact(model_path)
     t = plan_target(art, model_path, board, kw["max_batch"], kw)
     budget = model_ram_budget(t.board, int(np.prod(art.input_shape)), ram_budget)
     cfg = engine_config(kw, t.max_batch)

@@ -22,11 +22,11 @@ from .options import out_callback
 def partition_cmd(model_path: str, out: str, board: str | None, trainable_layers: int | None,
                   frozen_layers: int | None, max_batch: int) -> None:
     """Split a model: frozen int8 prefix in flash, trainable RCT suffix in RAM."""
-    from ..artefact import ModelArtefact
+    from ..program import load_artefact
     from ..boards import DEFAULT_BOARD
     from ..fixedpoint.engine import EngineConfig
     from ..partition import partition, plan_table
-    art = ModelArtefact.load(model_path)
+    art = load_artefact(model_path)
     p = partition(art, board or DEFAULT_BOARD, trainable_layers, frozen_layers, EngineConfig(max_batch=max_batch))
     p.save(out)
     click.echo(plan_table(p.partition))

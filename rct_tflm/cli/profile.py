@@ -37,7 +37,7 @@ from .outdir import staged_out
 def profile_cmd(model_path: str, board: str | None, out: str, data_spec: str | None, steps: int,
                 boundary: bool, kernels: str, seed: int, **kw: Any) -> None:
     """Count the instructions of each kernel call of a training step and an inference."""
-    from ..artefact import ModelArtefact
+    from ..program import load_artefact
     from ..profile import report
     from ..profile.run import build, cortex_m_board, profile_firmware
 
@@ -46,7 +46,7 @@ def profile_cmd(model_path: str, board: str | None, out: str, data_spec: str | N
     if not Path(model_path).exists():
         raise UserError(f"--model {model_path} does not exist; give a model artefact (.rct) "
                         f"from `rct-tflm train`")
-    art = ModelArtefact.load(model_path)
+    art = load_artefact(model_path)
     t = plan_target(art, model_path, board, None, kw)
     b = cortex_m_board(t.board)
     b.kernel_set(kernels)  # a fast set on a core without DSP is refused before building

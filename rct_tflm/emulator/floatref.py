@@ -3,104 +3,29 @@
 Used to build artefacts without TensorFlow (tests, benchmarks) and as the FP32 SGD baseline the
 integer engine is compared with (same model, same initial weights, same sample order, batch 1).
 Float code lives here, outside `rct_tflm.fixedpoint`, on purpose: the engine itself has none.
+Each layer's maths is its kind's (`float_forward`, `spec` in rct_tflm/program/kinds/).
 """
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 
 from ..artefact import Layer, ModelArtefact
 from ..fixedpoint.qtensor import QTensor, exponent_for
-
-
-def _conv_out(n: int, k: int, s: int, padding: str) -> int:
-    return -(-n // s) if padding == "same" else (n - k) // s + 1
-
-
-def _pad_same(n: int, k: int, s: int) -> tuple[int, int]:
-    out = -(-n // s)
-    total = max((out - 1) * s + k - n, 0)
-    return total // 2, total - total // 2
-
-
-def _im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, padding: str) -> np.ndarray:
-    """x (N,H,W,C) -> (N,OH,OW,kh*kw*C) patches (order kh, kw, c), zero padded like Keras 'same'."""
-    n, h, w, c = x.shape
-    if padding == "same":
-        pt, pb = _pad_same(h, kh, sh)
-        pl, pr = _pad_same(w, kw, sw)
-        x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
-    oh, ow = _conv_out(h, kh, sh, padding), _conv_out(w, kw, sw, padding)
-    cols = np.empty((n, oh, ow, kh, kw, c), x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, :, :, i, j, :] = x[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :]
-    return cols.reshape(n, oh, ow, kh * kw * c)
-
-
-def _act(y: np.ndarray, a: str) -> np.ndarray:
-    if a == "relu":
-        return np.maximum(y, 0)
-    if a == "relu6":
-        return np.clip(y, 0, 6)
-    return y
-
-
-def _pair(v: Any) -> tuple[int, int]:
-    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else (int(v[0]), int(v[1]))
-
-
-def _pool(a: np.ndarray, c: dict, kind: str) -> np.ndarray:
-    """Max/average pooling, Keras rules ('same' pads; padded taps are ignored, as in TF)."""
-    ph, pw = _pair(c["pool_size"])
-    sh, sw = _pair(c.get("strides") or c["pool_size"])
-    n, h, wd, ch = a.shape
-    pad = c.get("padding", "valid")
-    if pad == "same":
-        pt, pb = _pad_same(h, ph, sh)
-        pl, pr = _pad_same(wd, pw, sw)
-        a = np.pad(a, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=np.nan)
-    oh, ow = _conv_out(h, ph, sh, pad), _conv_out(wd, pw, sw, pad)
-    win = np.stack([a[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] for i in range(ph) for j in range(pw)])
-    return np.nanmax(win, 0) if kind == "maxpool2d" else np.nanmean(win, 0)
+from ..program import kinds
 
 
 def float_forward(art: ModelArtefact, x: np.ndarray,
                   weights: dict[str, np.ndarray] | None = None) -> list[np.ndarray]:
-    """Outputs of every layer for a batch x (N, *input_shape), float64."""
+    """Outputs of every layer for a batch x (N, *input_shape), float64 (each kind's
+    `float_forward`)."""
     w = weights or {n: art.float_weights(n).astype(np.float64) for n in art.tensors}
     outs = []
     a = np.asarray(x, np.float64).reshape(len(x), *art.input_shape)
     for l in art.layers:
-        c = l.config
-        bias = w[l.params["bias"]] if "bias" in l.params else 0.0
-        if l.kind == "dense":
-            a = _act(a @ w[l.params["kernel"]] + bias, c.get("activation", "linear"))
-        elif l.kind == "conv2d":
-            k = w[l.params["kernel"]]
-            kh, kw, _, f = k.shape
-            cols = _im2col(a, kh, kw, *_pair(c["strides"]), c["padding"])
-            a = _act(cols @ k.reshape(-1, f) + bias, c.get("activation", "linear"))
-        elif l.kind == "depthwise_conv2d":
-            k = w[l.params["kernel"]]  # [kh, kw, cin, dm]; output channel ci * dm + m
-            kh, kw, cin, dm = k.shape
-            cols = _im2col(a, kh, kw, *_pair(c["strides"]), c["padding"])
-            cols = cols.reshape(*cols.shape[:3], kh * kw, cin)
-            y = np.einsum("nhwtc,tcm->nhwcm", cols, k.reshape(kh * kw, cin, dm))
-            a = _act(y.reshape(*y.shape[:3], cin * dm) + bias, c.get("activation", "linear"))
-        elif l.kind in ("maxpool2d", "avgpool2d"):
-            a = _pool(a, c, l.kind)
-        elif l.kind == "flatten":
-            a = a.reshape(a.shape[0], -1)
-        elif l.kind == "relu":
-            a = np.maximum(a, 0)
-        elif l.kind == "relu6":
-            a = np.clip(a, 0, 6)
-        elif l.kind == "dropout":
-            pass
-        else:
+        mod = kinds.kind(l.kind)
+        if not hasattr(mod, "float_forward"):
             raise ValueError(f"floatref: layer kind {l.kind} not supported")
+        a = mod.float_forward(l, a, {role: w[t] for role, t in l.params.items()})
         outs.append(a)
     return outs
 
@@ -164,59 +89,24 @@ def cnn_artefact(input_shape: tuple[int, int, int], filters: int, hidden: int, n
                          set(tensors), {"input_exp": input_exp}, {"method": "init", "seed": seed})
 
 
-def _out_shape(kind: str, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
-    if kind == "dense":
-        if len(shape) != 1:
-            raise ValueError(f"dense needs a flat input, got {shape}; add a flatten layer")
-        return (int(c["units"]),)
-    if kind == "flatten":
-        return (int(np.prod(shape)),)
-    if kind in ("relu", "relu6", "dropout"):
-        return shape
-    h, w, ch = shape
-    ks = _pair(c["kernel_size"] if "kernel_size" in c else c["pool_size"])
-    st = _pair(c.get("strides") or c["pool_size"])
-    pad = c.get("padding", "valid")
-    oh, ow = _conv_out(h, ks[0], st[0], pad), _conv_out(w, ks[1], st[1], pad)
-    out_c = {"conv2d": lambda: int(c.get("filters", 0)),
-             "depthwise_conv2d": lambda: ch * int(c.get("depth_multiplier", 1))}.get(kind, lambda: ch)()
-    return (oh, ow, out_c)
-
-
 def sequential_artefact(input_shape: tuple[int, ...], specs: list[tuple[str, str, dict]],
                         seed: int = 0, input_exp: int = -7) -> ModelArtefact:
-    """A float32 sequential model from (name, kind, config) specs: shapes inferred with Keras
-    rules, Glorot-uniform kernels (Keras fan-in/fan-out), zero biases; classes = last width.
-    Kinds: dense, conv2d, depthwise_conv2d, maxpool2d, avgpool2d, flatten, relu, relu6, dropout."""
+    """A float32 sequential model from (name, kind, config) specs: Keras defaults and shapes
+    from each kind's `spec`, Glorot-uniform kernels (Keras fan-in/fan-out, the kind's
+    `kernel_shape`), zero biases; classes = last width. Kinds: those with a `spec` (dense,
+    conv2d, depthwise_conv2d, maxpool2d, avgpool2d, flatten, relu, relu6, dropout)."""
     rng = np.random.default_rng(seed)
     layers, tensors = [], {}
     shape = tuple(int(v) for v in input_shape)
     for name, kind, cfg in specs:
-        cfg = dict(cfg)
-        if kind in ("conv2d", "depthwise_conv2d"):
-            cfg.setdefault("strides", [1, 1])
-            cfg.setdefault("padding", "valid")
-            cfg.setdefault("activation", "linear")
-            cfg["kernel_size"] = list(_pair(cfg["kernel_size"]))
-            cfg["strides"] = list(_pair(cfg["strides"]))
-        elif kind in ("maxpool2d", "avgpool2d"):
-            cfg["pool_size"] = list(_pair(cfg["pool_size"]))
-            cfg["strides"] = list(_pair(cfg.get("strides") or cfg["pool_size"]))
-            cfg.setdefault("padding", "valid")
-        elif kind == "dense":
-            cfg.setdefault("activation", "linear")
-        if kind == "depthwise_conv2d":
-            cfg.setdefault("depth_multiplier", 1)
-        out = _out_shape(kind, cfg, shape)
+        mod = kinds.kind(kind)
+        if not hasattr(mod, "spec"):
+            raise ValueError(f"sequential_artefact cannot build layer kind {kind}")
+        cfg, out = mod.spec(dict(cfg), shape)
         params = {}
-        if kind in ("dense", "conv2d", "depthwise_conv2d"):
+        if kinds.params(kind):
             params = {"kernel": f"{name}/kernel", "bias": f"{name}/bias"}
-            if kind == "dense":
-                kshape = (shape[0], out[0])
-            elif kind == "conv2d":
-                kshape = (*cfg["kernel_size"], shape[2], out[2])
-            else:
-                kshape = (*cfg["kernel_size"], shape[2], int(cfg["depth_multiplier"]))
+            kshape = mod.kernel_shape(cfg, shape, out)
             rf = int(np.prod(kshape[:-2]))
             tensors[params["kernel"]] = glorot(rng, kshape, rf * kshape[-2], rf * kshape[-1])
             tensors[params["bias"]] = np.zeros(out[-1], np.float32)
@@ -230,18 +120,20 @@ def sgd_mlp(art: ModelArtefact, x: np.ndarray, y: np.ndarray, lr: float, order: 
             weights: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Batch-1 float SGD with softmax cross-entropy over samples x[order]; returns new weights.
 
-    Only dense/relu MLPs; tensors not in art.trainable stay fixed (the frozen prefix)."""
+    Only MLPs: chains of the kinds whose `MLP` fact is "trained" (dense: act(x W + b)) or
+    "skipped" (flatten, dropout); tensors not in art.trainable stay fixed (the frozen prefix)."""
     w = {n: np.array(v, np.float64) for n, v in
          (weights or {n: art.float_weights(n) for n in art.tensors}).items()}
-    other = sorted({l.kind for l in art.layers} - {"dense", "flatten", "dropout"})
+    other = sorted({l.kind for l in art.layers if kinds.mlp_role(l.kind) is None})
     if other:
-        raise ValueError(f"sgd_mlp trains dense/flatten/dropout chains only, not {other}")
-    dense = [l for l in art.layers if l.kind == "dense"]
+        mlp = "/".join(k for k in kinds.known() if kinds.mlp_role(k))
+        raise ValueError(f"sgd_mlp trains {mlp} chains only, not {other}")
+    dense = [l for l in art.layers if kinds.mlp_role(l.kind) == "trained"]
     for i in order:
         acts = [np.asarray(x[i], np.float64).reshape(-1)]
         for l in dense:
-            z = acts[-1] @ w[l.params["kernel"]] + w[l.params["bias"]]
-            acts.append(_act(z, l.config["activation"]))
+            lw = {role: w[t] for role, t in l.params.items()}
+            acts.append(kinds.kind(l.kind).float_forward(l, acts[-1], lw))
         z = acts[-1] - acts[-1].max()
         p = np.exp(z) / np.exp(z).sum()
         e = p

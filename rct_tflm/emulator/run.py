@@ -29,7 +29,7 @@ from ..errors import UserError
 from ..formats import results
 from ..fixedpoint.engine import EngineConfig, quantise_inputs, weights_sha256
 from ..partition import target_for
-from ..program import Program, lower
+from ..program import Program, load_artefact, lower
 from ..fixedpoint.qtensor import QTensor
 from .targets import TARGETS, history_of, make_target
 
@@ -88,7 +88,7 @@ def prepare(cfg: EmulateConfig, art: ModelArtefact | None = None,
             data: Dataset | None = None) -> Prepared:
     """Every check that can fail on bad input, before any output or training."""
     cfg = check_config(cfg)
-    art = art if art is not None else ModelArtefact.load(cfg.model)
+    art = art if art is not None else load_artefact(cfg.model)
     t = target_for(art, None, None, cfg.trainable_layers, cfg.frozen_layers, str(cfg.model))
     if t.planned and cfg.batch > t.max_batch:
         raise UserError(f"--batch {cfg.batch} exceeds the partition plan's micro-batch "

@@ -15,13 +15,11 @@ from dataclasses import dataclass
 
 from ..program import Call, Program, kinds
 
-# category of the C functions the program does not call itself (docs/profile.md); the program's
-# own functions take theirs from their kernels (program/kernel.py `role`)
+# category of the C functions the program does not call itself and no kind owns (docs/profile.md);
+# the program's own functions take theirs from their kernels (program/kernel.py `role`), a
+# kind's other functions from its C_ROLES (program/kinds/)
 OTHER_FUNCTIONS = {
     "rct_requantize_i8": "forward",
-    "rct_dense_backward_weight": "weight-update", "rct_conv2d_backward_weight": "weight-update",
-    "rct_depthwise_conv2d_backward_weight": "weight-update",
-    "rct_conv2d_weight_grad": "weight-update", "rct_depthwise_conv2d_weight_grad": "weight-update",
     "rct_update": "weight-update", "rct_bias_backward": "bias",
     "rct_controller_observe": "controller", "rct_controller_advance": "controller",
     "rct_argmax_i8": "output",

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..artefact import PARAM_KINDS, ModelArtefact
+from ..artefact import ModelArtefact
 from ..errors import UserError
 from ..fixedpoint.engine import EngineConfig
 from ..fixedpoint.qtensor import QTensor
@@ -29,7 +29,7 @@ def select_trainable(art: ModelArtefact, trainable_layers: int | None = None,
                      frozen_layers: int | None = None) -> set[str]:
     """Trainable tensor names: the artefact's own set, or the last K / all but the first K
     parametric layers; the whole model when the artefact names none."""
-    pl = [l for l in art.layers if l.kind in PARAM_KINDS]
+    pl = [l for l in art.layers if kinds.params(l.kind)]
     if trainable_layers is not None and frozen_layers is not None:
         raise UserError("give --trainable-layers or --frozen-layers, not both")
     if trainable_layers is not None:
@@ -113,12 +113,11 @@ def lower(art: ModelArtefact, cfg: EngineConfig, trainable_layers: int | None = 
                         "re-create it with `rct-tflm train`")
     x_exp = int(art.preprocess["input_exp"])
     for i, l in enumerate(art.layers):
-        mod = kinds.kind(l.kind)
-        if mod is None:
+        if l.kind not in kinds.supported():  # unknown, or a host-only kind (no lowering)
             raise UserError(f"layer {l.name}: kind '{l.kind}' is not supported by the integer "
                             f"engine; supported: {', '.join(kinds.supported())}")
         f = LayerFacts(i, l.name, l.kind, tuple(l.input_shape), tuple(l.output_shape), x_exp, x_exp)
-        mod.shape(l, f, low)
+        kinds.kind(l.kind).shape(l, f, low)
         low.layers.append(f)
         x_exp = f.y_exp
     if not low.table or not any(t.trainable for t in low.table):

@@ -15,11 +15,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..artefact import ModelArtefact
 from ..errors import UserError
 from ..formats import results
 from .compare import json_safe
 from ..formats.atomic import write_text
+from ..program import load_artefact
 from .device_plots import plot_confusion, plot_device_accuracy, plot_memory
 from .train_plots import plot_bitwidth_history
 
@@ -46,7 +46,7 @@ def collect(dirs: list[Path]) -> dict[str, list[tuple[Path, dict]]]:
             if p.name in RUN_FILES:
                 found[p.name].append((p, _load_json(p)))
             elif p.suffix == ".rct":
-                art = ModelArtefact.load(p)
+                art = load_artefact(p)
                 # trained copies of a partitioned model carry the same plan: show it once
                 if art.partition and all(art.partition != q for _, q in found["partition"]):
                     found["partition"].append((p, art.partition))

@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..artefact import ModelArtefact
+from ..program import load_artefact
 from ..data import Dataset, f1_score, load_dataset
 from ..errors import UserError
 from ..fixedpoint.engine import bitwidth_history, parse_weights_blob, quantise_inputs, weights_sha256
@@ -100,7 +100,7 @@ def prepare(cfg: StreamConfig, firmware: str | None = None) -> Prepared:
     if (out / CHECKPOINT).is_file() and not (out / RESULT).is_file() and not cfg.resume:
         raise UserError(f"--out {out} holds the checkpoint of an unfinished stream; resume it "
                         f"with --resume {out / CHECKPOINT} or choose another --out")
-    art = ModelArtefact.load(cfg.model)
+    art = load_artefact(cfg.model)
     dm = device_model(art, find_manifest(firmware))
     if cfg.batch > dm.cfg.max_batch and find_manifest(firmware) is not None:
         raise UserError(f"--batch {cfg.batch} exceeds the firmware's micro-batch "

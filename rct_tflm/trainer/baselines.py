@@ -19,6 +19,7 @@ import numpy as np
 from ..artefact import ModelArtefact
 from ..data import Dataset
 from ..errors import UserError
+from ..program import kinds
 from .quiet_tf import tf, tf_keras
 from .quiet_tf import tfmot as tfmot_module
 from .trainer import RCTConfig, batch_order, evaluate
@@ -27,47 +28,22 @@ EVAL_BATCH = 500
 
 
 def keras_from_artefact(art: ModelArtefact) -> Any:
-    """A tf_keras Sequential with the artefact's layers and (float) weights."""
+    """A tf_keras Sequential with the artefact's layers (each kind's `to_keras`) and (float)
+    weights (in the kind's PARAMS order, Keras' own)."""
     k = tf_keras()
     L = k.layers
-    int_in = art.layers[0].kind == "embedding"
+    int_in = kinds.id_count(art.layers[0]) is not None
     model = k.Sequential(name="rct_graph")
     model.add(L.Input(art.input_shape, dtype="int32" if int_in else "float32"))
     for l in art.layers:
-        c = l.config
-        act = c.get("activation", "linear")
+        act = l.config.get("activation", "linear")
         fused = act if act in ("linear", "relu") else "linear"  # relu6 becomes its own layer
-        if l.kind == "dense":
-            model.add(L.Dense(c["units"], activation=fused, name=l.name))
-        elif l.kind == "conv2d":
-            model.add(L.Conv2D(c["filters"], c["kernel_size"], c["strides"], c["padding"],
-                               activation=fused, name=l.name))
-        elif l.kind == "depthwise_conv2d":
-            model.add(L.DepthwiseConv2D(c["kernel_size"], c["strides"], c["padding"],
-                                        depth_multiplier=c["depth_multiplier"], activation=fused,
-                                        name=l.name))
-        elif l.kind == "conv1d":
-            model.add(L.Conv1D(c["filters"], c["kernel_size"], c["strides"], c["padding"],
-                               activation=fused, name=l.name))
-        elif l.kind == "embedding":
-            model.add(L.Embedding(c["input_dim"], c["output_dim"], name=l.name))
-        elif l.kind in ("relu", "relu6"):
-            model.add(L.ReLU(6.0 if l.kind == "relu6" else None, name=l.name))
-        elif l.kind == "maxpool2d":
-            model.add(L.MaxPooling2D(c["pool_size"], c["strides"], c["padding"], name=l.name))
-        elif l.kind == "avgpool2d":
-            model.add(L.AveragePooling2D(c["pool_size"], c["strides"], c["padding"], name=l.name))
-        elif l.kind == "gap1d":
-            model.add(L.GlobalAveragePooling1D(name=l.name))
-        elif l.kind == "flatten":
-            model.add(L.Flatten(name=l.name))
-        elif l.kind == "dropout":
-            model.add(L.Dropout(c["rate"], name=l.name))
+        model.add(kinds.kind(l.kind).to_keras(L, l, fused))
         if act == "relu6" and l.params:
             model.add(L.ReLU(6.0, name=f"{l.name}_relu6"))
         if l.params:
-            roles = ["embeddings"] if l.kind == "embedding" else ["kernel", "bias"]
-            model.get_layer(l.name).set_weights([art.float_weights(l.params[r]) for r in roles])
+            model.get_layer(l.name).set_weights([art.float_weights(l.params[r])
+                                                 for r in kinds.params(l.kind)])
     return model
 
 

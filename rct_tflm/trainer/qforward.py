@@ -6,9 +6,10 @@ power-of-two exponent, round to nearest (ties up, as `shift_round_nearest`), sat
 [-128, 127], with a straight-through estimator: the backward pass treats the quantiser as the
 identity, so TF autodiff gives the float gradients the paper's simulation uses.
 
-Which layers quantise their output: conv/dense/depthwise/conv1d, embedding, avgpool2d and
-gap1d (they compute new values); relu, relu6, maxpool2d, flatten and dropout pass their input
-exponent through (on integers they only select, clip or reshape).
+Each layer's TensorFlow forward is its kind's `tf_forward` (rct_tflm/program/kinds/). Every
+layer quantises its output (conv/dense/depthwise/conv1d, embedding, avgpool2d and gap1d compute
+new values) except the kinds marked PASSES_EXPONENT: relu, relu6, maxpool2d, flatten and
+dropout pass their input exponent through (on integers they only select, clip or reshape).
 """
 from __future__ import annotations
 
@@ -17,25 +18,17 @@ from typing import Any
 import numpy as np
 
 from ..artefact import Layer, ModelArtefact
+from ..program import kinds
 from .quiet_tf import tf
 
 ACT_BITS = 8
 _QLO, _QHI = -(2 ** (ACT_BITS - 1)), 2 ** (ACT_BITS - 1) - 1
-REQUANT_KINDS = ("dense", "conv2d", "depthwise_conv2d", "conv1d", "embedding", "avgpool2d", "gap1d")
 
 
 def fake_quant(x: tf.Tensor, scale: tf.Tensor) -> tf.Tensor:
     """8-bit quantise-dequantise at `scale` = 2**exp, straight-through gradient."""
     q = tf.clip_by_value(tf.floor(x / scale + 0.5), _QLO, _QHI) * scale
     return x + tf.stop_gradient(q - x)
-
-
-def _act(x: tf.Tensor, a: str) -> tf.Tensor:
-    if a == "relu":
-        return tf.nn.relu(x)
-    if a == "relu6":
-        return tf.nn.relu6(x)
-    return x
 
 
 class QForward:
@@ -51,14 +44,16 @@ class QForward:
         self.quant_layers = []
         k = 0
         for l in self.layers:
-            if l.kind in REQUANT_KINDS:
+            if not hasattr(kinds.kind(l.kind), "tf_forward"):  # import guarantees a kind; a
+                raise ValueError(f"layer kind {l.kind}")  # hand-edited artefact may not
+            if kinds.requantises(l.kind):
                 self.quant_layers.append(k)
                 k += 1
             else:
                 self.quant_layers.append(-1)
         self.n_scales = k
         self.int_input = art.training.get("input_dtype") == "int32" or \
-            (self.layers and self.layers[0].kind == "embedding")
+            (self.layers and kinds.id_count(self.layers[0]) is not None)
 
     def quant_layer_names(self) -> list[str]:
         return [l.name for l, q in zip(self.layers, self.quant_layers) if q >= 0]
@@ -72,39 +67,8 @@ class QForward:
         if not self.int_input and self.quantize:
             x = fake_quant(x, in_scale)
         for i, l in enumerate(self.layers):
-            c = l.config
             p = {role: w[t] for role, t in l.params.items()}
-            if l.kind == "dense":
-                x = _act(tf.matmul(x, p["kernel"]) + p["bias"], c["activation"])
-            elif l.kind == "conv2d":
-                x = tf.nn.conv2d(x, p["kernel"], [1, *c["strides"], 1], c["padding"].upper())
-                x = _act(x + p["bias"], c["activation"])
-            elif l.kind == "depthwise_conv2d":
-                x = tf.nn.depthwise_conv2d(x, p["kernel"], [1, *c["strides"], 1], c["padding"].upper())
-                x = _act(x + p["bias"], c["activation"])
-            elif l.kind == "conv1d":
-                x = tf.nn.conv1d(x, p["kernel"], c["strides"][0], c["padding"].upper())
-                x = _act(x + p["bias"], c["activation"])
-            elif l.kind == "embedding":
-                x = tf.gather(p["embeddings"], tf.cast(x, tf.int32))
-            elif l.kind == "relu":
-                x = tf.nn.relu(x)
-            elif l.kind == "relu6":
-                x = tf.nn.relu6(x)
-            elif l.kind == "maxpool2d":
-                x = tf.nn.max_pool2d(x, c["pool_size"], c["strides"], c["padding"].upper())
-            elif l.kind == "avgpool2d":
-                x = tf.nn.avg_pool2d(x, c["pool_size"], c["strides"], c["padding"].upper())
-            elif l.kind == "gap1d":
-                x = tf.reduce_mean(x, axis=1)
-            elif l.kind == "flatten":
-                x = tf.reshape(x, [tf.shape(x)[0], -1])
-            elif l.kind == "dropout":
-                if training and c["rate"] > 0:
-                    keep = tf.random.stateless_uniform(tf.shape(x), seed=seed) >= c["rate"]
-                    x = tf.where(keep, x / (1.0 - c["rate"]), tf.zeros_like(x))
-            else:  # import guarantees kinds; a hand-edited artefact may not
-                raise ValueError(f"layer kind {l.kind}")
+            x = kinds.kind(l.kind).tf_forward(tf, l, x, p, training, seed)
             k = self.quant_layers[i]
             if k >= 0:
                 amax.append(tf.reduce_max(tf.abs(x)))

@@ -21,6 +21,7 @@ from ..errors import UserError
 from ..formats import results
 from ..fixedpoint import ControllerConfig
 from ..fixedpoint.grid_update import ROUNDING_MODES
+from ..program import kinds
 from ..report.compare import json_safe
 
 METHODS = ("rct", "qat", "fp32")
@@ -82,14 +83,15 @@ def prepare(cfg: TrainConfig) -> Prepared:
     if art.num_classes != data.num_classes:
         raise UserError(f"model {name} has {art.num_classes} outputs, data set {data.name} has "
                         f"{data.num_classes} classes; end the model with Dense({data.num_classes})")
-    if data.kind == "text" and art.layers[0].kind == "embedding":
-        vocab = art.layers[0].config["input_dim"]
+    first = art.layers[0]
+    vocab, table = kinds.id_count(first), kinds.keras_name(first.kind)  # a model that reads ids
+    if data.kind == "text" and vocab is not None:
         if int(data.x_train.max()) >= vocab or int(data.x_test.max()) >= vocab:
             raise UserError(f"data set {data.name} has word ids up to {int(data.x_train.max())}, "
-                            f"the model's Embedding holds {vocab}; use an Embedding of "
+                            f"the model's {table} holds {vocab}; use an {table} of "
                             f"{data.preprocess.get('vocab_size')} rows")
-    elif art.layers[0].kind == "embedding":
-        raise UserError(f"model {name} starts with an Embedding but data set {data.name} is not "
+    elif vocab is not None:
+        raise UserError(f"model {name} starts with an {table} but data set {data.name} is not "
                         "text; use sms:PATH data or another model")
     return Prepared(data, art, notes, name)
 

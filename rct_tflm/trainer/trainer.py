@@ -30,6 +30,7 @@ from ..data import Dataset, epoch_order, f1_score
 from ..errors import UserError
 from ..fixedpoint import BitwidthController, ControllerConfig, QTensor, Rng, apply_update
 from ..fixedpoint.qtensor import exponent_for
+from ..program import kinds
 from .qforward import ACT_BITS, QForward, scales_from_exps
 from .quiet_tf import tf
 
@@ -74,7 +75,7 @@ class RCTTrainer:
         tf.random.set_seed(cfg.seed)
         self.fwd = QForward(art)
         self.names = list(self.fwd.param_names)
-        self.kernel_of = {l.name: (l.params.get("kernel") or l.params.get("embeddings"))
+        self.kernel_of = {l.name: l.params[kinds.params(l.kind)[0]]  # kernel, or lookup table
                           for l in art.layers if l.params}
         # Quantise the initial float weights and drop them: from here on only integers exist.
         self.tensors: dict[str, QTensor] = {
@@ -84,7 +85,8 @@ class RCTTrainer:
         self.art = ModelArtefact(copy.deepcopy(art.layers), dict(self.tensors), art.input_shape,
                                  art.num_classes,
                                  set(self.names), dict(data.preprocess), dict(art.training))
-        self.sparse = {t for l in art.layers if l.kind == "embedding" for t in l.params.values()}
+        self.sparse = {t for l in art.layers if kinds.id_count(l) is not None  # a lookup table
+                       for t in l.params.values()}
         self.controller = BitwidthController(cfg.controller, list(self.names))
         self.rng = Rng(cfg.seed)
         self.in_scale = np.float32(2.0 ** int(data.preprocess.get("input_exp", -(ACT_BITS - 1))))

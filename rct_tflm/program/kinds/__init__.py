@@ -1,12 +1,37 @@
-"""Layer kinds: one module each, discovered at import (adding a kind edits no list here).
+"""Layer kinds: one module each, discovered at import. Everything a stage asks of a kind is
+asked here or of its module, so adding a kind edits no list and no switch anywhere else.
 
-A kind module declares `KINDS` (the artefact kind names it handles) and implements
-`shape(layer, facts, low)` (its shape rule and validation), `forward(facts, low)` and
-`backward(facts, low)` (its calls), and optionally `OUTPUT` ("new": its own output buffer,
-the default; "alias": a reshape of its input; "inplace": overwrites its input unless that is
-the caller's) and `absorbs_mask(prev, facts, nxt)` (its backward applies the previous layer's
-activation mask). Any module may declare `KERNELS` (program/kernel.py); modules named `_*`
-hold what several kinds share.
+A kind module declares `KINDS` (the artefact kind names it handles) and, where they apply:
+
+facts (defaults in the accessors below)
+* `CONFIG`: the config keys an artefact layer of the kind carries (checked on load);
+* `PARAMS`: its parameter roles, in Keras weight order (a parametric kind);
+* `KERAS`: the Keras class names the importer turns into it (the first is the one messages name);
+* `PASSES_EXPONENT`: it only selects, clips or reshapes, so its output keeps its input's
+  exponent (the trainer requantises every other kind's output);
+* `IDS`: the config key counting the integer ids it reads (a table lookup: the model input is
+  ids, and a batch's gradient touches only the rows it read);
+* `KERNEL_OUT_AXES`: how many trailing kernel axes index its output channel (depthwise: 2);
+* `PER_CHANNEL`: tfmot's default 8-bit scheme quantises its kernel per output channel;
+* `MLP`: its part in the float SGD reference (`"trained"` or `"skipped"`);
+* `C_ROLES`: C functions of its kernels that no call invokes, by profiler category;
+
+functions
+* `macs(layer)`: multiply-accumulates of one sample's forward GEMM (a GEMM kind; its two
+  backward GEMMs have as many);
+* `float_forward(layer, x, p)`: the FP32 reference (numpy float64; p maps role -> array);
+* `spec(config, in_shape)`: a numpy-built layer's config with Keras defaults and its output
+  shape; `kernel_shape(config, in_shape, out_shape)` for a parametric one;
+* `from_keras(k)`, `tf_forward(tf, layer, x, p, training, seed)`, `to_keras(L, layer, act)`:
+  the trainer's side, with TensorFlow / Keras passed in (_tf.py);
+* `shape(layer, facts, lowering)`, `forward(facts, lowering)`, `backward(facts, lowering)` and
+  optionally `OUTPUT` ("new": its own output buffer, the default; "alias": a reshape of its
+  input; "inplace": overwrites its input unless that is the caller's) and
+  `absorbs_mask(prev, facts, nxt)`: its lowering onto the integer engine. A kind without them
+  runs on the host only (TensorFlow); lower() refuses it with one line.
+
+Any module may declare `KERNELS` (program/kernel.py); modules named `_*` hold what several
+kinds share.
 """
 from __future__ import annotations
 
@@ -14,8 +39,15 @@ import importlib
 import pkgutil
 from functools import lru_cache
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
+from ...artefact import RECREATE
+from ...errors import UserError
 from ..kernel import Kernel
+from ._tf import KerasLayer, Unsupported, act_name  # noqa: F401 (what the importer hands over)
+
+if TYPE_CHECKING:
+    from ...artefact import Layer, ModelArtefact
 
 
 @lru_cache(maxsize=1)
@@ -33,8 +65,14 @@ def _registry() -> tuple[dict[str, ModuleType], dict[str, Kernel]]:
     return kinds, kernels
 
 
-def supported() -> tuple[str, ...]:
+def known() -> tuple[str, ...]:
+    """Every layer kind an artefact may hold."""
     return tuple(sorted(_registry()[0]))
+
+
+def supported() -> tuple[str, ...]:
+    """The kinds the integer engine runs (those with a lowering)."""
+    return tuple(k for k in known() if hasattr(_registry()[0][k], "forward"))
 
 
 def kind(name: str) -> ModuleType | None:
@@ -45,10 +83,87 @@ def kernel(name: str) -> Kernel:
     return _registry()[1][name]
 
 
+def _fact(name: str, attr: str, default: Any) -> Any:
+    return getattr(kind(name), attr, default)  # an unknown kind has every default
+
+
 def output_mode(name: str) -> str:
-    return getattr(_registry()[0][name], "OUTPUT", "new")
+    return _fact(name, "OUTPUT", "new")
 
 
 def role_of(c_function: str) -> str | None:
-    """The profiler's category of a C function some kernel of the program calls."""
-    return next((k.role for k in _registry()[1].values() if k.c_function == c_function), None)
+    """The profiler's category of a C function of some kind's kernels."""
+    for k in _registry()[1].values():
+        if k.c_function == c_function:
+            return k.role
+    return next((m.C_ROLES[c_function] for m in set(_registry()[0].values())
+                 if c_function in getattr(m, "C_ROLES", {})), None)
+
+
+# -- facts, with their defaults ---------------------------------------------------------------
+def config_keys(name: str) -> tuple[str, ...]:
+    return _fact(name, "CONFIG", ())
+
+
+def params(name: str) -> tuple[str, ...]:
+    """Parameter roles of a kind; empty for a kind without parameters."""
+    return _fact(name, "PARAMS", ())
+
+
+def affine(name: str) -> bool:
+    """act(x W + b) with a fused activation: a ReLU after it fuses into it, a
+    BatchNormalization folds into W and b (the kinds whose config carries `activation`)."""
+    return "activation" in config_keys(name)
+
+
+def requantises(name: str) -> bool:
+    return not _fact(name, "PASSES_EXPONENT", False)
+
+
+def id_count(layer: "Layer") -> int | None:
+    """How many integer ids the layer reads (None: it reads values, not ids)."""
+    key = _fact(layer.kind, "IDS", None)
+    return None if key is None else int(layer.config[key])
+
+
+def kernel_out_axes(name: str) -> int:
+    return _fact(name, "KERNEL_OUT_AXES", 1)
+
+
+def per_channel(name: str) -> bool:
+    return _fact(name, "PER_CHANNEL", False)
+
+
+def mlp_role(name: str) -> str | None:
+    return _fact(name, "MLP", None)
+
+
+def gemm(name: str) -> bool:
+    return hasattr(kind(name), "macs")
+
+
+def macs(layer: "Layer") -> int:
+    """One sample's forward GEMM MACs of the layer; 0 for a kind without a GEMM."""
+    return kind(layer.kind).macs(layer) if gemm(layer.kind) else 0
+
+
+def keras_classes() -> dict[str, str]:
+    """Keras class name -> the kind it imports as (aliases included)."""
+    return {c: k for k in known() for c in _fact(k, "KERAS", ())}
+
+
+def keras_name(name: str) -> str | None:
+    """The Keras class a kind is named by in messages (None: it has none)."""
+    return next(iter(_fact(name, "KERAS", ())), None)
+
+
+# -- the layer checks of a loaded artefact (rct_tflm.artefact knows no kinds) --------------------
+def check(art: "ModelArtefact", what: str) -> None:
+    """Every layer's kind is known and its config has the kind's keys; one-line UserError."""
+    for l in art.layers:
+        if kind(l.kind) is None:
+            raise UserError(f"{what} has unknown layer kind '{l.kind}'; {RECREATE}")
+        missing = [k for k in config_keys(l.kind) if k not in l.config]
+        if missing:
+            raise UserError(f"corrupt {what}: layer {l.name} ({l.kind}) has no config "
+                            f"{', '.join(missing)}; {RECREATE}")

@@ -1,6 +1,7 @@
-"""What conv2d and depthwise_conv2d share: geometry from the layer config, and their calls
-(a forward, a one-pass backward-input whose error carries a sign bitmap, an update), which
-differ only in the kernels they name."""
+"""What the window kinds share: a numpy-built layer's defaults and the geometry from the layer
+config (conv2d, depthwise_conv2d, maxpool2d, avgpool2d); the calls of conv2d and
+depthwise_conv2d (a forward, a one-pass backward-input whose error carries a sign bitmap, an
+update), which differ only in the kernels they name."""
 from __future__ import annotations
 
 from types import ModuleType
@@ -10,13 +11,35 @@ from ...errors import UserError
 from ...fixedpoint.kernels.shapes import ConvShape, conv_shape
 from ..kernel import Kernel, c_acc, c_act, shaped
 from ..model import Call, LayerFacts
-from . import _param
+from . import _float, _param
 
 if TYPE_CHECKING:
     from ...artefact import Layer
     from ..golden import State
     from ..kernel import CContext
     from ..lower import Lowering
+
+
+def spec_defaults(c: dict) -> None:
+    """Keras' defaults for a numpy-built conv layer, kernel size and strides as [h, w]."""
+    c.setdefault("strides", [1, 1])
+    c.setdefault("padding", "valid")
+    c.setdefault("activation", "linear")
+    c["kernel_size"] = list(_float.pair(c["kernel_size"]))
+    c["strides"] = list(_float.pair(c["strides"]))
+
+
+def pool_spec(c: dict, shape: tuple[int, ...]) -> tuple[dict, tuple[int, ...]]:
+    """A numpy-built pool layer with Keras' defaults (strides = pool size, valid padding)."""
+    c["pool_size"] = list(_float.pair(c["pool_size"]))
+    c["strides"] = list(_float.pair(c.get("strides") or c["pool_size"]))
+    c.setdefault("padding", "valid")
+    return c, (*_float.window_out(c, shape), shape[2])
+
+
+def c_roles(kind: str) -> dict[str, str]:
+    """The unfused weight-gradient C functions of a conv kind (no call invokes them)."""
+    return {f"rct_{kind}_{fn}": "weight-update" for fn in ("backward_weight", "weight_grad")}
 
 
 def geometry(l: "Layer", dm: int = 1, out_c: int | None = None) -> ConvShape:

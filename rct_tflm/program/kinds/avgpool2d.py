@@ -1,12 +1,14 @@
 """avgpool2d: window mean over the valid taps (the count excludes padding)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ...fixedpoint.kernels import pool as P
 from ..kernel import Kernel, shaped
 from ..model import Call, LayerFacts
-from . import _conv
+from . import _conv, _float, _tf
 
 if TYPE_CHECKING:
     from ...artefact import Layer
@@ -15,8 +17,28 @@ if TYPE_CHECKING:
     from ..lower import Lowering
 
 KINDS = ("avgpool2d",)
+CONFIG = ("pool_size", "strides", "padding")
+KERAS = ("AveragePooling2D", "AvgPool2D")
 
 
+# -- host side: FP32 reference, numpy-built models, Keras -----------------------------------------
+def float_forward(l: "Layer", a: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
+    return np.nanmean(_float.windows(a, l.config), 0)
+
+
+spec = _conv.pool_spec
+from_keras = _tf.pool
+
+
+def tf_forward(tf: Any, l: "Layer", x: Any, p: dict, training: bool, seed: Any) -> Any:
+    return _tf.tf_pool(tf.nn.avg_pool2d, l, x)
+
+
+def to_keras(L: Any, l: "Layer", act: str) -> Any:
+    return _tf.keras_pool(L.AveragePooling2D, l)
+
+
+# -- the integer engine ---------------------------------------------------------------------------
 def shape(l: "Layer", f: LayerFacts, low: "Lowering") -> None:
     f.shape = _conv.geometry(l)
 

@@ -1,13 +1,15 @@
 """dense: y = act(x W + b) on a 1-D input; kernel [in, out] (stored [out][in] on the device)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ...errors import UserError
 from ...fixedpoint.kernels import dense as D
 from ..kernel import Kernel, c_acc, c_act
 from ..model import Call, LayerFacts
-from . import _param
+from . import _float, _param, _tf
 
 if TYPE_CHECKING:
     from ...artefact import Layer
@@ -16,8 +18,52 @@ if TYPE_CHECKING:
     from ..lower import Lowering
 
 KINDS = ("dense",)
+CONFIG = ("units", "activation")
+PARAMS = ("kernel", "bias")
+KERAS = ("Dense",)
+MLP = "trained"
+C_ROLES = {"rct_dense_backward_weight": "weight-update"}
 
 
+def macs(l: "Layer") -> int:
+    """in * out per position (Keras applies a dense layer along the last axis)."""
+    return int(np.prod(l.output_shape)) * int(l.input_shape[-1])
+
+
+# -- host side: FP32 reference, numpy-built models, Keras -----------------------------------------
+def float_forward(l: "Layer", a: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
+    return _float.act(a @ p["kernel"] + p.get("bias", 0.0), l.config.get("activation", "linear"))
+
+
+def spec(c: dict, shape: tuple[int, ...]) -> tuple[dict, tuple[int, ...]]:
+    c.setdefault("activation", "linear")
+    if len(shape) != 1:
+        raise ValueError(f"dense needs a flat input, got {shape}; add a flatten layer")
+    return c, (int(c["units"]),)
+
+
+def kernel_shape(c: dict, shape: tuple[int, ...], out: tuple[int, ...]) -> tuple[int, ...]:
+    return (shape[0], out[0])
+
+
+def from_keras(k: _tf.KerasLayer) -> tuple[dict, tuple[int, ...], dict[str, np.ndarray]]:
+    if len(k.shape) != 1:
+        raise _tf.Unsupported(f"Dense on a {len(k.shape)}-D input {k.shape}; put Flatten or a "
+                              "global pooling before it")
+    act = _tf.activation(k.cfg.get("activation"), k.last)
+    units = int(k.cfg["units"])
+    return {"units": units, "activation": act}, (units,), _tf.kernel_bias(k, units)
+
+
+def tf_forward(tf: Any, l: "Layer", x: Any, p: dict, training: bool, seed: Any) -> Any:
+    return _tf.tf_act(tf, tf.matmul(x, p["kernel"]) + p["bias"], l.config["activation"])
+
+
+def to_keras(L: Any, l: "Layer", act: str) -> Any:
+    return L.Dense(l.config["units"], activation=act, name=l.name)
+
+
+# -- the integer engine ---------------------------------------------------------------------------
 def shape(l: "Layer", f: LayerFacts, low: "Lowering") -> None:
     kshape = _param.check(l, f, low)
     if len(l.input_shape) != 1:
@@ -34,18 +80,18 @@ def forward(f: LayerFacts, low: "Lowering") -> list[Call]:
     return [Call("dense_forward", f.index, f.name, {"x": low.x(f), "y": low.y(f)},
                  {"w": f.kernel, "b": f.bias},
                  {**_param.weight_args(f), "in_size": f.in_size, "out_size": f.out_size},
-                 macs=f.in_size * f.out_size)]
+                 macs=macs(low.art.layers[f.index]))]
 
 
 def backward(f: LayerFacts, low: "Lowering") -> list[Call]:
-    step, macs = low.bwd(f), f.in_size * f.out_size
+    step, n_macs = low.bwd(f), macs(low.art.layers[f.index])
     sizes = {"in_size": f.in_size, "out_size": f.out_size}
     bi = None
     if f.needs_dx:
         bi = Call("dense_backward_input", step, f.name, {"dy": low.err_in, "dx": low.new_error(f)},
-                  {"w": f.kernel}, sizes, ret="dx_exp", macs=macs)
+                  {"w": f.kernel}, sizes, ret="dx_exp", macs=n_macs)
     up = Call("dense_backward_update", step, f.name, {"x": low.x(f), "dy": low.err_in},
-              {"w": f.kernel}, {"x_exp": f.x_exp, **sizes}, ret="gavg", macs=macs)
+              {"w": f.kernel}, {"x_exp": f.x_exp, **sizes}, ret="gavg", macs=n_macs)
     return _param.backward(f, low, bi, up, 1, f.out_size)
 
 

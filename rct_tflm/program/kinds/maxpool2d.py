@@ -3,13 +3,15 @@
 (absorbs_mask), so that layer's output need not live until its own backward."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ...fixedpoint.kernels import pool as P
 from ...fixedpoint.kernels.common import RELU_NO_UPPER, act_upper
 from ..kernel import Kernel, shaped
 from ..model import Call, LayerFacts
-from . import _conv, output_mode
+from . import _conv, _float, _tf, output_mode
 
 if TYPE_CHECKING:
     from ...artefact import Layer
@@ -18,8 +20,29 @@ if TYPE_CHECKING:
     from ..lower import Lowering
 
 KINDS = ("maxpool2d",)
+CONFIG = ("pool_size", "strides", "padding")
+KERAS = ("MaxPooling2D", "MaxPool2D")
+PASSES_EXPONENT = True
 
 
+# -- host side: FP32 reference, numpy-built models, Keras -----------------------------------------
+def float_forward(l: "Layer", a: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
+    return np.nanmax(_float.windows(a, l.config), 0)
+
+
+spec = _conv.pool_spec
+from_keras = _tf.pool
+
+
+def tf_forward(tf: Any, l: "Layer", x: Any, p: dict, training: bool, seed: Any) -> Any:
+    return _tf.tf_pool(tf.nn.max_pool2d, l, x)
+
+
+def to_keras(L: Any, l: "Layer", act: str) -> Any:
+    return _tf.keras_pool(L.MaxPooling2D, l)
+
+
+# -- the integer engine ---------------------------------------------------------------------------
 def argmax_bytes(count: int, taps: int) -> int:
     """Bytes of a packed max-pool argmax (RCT_ARGMAX_BYTES in rct.h): 2, 4 or 8 bits each."""
     bits = 2 if taps <= 4 else (4 if taps <= 16 else 8)

@@ -1,13 +1,18 @@
 """relu / relu6: standalone activations, in place on their input's buffer (unless that is the
-caller's input). Their kernels also carry the fused activation mask of dense/conv layers."""
+caller's input). Their kernels also carry the fused activation mask of dense/conv layers.
+The Keras importer makes them from ReLU / Activation layers it cannot fuse into the layer
+before (trainer/keras_import.py), so they name no Keras class of their own."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ...fixedpoint.kernels import activation as A
 from ...fixedpoint.kernels.common import ACT_RELU, ACT_RELU6, act_upper, relu6_upper
 from ..kernel import Kernel
 from ..model import Call, LayerFacts
+from . import _float, _tf
 
 if TYPE_CHECKING:
     from ...artefact import Layer
@@ -16,9 +21,28 @@ if TYPE_CHECKING:
     from ..lower import Lowering
 
 KINDS = ("relu", "relu6")
+PASSES_EXPONENT = True
 OUTPUT = "inplace"
 
 
+# -- host side: FP32 reference, numpy-built models, Keras -----------------------------------------
+def float_forward(l: "Layer", a: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
+    return _float.act(a, l.kind)
+
+
+def spec(c: dict, shape: tuple[int, ...]) -> tuple[dict, tuple[int, ...]]:
+    return c, shape
+
+
+def tf_forward(tf: Any, l: "Layer", x: Any, p: dict, training: bool, seed: Any) -> Any:
+    return _tf.tf_act(tf, x, l.kind)
+
+
+def to_keras(L: Any, l: "Layer", act: str) -> Any:
+    return L.ReLU(6.0 if l.kind == "relu6" else None, name=l.name)
+
+
+# -- the integer engine ---------------------------------------------------------------------------
 def shape(l: "Layer", f: LayerFacts, low: "Lowering") -> None:
     f.act = ACT_RELU if l.kind == "relu" else ACT_RELU6
 
