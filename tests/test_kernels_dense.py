@@ -34,6 +34,29 @@ DENSE_EDGES += [dict(seed=2, n=1, fin=fin, fout=fout, w_bits=b, b_bits=16, x_exp
                                      (30, 5, 6)]]
 
 
+def _rows16(fin, fout, act, y_off, b_exp=-14, bias=True, b_bits=16, w_bits=16, n=1, mode=0):
+    """A case at e = -19: rs = y_off, bias shift e - b_exp (-5 by default)."""
+    return dict(seed=3, n=n, fin=fin, fout=fout, w_bits=w_bits, b_bits=b_bits, x_exp=-7,
+                w_exp=-12, b_exp=b_exp, y_off=y_off, act=act, bias=bias, mode=mode, acc64=False)
+
+
+# the Cortex-M4 rows16 routine (int16 rows, in % 16 == 0; rct_dense_forward.c): in 16..256
+# entering its 64-input loop at each of the 4 blocks, one to four passes, odd out (the last row
+# in C), no bias, linear / ReLU / ReLU6 under 127 (bounds 96 and 2) and at 128, the bias shifts
+# 0, 14 and 15 (the last two with extreme values), its int32 bound at in 256, shift 15: rs 15
+# inside, rs 16 just outside (simd_sample); and the other calls outside its gate (simd_sample or
+# the portable loops): shift 16, a bias right shift, an 8-bit bias, in % 16 == 8, in > 256.
+# rs (y_off) puts most outputs inside int8, so that a wrong sum shows.
+DENSE_EDGES += [_rows16(16, 2, 1, 20, bias=False, n=2, mode=1), _rows16(48, 7, 0, 18, n=2),
+                _rows16(64, 32, 2, 15, w_bits=12), _rows16(96, 4, 2, 21),
+                _rows16(80, 5, 2, 14, w_bits=9), _rows16(256, 3, 0, 24, b_exp=-5, mode=1),
+                _rows16(208, 3, 1, 20, n=3), _rows16(32, 10, 0, 18, b_exp=-19),
+                _rows16(240, 3, 0, 24, b_exp=-4, mode=1), _rows16(256, 3, 0, 15, b_exp=-4, mode=2),
+                _rows16(256, 3, 0, 16, b_exp=-4, mode=2), _rows16(64, 4, 0, 18, b_exp=-3, mode=2),
+                _rows16(32, 10, 0, 18, b_exp=-20), _rows16(64, 6, 1, 19, b_bits=8),
+                _rows16(40, 4, 1, 18), _rows16(272, 2, 0, 20)]
+
+
 def test_dense_forward(ck):
     @run_cases(ck, dense_case, HOST_EXAMPLES, examples=DENSE_EDGES)
     def _(c):
@@ -144,6 +167,22 @@ def test_int64_accumulator_worst_case(ck):
     assert [int(v) for v in y_g[0]] == expect
     compare(ck, "dense_forward").eq(y_c, y_g, "int64 accumulator worst case")
     assert expect[0] == 98 and 784 * (1 << 22) > 2**31 - 1
+
+
+def test_rows16_at_its_bound(ck):
+    """The Cortex-M4 rows16 routine adds the products modulo 2^32 onto bias * 2^15 + half: at
+    fan-in 256 its bound admits rs 15 (|init + sum| reaches 2^31 - 2^14) and sends rs 16 to the
+    saturating path; both give the int64 answer, where a wrapped sum would flip the sign."""
+    fin = 256
+    x = np.full((1, fin), -128, np.int64)
+    w = np.full((fin, 2), -(1 << 15), np.int64)
+    w[:, 1] = (1 << 15) - 1
+    b = np.array([(1 << 15) - 1, -(1 << 15)], np.int64)
+    for y_exp in (15, 16):
+        args = (x, 0, w, 16, 0, b, 16, 15, y_exp, 0, ACC32)
+        y = dense_forward(*args)
+        assert y.tolist() == [[127, -128]]
+        compare(ck, "dense_forward").eq(ck.dense_forward(*args), y, f"rows16 bound, rs {y_exp}")
 
 
 def test_int32_accumulator_at_its_bound(ck):
