@@ -56,7 +56,7 @@ def run_demo(out: Path, cfg: DemoConfig, say: Callable[[str], None] = print) -> 
     from .emulator.run import EmulateConfig, emulate_run
     from .emulator.run import prepare as prepare_emulate
     from .firmware_build import build_artefact
-    from .fixedpoint.engine import EngineConfig
+    from .fixedpoint.config import EngineConfig
     from .partition import partition, plan_table
     from .trainer.runner import TrainConfig, compare_run, train_run
     from .report.summary import build_report

@@ -27,7 +27,7 @@ from .resources import firmware_dir
 
 if TYPE_CHECKING:
     from .artefact import ModelArtefact
-    from .fixedpoint.engine import EngineConfig
+    from .fixedpoint.config import EngineConfig
 
 ARM_GCC = "arm-none-eabi-gcc"
 COMMON_CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-ffunction-sections", "-fdata-sections"]

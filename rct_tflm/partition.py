@@ -19,7 +19,7 @@ from .boards import DEFAULT_BOARD, HOST, firmware_ram_bytes, get_board
 from .codegen.layout import build_layout
 from .codegen.render import state_bytes
 from .errors import UserError
-from .fixedpoint.engine import EngineConfig
+from .fixedpoint.config import EngineConfig
 from .formats import plan as plan_format
 from .program import kinds, lower
 

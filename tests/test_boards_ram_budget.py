@@ -11,7 +11,7 @@ import pytest
 from conftest import require_tools
 from rct_tflm.boards import APP_RAM_BYTES, BOARDS, firmware_ram_bytes
 from rct_tflm.errors import UserError
-from rct_tflm.fixedpoint.engine import EngineConfig
+from rct_tflm.fixedpoint.config import EngineConfig
 from rct_tflm.firmware_build import build_artefact
 from rct_tflm.partition import partition
 

@@ -14,7 +14,7 @@ from conftest import require_tools, run_cli
 @pytest.fixture(scope="module")
 def planned(tmp_path_factory, digits_mlp_artefact) -> Path:
     """A run folder (model.rct) and its plan for nucleo-f411re, micro-batch 2."""
-    from rct_tflm.fixedpoint.engine import EngineConfig
+    from rct_tflm.fixedpoint.config import EngineConfig
     from rct_tflm.partition import partition
     d = tmp_path_factory.mktemp("plan")
     (d / "run").mkdir()

@@ -14,7 +14,7 @@ from conftest import require_tools
 from rct_tflm.codegen import generate
 from rct_tflm.toolchain import generated_sources, runtime_include, runtime_sources
 from rct_tflm.fixedpoint import ControllerConfig
-from rct_tflm.fixedpoint.engine import EngineConfig
+from rct_tflm.fixedpoint.config import EngineConfig
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-Werror=double-promotion",
           "-Werror=float-conversion", "-O2"]

@@ -65,7 +65,7 @@ def test_struct_sizes_and_shape_layout_are_the_compilers(tmp_path, gen, abi):
 @pytest.mark.slow
 def test_state_bytes_equal_the_linked_firmwares_static_state(tmp_path, digits_mlp_artefact):
     require_tools("arm-none-eabi-gcc")
-    from rct_tflm.fixedpoint.engine import EngineConfig
+    from rct_tflm.fixedpoint.config import EngineConfig
     from rct_tflm.firmware_build import build_artefact
     man = build_artefact("qemu-stm32f405", digits_mlp_artefact, tmp_path / "fw", EngineConfig())
     with open(tmp_path / "fw" / man["elf"], "rb") as fh:

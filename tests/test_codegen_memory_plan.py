@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from rct_tflm.codegen.layout import build_layout
 from rct_tflm.codegen.plan import Buffer, check_plan, plan_arena
 from rct_tflm.emulator.floatref import sequential_artefact
-from rct_tflm.fixedpoint.engine import EngineConfig
+from rct_tflm.fixedpoint.config import EngineConfig
 from rct_tflm.program import INPUT, lower
 
 

@@ -20,7 +20,7 @@ from rct_tflm.emulator import zoo
 from rct_tflm.emulator.run import EmulateConfig, emulate_run, prepare
 from rct_tflm.emulator.targets import sanitizer_env
 from rct_tflm.fixedpoint import ControllerConfig
-from rct_tflm.fixedpoint.engine import EngineConfig
+from rct_tflm.fixedpoint.config import EngineConfig
 
 # name, batch, steps, lr_shift, gavg_ref_samples. Period 512 samples: the MLPs (batch 1) decide
 # at 512 and 1024, the CNN (4 x 500 samples) at 512, 1024 and 1536. Gavg per 32 samples (the
@@ -32,7 +32,7 @@ import json, sys
 from rct_tflm.emulator.run import EmulateConfig, emulate_run, prepare
 from rct_tflm.emulator.targets import asan_loaded
 from rct_tflm.fixedpoint import ControllerConfig
-from rct_tflm.fixedpoint.engine import EngineConfig
+from rct_tflm.fixedpoint.config import EngineConfig
 jobs = json.load(open(sys.argv[1]))
 assert asan_loaded()
 out = {}

@@ -16,7 +16,7 @@ from conftest import require_tools, run_cli
 from rct_tflm.artefact import Layer, ModelArtefact
 from rct_tflm.boards import firmware_ram_bytes
 from rct_tflm.data import load_dataset
-from rct_tflm.fixedpoint.engine import EngineConfig, quantise_inputs
+from rct_tflm.fixedpoint.config import EngineConfig, quantise_inputs
 from rct_tflm.program import Engine
 
 EMULATE_FIELDS = ("test_accuracy_before", "test_accuracy_after", "samples", "samples_per_s",

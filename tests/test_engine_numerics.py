@@ -13,7 +13,7 @@ from rct_tflm.codegen import generate
 from rct_tflm.emulator.floatref import (calibrate_act_exps, float_forward, mlp_artefact,
                                         quantise_artefact)
 from rct_tflm.errors import UserError
-from rct_tflm.fixedpoint.engine import EngineConfig, quantise_inputs
+from rct_tflm.fixedpoint.config import EngineConfig, quantise_inputs
 from rct_tflm.program import Engine, lower
 from rct_tflm.fixedpoint.kernels import ACC32, ACC64, max_safe_bits, needs_int64
 

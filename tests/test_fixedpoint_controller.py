@@ -165,7 +165,7 @@ def _stream(gavg_q16: list[int], batch: int, ref: int, bits: int = 8, period: in
 def test_defaults_trainer_per_step_mean_engine_per_32_samples() -> None:
     from rct_tflm.cli import options
     from rct_tflm.fixedpoint.controller import DEVICE_GAVG_REF_SAMPLES, DEVICE_T_MAX
-    from rct_tflm.fixedpoint.engine import EngineConfig
+    from rct_tflm.fixedpoint.config import EngineConfig
     assert ControllerConfig().gavg_ref_samples == 0  # the trainer's (paper's) rule
     assert ControllerConfig().t_max == 0.5
     dev = EngineConfig().controller
@@ -177,7 +177,7 @@ def test_round_to_nearest_engine_uses_the_per_step_mean() -> None:
     """Nearest rounding loses sub-half-LSB updates at every step: the per-step rule must stay
     (digits at lr 2^-9: with Gavg per 32 samples a fixed-8-bit nearest run never widened and
     stayed at chance, 5.6%; per step it widens to 13-14 bits, 92.2%)."""
-    from rct_tflm.fixedpoint.engine import EngineConfig
+    from rct_tflm.fixedpoint.config import EngineConfig
     assert EngineConfig(stochastic=False).controller.gavg_ref_samples == 0
     assert EngineConfig(stochastic=True).controller.gavg_ref_samples == 32
 
@@ -238,7 +238,7 @@ def test_on_device_digits_run_does_not_chase_bits() -> None:
     or kernel changes that move the draws do not flip the outcome."""
     from rct_tflm.data import load_dataset, run_order
     from rct_tflm.emulator import zoo
-    from rct_tflm.fixedpoint.engine import EngineConfig, quantise_inputs
+    from rct_tflm.fixedpoint.config import EngineConfig, quantise_inputs
     from rct_tflm.program import Engine
 
     data = load_dataset("digits", 0)

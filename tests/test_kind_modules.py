@@ -32,7 +32,7 @@ def test_every_kind_has_a_module_with_its_host_side():
 
 
 def test_host_only_kinds_lower_to_one_clear_line():
-    from rct_tflm.fixedpoint.engine import EngineConfig
+    from rct_tflm.fixedpoint.config import EngineConfig
     from rct_tflm.program import lower
     art = ModelArtefact([Layer("g", "gap1d", {}, (4, 2), (2,))], {}, (4, 2), 2,
                         preprocess={"input_exp": -7})

@@ -13,7 +13,7 @@ import pytest
 from conftest import require_tools
 from rct_tflm.errors import UserError
 from rct_tflm.fixedpoint import ControllerConfig
-from rct_tflm.fixedpoint.engine import EngineConfig, quantise_inputs
+from rct_tflm.fixedpoint.config import EngineConfig, quantise_inputs
 from rct_tflm.link import HostFirmware, Link, LinkError, open_port
 from rct_tflm.link import messages as m
 from rct_tflm.link.faults import FaultyPort

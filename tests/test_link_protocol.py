@@ -12,7 +12,7 @@ import pytest
 
 from conftest import require_tools
 from rct_tflm.fixedpoint import ControllerConfig
-from rct_tflm.fixedpoint.engine import EngineConfig
+from rct_tflm.fixedpoint.config import EngineConfig
 from rct_tflm.link import DeviceFault, HostFirmware, Link, LinkError, NakError, open_port
 from rct_tflm.link import messages as m
 from rct_tflm.link.framing import Frame, FrameDecoder, encode_frame
@@ -59,7 +59,7 @@ def sample_payload(x: np.ndarray, labels, batch: int = 1) -> bytes:
 
 def script(digits) -> list[tuple[str, int, bytes, bytes | None]]:
     """(what, type, payload, raw override) — good requests and every kind of bad one."""
-    from rct_tflm.fixedpoint.engine import quantise_inputs
+    from rct_tflm.fixedpoint.config import quantise_inputs
     x = quantise_inputs(digits.x_train[:8], -7).reshape(8, -1)
     y = [int(v) for v in digits.y_train[:8]]
     hp = m.HParams(4, 6554, 32768, 5000, 512, 7)
@@ -155,7 +155,7 @@ def test_every_bad_request_is_nacked_with_its_reason(digits, digits_mlp_artefact
 
 
 def test_wrong_sample_size_is_refused_and_nothing_applied(host_port, digits):
-    from rct_tflm.fixedpoint.engine import quantise_inputs
+    from rct_tflm.fixedpoint.config import quantise_inputs
     link = Link(host_port, "host", timeout=1)
     link.hello()
     link.reset(3)

@@ -8,7 +8,7 @@ from rct_tflm.artefact import ModelArtefact
 from rct_tflm.cli import main
 from rct_tflm.errors import UserError
 from rct_tflm.fixedpoint import QTensor
-from rct_tflm.fixedpoint.engine import EngineConfig
+from rct_tflm.fixedpoint.config import EngineConfig
 from rct_tflm.program import Engine
 from rct_tflm.partition import partition
 

@@ -8,7 +8,7 @@ import pytest
 
 from rct_tflm.codegen import generate
 from rct_tflm.errors import UserError
-from rct_tflm.fixedpoint.engine import EngineConfig
+from rct_tflm.fixedpoint.config import EngineConfig
 from rct_tflm.program import FORMAT, VERSION, Program, lower
 from test_codegen_memory_plan import random_chain
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rct_tflm.fixedpoint.engine import EngineConfig
+from rct_tflm.fixedpoint.config import EngineConfig
 from rct_tflm.program import INPUT, Engine, kinds, lower
 from test_codegen_memory_plan import random_chain
 

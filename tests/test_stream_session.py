@@ -18,7 +18,7 @@ from rct_tflm.cli import main
 from rct_tflm.data import epoch_order
 from rct_tflm.errors import UserError
 from rct_tflm.fixedpoint import ControllerConfig
-from rct_tflm.fixedpoint.engine import EngineConfig, quantise_inputs
+from rct_tflm.fixedpoint.config import EngineConfig, quantise_inputs
 from rct_tflm.program import Engine
 from rct_tflm.link import HostFirmware, Link, LinkError, open_port
 from rct_tflm.link.faults import FaultyPort
@@ -149,7 +149,7 @@ def test_build_and_stream_cli_on_the_host_build(capsys, built, tmp_path):
     for f in s["files"]:
         assert (out / f).stat().st_size > 0
     trained = ModelArtefact.load(out / "model.rct")
-    from rct_tflm.fixedpoint.engine import weights_sha256
+    from rct_tflm.fixedpoint.state import weights_sha256
     names = [n for n in Engine.from_artefact(trained).program.trainable]
     assert weights_sha256([trained.tensors[n] for n in names]) == s["weights_sha256"]
     assert trained.training["stream"]["weights_sha256"] == s["weights_sha256"]

@@ -69,7 +69,7 @@ def available(cfg: dict) -> bool:
 
 
 def engine_cfg(lr_shift: int):
-    from rct_tflm.fixedpoint.engine import EngineConfig
+    from rct_tflm.fixedpoint.config import EngineConfig
     return EngineConfig(lr_shift=lr_shift)
 
 
@@ -115,7 +115,7 @@ def head_only_row(quick: bool, seed: int = 0) -> dict:
     from rct_tflm.artefact import ModelArtefact
     from rct_tflm.emulator import zoo
     from rct_tflm.emulator.run import EmulateConfig, emulate_run, prepare
-    from rct_tflm.fixedpoint.engine import quantise_inputs
+    from rct_tflm.fixedpoint.config import quantise_inputs
     from rct_tflm.program import Engine
     c = HEAD_ONLY
     data = load("digits", seed)

@@ -98,7 +98,7 @@ def main() -> None:
     from rct_tflm.codegen import generate
     from rct_tflm.emulator.qemu import QemuBoard
     from rct_tflm.firmware_build import build_firmware
-    from rct_tflm.fixedpoint.engine import quantise_inputs
+    from rct_tflm.fixedpoint.config import quantise_inputs
     from rct_tflm.link import HostFirmware, Link, open_port
     from rct_tflm.link.faults import FaultyPort
 

@@ -30,7 +30,7 @@ from rct_tflm.data import Dataset, load_dataset  # noqa: E402
 from rct_tflm.emulator import zoo  # noqa: E402
 from rct_tflm.emulator.floatref import (calibrate_act_exps, quantise_artefact,  # noqa: E402
                                         sequential_artefact)
-from rct_tflm.fixedpoint.engine import EngineConfig, quantise_inputs  # noqa: E402
+from rct_tflm.fixedpoint.config import EngineConfig, quantise_inputs  # noqa: E402
 from rct_tflm.profile.costs import core_costs  # noqa: E402
 from rct_tflm.profile.elf import ElfImage  # noqa: E402
 from rct_tflm.profile.machine import Machine  # noqa: E402

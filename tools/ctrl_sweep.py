@@ -30,7 +30,7 @@ def run(dataset: str, epochs: int, seed: int, cc, lr_shift: int | None = None,
         stochastic: bool = True, start_bits: int | None = None) -> dict:
     from rct_tflm.data import load_dataset, run_order
     from rct_tflm.emulator import zoo
-    from rct_tflm.fixedpoint.engine import EngineConfig, quantise_inputs
+    from rct_tflm.fixedpoint.config import EngineConfig, quantise_inputs
     from rct_tflm.program import Engine, lower
     spec, hidden, lr = DATA[dataset]
     data = load_dataset(spec, seed)

@@ -137,7 +137,7 @@ def engine_options(f: Callable) -> Callable:
 
 
 def engine_config(kw: dict[str, Any], max_batch: int):
-    from ..fixedpoint.engine import EngineConfig
+    from ..fixedpoint.config import EngineConfig
     cc = controller_config(kw)
     return EngineConfig(lr_shift=kw["lr_shift"], seed=kw["seed"], controller=cc,
                         stochastic=kw["rounding"] == "stochastic", max_batch=max_batch,

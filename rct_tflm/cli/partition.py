@@ -24,7 +24,7 @@ def partition_cmd(model_path: str, out: str, board: str | None, trainable_layers
     """Split a model: frozen int8 prefix in flash, trainable RCT suffix in RAM."""
     from ..program import load_artefact
     from ..boards import DEFAULT_BOARD
-    from ..fixedpoint.engine import EngineConfig
+    from ..fixedpoint.config import EngineConfig
     from ..partition import partition, plan_table
     art = load_artefact(model_path)
     p = partition(art, board or DEFAULT_BOARD, trainable_layers, frozen_layers, EngineConfig(max_batch=max_batch))

@@ -54,7 +54,7 @@ def profile_cmd(model_path: str, board: str | None, out: str, data_spec: str | N
     x = y = None
     if data_spec:
         from ..data import load_dataset
-        from ..fixedpoint.engine import quantise_inputs
+        from ..fixedpoint.config import quantise_inputs
         if "input_exp" not in art.preprocess:
             raise UserError(f"--model {model_path} has no preprocess.input_exp; re-create it "
                             f"with `rct-tflm train`")

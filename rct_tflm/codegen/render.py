@@ -24,7 +24,8 @@ import numpy as np
 from ..artefact import ModelArtefact
 from ..errors import UserError
 from ..fixedpoint import kernels as K
-from ..fixedpoint.engine import EngineConfig, weights_blob
+from ..fixedpoint.config import EngineConfig
+from ..fixedpoint.state import weights_blob
 from ..formats import manifest as manifest_format
 from ..formats.atomic import write_json
 from ..program import INPUT, Call, Program, TensorEntry, kinds, lower

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..fixedpoint.engine import EngineConfig
+from ..fixedpoint.config import EngineConfig
 
 from ..program import Program
 from .layout import Layout

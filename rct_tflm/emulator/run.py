@@ -27,7 +27,8 @@ from ..artefact import ModelArtefact
 from ..data import Dataset, load_dataset, run_order
 from ..errors import UserError
 from ..formats import results
-from ..fixedpoint.engine import EngineConfig, quantise_inputs, weights_sha256
+from ..fixedpoint.config import EngineConfig, quantise_inputs
+from ..fixedpoint.state import weights_sha256
 from ..partition import target_for
 from ..program import Program, load_artefact, lower
 from ..fixedpoint.qtensor import QTensor

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..artefact import ModelArtefact
 from ..errors import UserError
-from ..fixedpoint.engine import EngineConfig, bitwidth_history, parse_weights_blob
+from ..fixedpoint.config import EngineConfig
+from ..fixedpoint.state import bitwidth_history, parse_weights_blob
 from ..fixedpoint.qtensor import QTensor
 from ..program import Engine, Program, lower
 
@@ -23,7 +24,7 @@ TARGETS = ("golden", "host")
 
 
 class GoldenTarget:
-    """rct_tflm.fixedpoint.engine.Engine (numpy)."""
+    """rct_tflm.program.Engine (numpy)."""
 
     name = "golden"
 

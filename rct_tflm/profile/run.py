@@ -2,7 +2,7 @@
 in the emulator, attributed to the program's layers, and checked against the golden engine.
 
 The firmware is run through its own API (rct_model_init / train / infer / weights_read) on
-the same samples as the golden engine (rct_tflm.fixedpoint.engine.Engine built from the
+the same samples as the golden engine (rct_tflm.program.Engine built from the
 firmware's own manifest, rct_tflm.stream.device_model); after the steps, the trainable state
 the firmware serialises must equal the golden engine's blob byte for byte and its logits the
 golden logits, or the profile is refused: a profile of wrong code is worthless.

@@ -18,7 +18,8 @@ import numpy as np
 
 from ..artefact import ModelArtefact
 from ..fixedpoint.controller import BitwidthController
-from ..fixedpoint.engine import EngineConfig, bitwidth_history, weights_blob, weights_sha256
+from ..fixedpoint.config import EngineConfig
+from ..fixedpoint.state import bitwidth_history, weights_blob, weights_sha256
 from ..fixedpoint.prng import Rng
 from ..fixedpoint.qtensor import QTensor
 from . import kinds

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..artefact import ModelArtefact
 from ..errors import UserError
-from ..fixedpoint.engine import EngineConfig
+from ..fixedpoint.config import EngineConfig
 from ..fixedpoint.qtensor import QTensor
 from . import kinds
 from .model import INPUT, BufferSpec, Call, LayerFacts, Program, TensorEntry

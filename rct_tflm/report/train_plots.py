@@ -31,7 +31,7 @@ def save_png(fig: Any, path: Path) -> None:
 
 def bit_steps(hist: dict, total: int) -> dict[str, tuple[list[int], list[int]]]:
     """Per tensor the (samples, bits) corners of its step curve from 0 to `total` samples, from a
-    bitwidth_history record (rct_tflm.fixedpoint.engine.bitwidth_history format)."""
+    bitwidth_history record (rct_tflm.fixedpoint.state.bitwidth_history format)."""
     out = {}
     for name, s in hist["initial"].items():
         xs, ys = [0], [s["bits"]]

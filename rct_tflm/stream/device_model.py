@@ -17,7 +17,8 @@ from ..artefact import ModelArtefact
 from ..errors import UserError
 from ..formats import manifest as manifest_format
 from ..fixedpoint import ControllerConfig
-from ..fixedpoint.engine import EngineConfig, parse_weights_blob
+from ..fixedpoint.config import EngineConfig
+from ..fixedpoint.state import parse_weights_blob
 
 # (a manifest without gavg_ref_samples predates it: its firmware uses the per-step mean, 0)
 from ..program import Engine, Program, lower

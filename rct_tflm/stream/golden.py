@@ -3,7 +3,7 @@
 `GoldenDevice` is a pyserial-like port (write / read / in_waiting / close). Bytes written to it
 are decoded, dispatched exactly like firmware/app/rct_app_dispatch.c (same validation, NAK
 reasons and texts, duplicate cache, boot seed 0, RESET restoring the compiled hyper-parameters)
-and answered on the golden integer engine (rct_tflm.fixedpoint.engine). So the one stream
+and answered on the golden integer engine (rct_tflm.program.Engine). So the one stream
 session drives the golden model, the host C build and a QEMU board through the same `Link`, and
 their results can be compared integer by integer.
 """
@@ -18,7 +18,7 @@ import numpy as np
 
 from ..artefact import ModelArtefact
 from ..fixedpoint.controller import BitwidthController
-from ..fixedpoint.engine import EngineConfig
+from ..fixedpoint.config import EngineConfig
 from ..program import Engine, Program, lower
 from ..fixedpoint.prng import Rng
 from ..fixedpoint.rounding import saturate

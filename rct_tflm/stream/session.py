@@ -34,7 +34,8 @@ import numpy as np
 from ..program import load_artefact
 from ..data import Dataset, f1_score, load_dataset
 from ..errors import UserError
-from ..fixedpoint.engine import bitwidth_history, parse_weights_blob, quantise_inputs, weights_sha256
+from ..fixedpoint.config import quantise_inputs
+from ..fixedpoint.state import bitwidth_history, parse_weights_blob, weights_sha256
 from ..link import BoardReset, Link, LinkError
 from ..link import messages as msg
 from ..link.faults import FaultyPort
