@@ -148,3 +148,18 @@ def test_a_noisy_wire_with_resets_ends_with_the_clean_weights(capsys, built, tmp
     assert r["board_resets"] == 3 and r["faults_injected"]["board_resets"] == 3
     assert r["faults_injected"]["bits_flipped"] > 1000 and r["faults_injected"]["frames_dropped"] > 10
     assert "3 board resets recovered" in out
+
+
+def test_a_reboot_while_restoring_is_recovered_too(built, tmp_path, clean):
+    class Twice(RebootBefore):  # reboots before a TRAIN, then again before the restore's DIGEST
+        def write(self, data: bytes) -> int:
+            f = decode_frame(bytes(data).strip(b"\x00"))
+            if not self.done and f is not None and f.type == m.TRAIN and self.dev.app_samples >= 700:
+                self.done, self.next = True, True
+                self.dev.reboot()
+            elif getattr(self, "next", False) and f is not None and f.type == m.DIGEST:
+                self.next = False
+                self.dev.reboot()
+            return self.dev.write(data)
+    r = golden(built, tmp_path / "s", lambda dev: Twice(dev, m.TRAIN, 700))
+    assert r["board_resets"] == 2 and r["weights_sha256"] == clean["weights_sha256"]

@@ -78,6 +78,8 @@ class QemuBoard:
                     return self.url
                 time.sleep(0.02)
             err = self._reap()
+        self._mon_dir.cleanup()
+        self._mon_dir = None
         raise UserError(f"QEMU did not start for {self.board.name}: {err.strip()[-500:]}")
 
     def _reap(self) -> str:

@@ -302,19 +302,19 @@ def run_stream(prep: Prepared, link: Link, target: str,
                         last_ck = (b, ck_path)
                         good = _Good(b, copy.deepcopy(rec), blob)
             except BoardReset as e:
-                resets += 1
-                if resets > cfg.max_resets:
-                    raise LinkError(f"{e}; {cfg.max_resets} resets recovered already "
-                                    f"(--max-resets)") from None
-                bar.write(f"{e}: restoring the state at sample {good.samples} "
-                          f"(reset {resets} of at most {cfg.max_resets})")
-                link.hello(dm.hash)
-                link.reset(cfg.seed)
-                if good.blob is None:
-                    link.set_hparams(hp)
-                    _check_restored(link, None)
-                else:
-                    _restore(link, hp, sched, good.samples, good.blob, cfg.seed)
+                reset: BoardReset | None = e
+                while reset is not None:  # a board may restart again while being restored
+                    resets += 1
+                    if resets > cfg.max_resets:
+                        raise LinkError(f"{reset}; {cfg.max_resets} resets recovered already "
+                                        f"(--max-resets)") from None
+                    bar.write(f"{reset}: restoring the state at sample {good.samples} "
+                              f"(reset {resets} of at most {cfg.max_resets})")
+                    try:
+                        _recover(link, dm, hp, sched, good, cfg.seed)
+                        reset = None
+                    except BoardReset as again:
+                        reset = again
                 rec = copy.deepcopy(good.rec)
                 bar.update(good.samples - pos)
                 pos = origin = good.samples
@@ -414,6 +414,19 @@ def _check_restored(link: Link, blob: bytes | None) -> None:
         raise LinkError(f"the board at {link.url} did not keep the checkpoint's weights "
                         f"(digest after restoring: {d.samples} samples, CRC-32 "
                         f"0x{d.weights_crc32:08x})")
+
+
+def _recover(link: Link, dm: DeviceModel, hp: msg.HParams, sched: Schedule, good: _Good,
+             seed: int) -> None:
+    """A board that restarted, set back to the last verified state: a new session, RESET, and
+    the checkpoint's weights and PRNG segment (or the start's hyper-parameters)."""
+    link.hello(dm.hash)
+    link.reset(seed)
+    if good.blob is None:
+        link.set_hparams(hp)
+        _check_restored(link, None)
+    else:
+        _restore(link, hp, sched, good.samples, good.blob, seed)
 
 
 def _restore(link: Link, hp: msg.HParams, sched: Schedule, start: int, blob: bytes,
