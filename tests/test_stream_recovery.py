@@ -85,7 +85,7 @@ def test_a_reboot_at_a_checkpoint_writes_no_wrong_checkpoint(built, tmp_path, cl
 
 
 @pytest.mark.parametrize("msg,after", [(m.STATS, 512), (m.WEIGHTS_READ, 1024), (m.TRAIN, 700),
-                                       (m.DIGEST, 512)])
+                                       (m.DIGEST, 512), (m.INFER, 1100)])  # 1100: the final check
 def test_a_reboot_is_recovered_inside_the_run(built, tmp_path, clean, msg, after):
     r = golden(built, tmp_path / "s", lambda dev: RebootBefore(dev, msg, after))
     assert r["board_resets"] == 1

@@ -256,8 +256,9 @@ def run_stream(prep: Prepared, link: Link, target: str,
     bar = tqdm(total=sched.total, initial=start, unit="sample", disable=not cfg.progress,
                dynamic_ncols=True, desc=f"stream {target}")
     pos = start
+    finished = None  # (final STATS, evaluation, weights) once the whole run is verified
     try:
-        while pos < sched.total:
+        while finished is None:
             try:
                 cur = _bits_now(rec)
                 for i, (a, b) in enumerate(sched.frames(pos)):
@@ -301,6 +302,13 @@ def run_stream(prep: Prepared, link: Link, target: str,
                                                   "record": snap.to_json()}, blob)
                         last_ck = (b, ck_path)
                         good = _Good(b, copy.deepcopy(rec), blob)
+                train_s = time.monotonic() - t0
+                # the end state, evaluated and then confirmed by the board: a restart during
+                # the evaluation is recovered like any other, never reported as the result
+                final = link.stats()
+                after, blob = _evaluate(link, dm, prep.x_test, prep.y_test, prep.data.metric)
+                _confirm(link, blob, sched.total - origin)
+                finished = (final, after, blob)
             except BoardReset as e:
                 reset: BoardReset | None = e
                 while reset is not None:  # a board may restart again while being restored
@@ -328,9 +336,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
             raise
         raise LinkError(f"{e}; {hint}") from None
     bar.close()
-    train_s = time.monotonic() - t0
-    final = link.stats()
-    after, blob = _evaluate(link, dm, prep.x_test, prep.y_test, prep.data.metric)
+    final, after, blob = finished
     tensors = parse_weights_blob(blob, like)
     initial = {n: _qt(bits, exp) for n, (bits, exp) in rec.initial.items()}
     history = bitwidth_history(initial, names, rec.changes)
@@ -397,15 +403,19 @@ def _verified_weights(link: Link, samples: int) -> bytes:
     session (no restart since), the expected sample count, the CRC-32 of what was read. Any
     doubt raises (BoardReset: recovered; LinkError: the run stops) before anything is written."""
     blob = link.weights_read()
+    _confirm(link, blob, samples)
+    return blob
+
+
+def _confirm(link: Link, blob: bytes, samples: int) -> None:
     d = link.digest()
     if d.samples != samples:
-        raise LinkError(f"the board reports {d.samples} samples since the stream (re)started at "
-                        f"the checkpoint, the host sent {samples}; no checkpoint written")
+        raise LinkError(f"the board reports {d.samples} samples since the stream (re)started, "
+                        f"the host sent {samples}; its weights are not trusted (nothing written)")
     if d.weights_crc32 != zlib.crc32(blob):
         raise LinkError(f"the weights read from the board do not match its own digest "
-                        f"(CRC-32 0x{d.weights_crc32:08x} vs 0x{zlib.crc32(blob):08x}); no "
-                        f"checkpoint written")
-    return blob
+                        f"(CRC-32 0x{d.weights_crc32:08x} vs 0x{zlib.crc32(blob):08x}); nothing "
+                        f"written")
 
 
 def _check_restored(link: Link, blob: bytes | None) -> None:
