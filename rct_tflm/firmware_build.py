@@ -23,6 +23,7 @@ from .errors import UserError
 from .formats import manifest as manifest_format
 from .formats import results
 from .link.messages import DEFAULT_MAX_PAYLOAD, max_payload_for
+from .link.transport import BAUD
 from .resources import firmware_dir
 
 if TYPE_CHECKING:
@@ -79,6 +80,16 @@ def built_for(firmware: str | Path) -> str | None:
                 raise UserError(f"'{p}' is not a build record (no board); rebuild with "
                                 f"`rct-tflm build`") from None
     return None
+
+
+def built_baud(firmware: str | Path) -> int | None:
+    """The UART bit rate a build folder's firmware was built with (build.json), or None."""
+    fw = Path(firmware)
+    p = (fw if fw.is_dir() else fw.parent) / "build.json"
+    try:
+        return int(json.loads(p.read_text())["baud"]) if p.is_file() else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def generated_for(model_dir: str | os.PathLike, board: str | None) -> str | None:
@@ -153,17 +164,20 @@ def _size(elf: Path, board: Board) -> SizeReport:
 def build_firmware(board_name: str, model_dir: str | os.PathLike, out: str | os.PathLike,
                    defines: dict[str, str | int] | None = None,
                    flash_budget: int | None = None, ram_budget: int | None = None,
-                   kernels: str = "auto") -> dict:
+                   kernels: str = "auto", baud: int = BAUD) -> dict:
     """Compile and link; returns the manifest written to `out/build.json`.
 
     `flash_budget`/`ram_budget` (bytes) tighten the board's limits (e.g. 64 KB / 20 KB);
-    `kernels` is a boards.KERNEL_SETS name (the host build is always portable C)."""
+    `kernels` is a boards.KERNEL_SETS name (the host build is always portable C); `baud` is the
+    UART's bit rate (recorded in build.json; the host build's pty has none)."""
     model_dir, out = Path(model_dir), Path(out)
     if not model_dir.is_dir():
         raise UserError(f"model directory '{model_dir}' does not exist; create it with "
                         f"`rct-tflm generate --model ART --out DIR`")
     msrc, minc = _model_sources(model_dir)
     asrc, ainc = _app_sources()
+    if not 1200 <= int(baud) <= 4_000_000:
+        raise UserError(f"--baud must be in 1200..4000000 bit/s, got {baud}")
     dflags = _link_defines(model_dir) + [f"-D{k}={v}" for k, v in (defines or {}).items()]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-build-", dir=out.parent))
@@ -173,9 +187,11 @@ def build_firmware(board_name: str, model_dir: str | os.PathLike, out: str | os.
         else:
             board = get_board(board_name)
             manifest = _build_arm(board, msrc + asrc, minc + ainc,
-                                  dflags + board.kernel_flags(kernels), tmp, flash_budget,
+                                  dflags + board.kernel_flags(kernels)
+                                  + [f"-DRCT_UART_BAUD={int(baud)}u"], tmp, flash_budget,
                                   ram_budget)
             manifest["kernels"] = board.kernel_set(kernels)
+            manifest["baud"] = int(baud)
         # The model tree travels with the image: `rct-tflm stream --firmware DIR` reads its
         # manifest (trainable split, compiled hyper-parameters) to mirror the board exactly.
         shutil.copytree(_model_root(model_dir), tmp / "model",
@@ -195,7 +211,8 @@ def build_artefact(board_name: str, art: "ModelArtefact", out: str | os.PathLike
                    cfg: "EngineConfig", trainable_layers: int | None = None,
                    frozen_layers: int | None = None, ram_budget: int | None = None,
                    flash_budget: int | None = None, defines: dict[str, str | int] | None = None,
-                   artefact_name: str = "model", kernels: str = "auto") -> dict:
+                   artefact_name: str = "model", kernels: str = "auto",
+                   baud: int = BAUD) -> dict:
     """Generate the model's C tree (rct_tflm.codegen) and build it for the board in one go.
 
     `ram_budget` limits the whole image (default: the board's RAM); the generator gets what the
@@ -209,7 +226,7 @@ def build_artefact(board_name: str, art: "ModelArtefact", out: str | os.PathLike
         generate(art, gen / "model", cfg, trainable_layers, frozen_layers,
                  ram_budget=model_budget, artefact_name=artefact_name, board=board_name)
         return build_firmware(board_name, gen / "model", out, defines, flash_budget, ram_budget,
-                              kernels)
+                              kernels, baud)
     finally:
         shutil.rmtree(gen, ignore_errors=True)
 

@@ -130,6 +130,33 @@ def test_generated_makefile_builds_the_host_library(projects, tmp_path):
     assert (work / "librct_model.so").is_file() and (work / "librct_model.a").is_file()
 
 
+def test_the_generated_tree_stands_alone_with_make_and_cmake(projects, tmp_path):
+    """Copied away from the checkout, the tree builds with its own runtime copy: make (library
+    and the example), CMake for the host (the example runs) and for Cortex-M4."""
+    require_tools("make", "gcc", "cmake", "arm-none-eabi-gcc")
+    from rct_tflm.resources import firmware_dir
+    gen, _ = projects["mlp"]
+    work = tmp_path / "away"
+    shutil.copytree(gen, work)
+    for f in ("Makefile", "CMakeLists.txt"):
+        assert str(firmware_dir()) not in (work / f).read_text()  # no path into the package
+
+    def run(*cmd: str) -> str:
+        r = subprocess.run(list(cmd), cwd=work, capture_output=True, text=True)
+        assert r.returncode == 0, (cmd, r.stdout[-1500:], r.stderr[-1500:])
+        return r.stdout
+
+    assert "trained 32 steps" in run("make", "-s", "example")
+    run("cmake", "-S", ".", "-B", "build-host")
+    run("cmake", "--build", "build-host")
+    assert "trained 32 steps" in run("./build-host/rct_model_example")
+    run("cmake", "-S", ".", "-B", "build-m4", "-DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake")
+    run("cmake", "--build", "build-m4")
+    attrs = subprocess.run(["arm-none-eabi-readelf", "-A", str(work / "build-m4" / "librct_model.a")],
+                           capture_output=True, text=True, check=True).stdout
+    assert "Tag_CPU_name: \"7E-M\"" in attrs  # Cortex-M4 objects
+
+
 def test_manifest_and_report_agree(projects):
     gen, rep = projects["cnn"]
     man = json.loads((gen / "rct_generated.json").read_text())

@@ -113,3 +113,21 @@ def test_build_cli_bad_input_exits_2(capsys, gen, tmp_path, case):
     code, _, err = run_cli(capsys, "build", "--out", str(tmp_path / "o"), *args)
     assert code == 2 and msg in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_the_uart_rate_is_a_build_setting_the_stream_follows(capsys, gen, tmp_path):
+    require_tools("arm-none-eabi-gcc")
+    from rct_tflm.stream.target import port_baud
+    code, _, err = run_cli(capsys, "build", "--board", "nucleo-f411re", "--generated",
+                           str(gen / "gen"), "--out", str(tmp_path / "fw"), "--baud", "230400")
+    assert code == 0, err
+    man = json.loads((tmp_path / "fw" / "build.json").read_text())
+    assert man["baud"] == 230400 and "-DRCT_UART_BAUD=230400u" in man["cmd"]
+    assert port_baud(None, str(tmp_path / "fw")) == 230400 and port_baud(None, None) == 115200
+    code, _, err = run_cli(capsys, "stream", "--port", "socket://127.0.0.1:9", "--firmware",
+                           str(tmp_path / "fw"), "--model", str(gen / "model.rct"), "--out",
+                           str(tmp_path / "s"), "--baud", "9600")
+    assert code == 2 and "--baud 9600 contradicts" in err and "230400" in err
+    code, _, err = run_cli(capsys, "build", "--board", "nucleo-f411re", "--generated",
+                           str(gen / "gen"), "--out", str(tmp_path / "fw2"), "--baud", "10")
+    assert code == 2 and "--baud must be in 1200..4000000" in err

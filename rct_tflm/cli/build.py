@@ -46,12 +46,16 @@ def size_table(size: dict) -> str:
 @click.option("--kernels", type=click.Choice(KERNEL_SETS), default="auto", show_default=True,
               help="fast: Cortex-M4/M7 DSP kernels; portable: the reference C; auto: fast where "
                    "the core has DSP (same integers either way)")
+@click.option("--baud", type=int, default=115200, show_default=True,
+              help="the UART's bit rate, 8N1 (recorded in build.json; `stream --firmware` "
+                   "opens the port at it)")
 @click.option("--test-hooks", is_flag=True, default=False,
               help="compile the FAULT_TEST message in (tests only)")
 @engine_options
 def build_cmd(board: str | None, model_path: str | None, generated: str | None, out: str,
-              seed: int, max_batch: int | None, ram_budget: int | None, flash_budget: int | None, kernels: str,
-              test_hooks: bool, **kw: Any) -> None:
+              seed: int, max_batch: int | None, ram_budget: int | None,
+              flash_budget: int | None, kernels: str, baud: int, test_hooks: bool,
+              **kw: Any) -> None:
     """Build the firmware (ELF, BIN, HEX and a size report) for a board, or the host build."""
     from ..boards import HOST, get_board
     from ..firmware_build import build_firmware
@@ -71,7 +75,7 @@ def build_cmd(board: str | None, model_path: str | None, generated: str | None, 
         from ..firmware_build import generated_for
         board = generated_for(generated, board) or board or DEFAULT_BOARD
         manifest = build_firmware(board, generated, dest, defines, flash_budget, ram_budget,
-                                  kernels)
+                                  kernels, baud)
     else:
         from ..program import load_artefact
         from ..firmware_build import build_artefact
@@ -81,7 +85,7 @@ def build_cmd(board: str | None, model_path: str | None, generated: str | None, 
         cfg = engine_config({**kw, "seed": seed}, t.max_batch)
         manifest = build_artefact(board, art, dest, cfg, t.trainable_layers, t.frozen_layers,
                                   ram_budget, flash_budget, defines, Path(model_path).stem,
-                                  kernels)
+                                  kernels, baud)
     if board == HOST:
         click.echo(f"host build: {dest / 'firmware'} (speaks the link protocol on stdin/stdout; "
                    f"`rct-tflm stream --board host --firmware {dest}`)")

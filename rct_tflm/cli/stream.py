@@ -38,6 +38,8 @@ from .options import FINITE, out_callback
 @click.option("--timeout", type=FINITE, default=2.0, show_default=True,
               help="longest wait for an answer before retransmitting (the wait adapts to the "
                    "measured answer times, from 0.1 s up to this)")
+@click.option("--baud", type=int, default=None,
+              help="the serial port's bit rate (default: the firmware's build.json, else 115200)")
 @click.option("--retries", type=int, default=4, show_default=True,
               help="retransmissions of one request before the stream stops")
 @click.option("--max-resets", type=int, default=3, show_default=True,
@@ -51,7 +53,8 @@ from .options import FINITE, out_callback
 def stream_cmd(port: str | None, board: str | None, firmware: str | None, model_path: str,
                data: str, epochs: int, seed: int, out: str, batch: int, lr_shift: int | None,
                period_samples: int | None, checkpoint_every: int, resume: str | None,
-               split_seed: int | None, timeout: float, retries: int, max_resets: int,
+               split_seed: int | None, timeout: float, baud: int | None, retries: int,
+               max_resets: int,
                inject_faults: str | None, progress: bool) -> None:
     """Train a board on-device over the serial link; checkpoint, evaluate and report."""
     from ..stream import StreamConfig, open_target, prepare, run_stream
@@ -72,7 +75,7 @@ def stream_cmd(port: str | None, board: str | None, firmware: str | None, model_
                        progress=progress, max_resets=max_resets)
     prep = prepare(cfg, firmware)
     with open_target(port, board, firmware, prep.dm, timeout=timeout, retries=retries,
-                     faults=faults) as link:
+                     faults=faults, baud=baud) as link:
         r = run_stream(prep, link, board or port)
     click.echo(f"{r['target']}: test accuracy {100 * r['test_accuracy_before']:.2f}% -> "
                f"{100 * r['test_accuracy_after']:.2f}% (golden model with the board's weights: "

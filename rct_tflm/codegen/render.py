@@ -4,9 +4,11 @@ The artefact is lowered to a program (rct_tflm/program) and printed: every call 
 statement here (its kind module's printer, with buffers, tensors and shapes named by CNames),
 so the templates only place statements. The generated tree mirrors templates/: rct_model.h
 (API), rct_model.c (arena + the program's calls), rct_config.h (hyper-parameters, sizes),
-rct_weights.h/.c (const tables), Makefile, plus memory.json / memory.md (RAM and flash per
-buffer), program.json (the program, docs/program.md) and rct_generated.json (manifest: model
-hash, trainable tensors in serialisation order, configuration). Output is written to a temporary
+rct_weights.h/.c (const tables), a Makefile, CMakeLists.txt with a Cortex-M toolchain file and
+example/main.c; the runtime it needs is copied into rct_runtime/, so the tree builds away from
+this package. Plus memory.json / memory.md (RAM and flash per buffer), program.json (the
+program, docs/program.md) and rct_generated.json (manifest: model hash, trainable tensors in
+serialisation order, configuration). Output is written to a temporary
 directory and moved into place, so a failed generation leaves nothing half-written.
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..artefact import ModelArtefact
+from ..boards import DEFAULT_BOARD, HOST, get_board
 from ..errors import UserError
 from ..fixedpoint import kernels as K
 from ..fixedpoint.config import EngineConfig
@@ -35,7 +38,9 @@ from .layout import Layout, build_layout
 from .report import memory_report, write_memory_report
 
 OUTPUT_TEMPLATES = ("rct_model.h", "rct_model.c", "rct_config.h", "rct_weights.h", "rct_weights.c",
-                    "Makefile")
+                    "Makefile", "CMakeLists.txt", "cmake/arm-none-eabi.cmake", "example/main.c")
+RUNTIME_DIR = "rct_runtime"  # the hand-written runtime, copied so the tree builds anywhere
+RUNTIME_PARTS = ("kernels", "runtime", "include")
 def c_ident(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name)
 
@@ -167,7 +172,8 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
         "forward": c_statements(m.forward, cx), "loss": c_statements([m.loss], cx)[0],
         "backward": c_statements(m.backward, cx), "frozen": frozen, "trainable": trainable,
         "logits": cx.buf(m.output),
-        "model_hash_bytes": [f"0x{b:02x}u" for b in mhash], "firmware_dir": str(firmware_dir()),
+        "model_hash_bytes": [f"0x{b:02x}u" for b in mhash],
+        **_toolchain_facts(board),
     }
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
@@ -177,7 +183,10 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-gen-", dir=out.parent))
     try:
         for name in OUTPUT_TEMPLATES:
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp / name).write_text(env.get_template(name + ".j2").render(**ctx))
+        for part in RUNTIME_PARTS:
+            shutil.copytree(firmware_dir() / part, tmp / RUNTIME_DIR / part)
         write_memory_report(report, tmp)
         write_json(tmp / "program.json", m.to_json())
         manifest = manifest_format.new(
@@ -206,6 +215,13 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return report
+
+
+def _toolchain_facts(board: str | None) -> dict[str, str]:
+    """The core and compiler flags the tree's CMake toolchain file names: the board it is
+    generated for, or the default board's (host trees get a Cortex-M file all the same)."""
+    b = get_board(board if board not in (None, HOST) else DEFAULT_BOARD)
+    return {"board": b.name, "core": b.core, "cpu_flags": " ".join(b.cpu_flags())}
 
 
 def load_manifest(gen_dir: str | os.PathLike) -> dict:

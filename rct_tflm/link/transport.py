@@ -20,12 +20,13 @@ from ..errors import UserError
 BAUD = 115200
 
 
-def open_port(url: str, timeout: float = 0.05):
-    """pyserial port for `url` (/dev/ttyACM0, COM3, socket://host:port, loop://)."""
+def open_port(url: str, timeout: float = 0.05, baud: int = BAUD):
+    """pyserial port for `url` (/dev/ttyACM0, COM3, socket://host:port, loop://) at `baud`, 8N1
+    (sockets and ptys ignore the rate)."""
     import serial
 
     try:
-        return serial.serial_for_url(url, baudrate=BAUD, timeout=timeout, write_timeout=10)
+        return serial.serial_for_url(url, baudrate=baud, timeout=timeout, write_timeout=10)
     except (serial.SerialException, ValueError, OSError) as e:
         raise UserError(f"cannot open serial port '{url}' ({e}); check the name (list ports with "
                         f"`python -m serial.tools.list_ports`) or use socket://HOST:PORT for QEMU") from None

@@ -12,8 +12,9 @@ from typing import Iterator
 
 from ..boards import HOST, get_board
 from ..errors import UserError
-from ..firmware_build import built_for
+from ..firmware_build import built_baud, built_for
 from ..link import HostFirmware, Link, open_port
+from ..link.transport import BAUD
 from ..link.faults import FaultSpec, FaultyPort
 from .device_model import DeviceModel
 
@@ -42,11 +43,21 @@ def check_target(port: str | None, board: str | None, firmware: str | None) -> N
                         f"--board {built} or rebuild with `rct-tflm build --board {board}`")
 
 
+def port_baud(baud: int | None, firmware: str | None) -> int:
+    """--baud, else the rate the firmware was built with (build.json), else 115200; a --baud
+    that contradicts build.json is an error naming both."""
+    built = built_baud(firmware) if firmware else None
+    if baud is not None and built is not None and baud != built:
+        raise UserError(f"--baud {baud} contradicts {firmware}, built for {built} bit/s; drop "
+                        f"--baud or rebuild with `rct-tflm build --baud {baud}`")
+    return baud or built or BAUD
+
+
 @contextmanager
 def open_target(port: str | None = None, board: str | None = None,
                 firmware: str | None = None, dm: DeviceModel | None = None,
                 timeout: float = 2.0, retries: int = 4,
-                faults: FaultSpec | None = None) -> Iterator[Link]:
+                faults: FaultSpec | None = None, baud: int | None = None) -> Iterator[Link]:
     """`faults`: put a seeded fault-injecting proxy between host and board (resets need a
     board rct-tflm started: QEMU, the host build or golden)."""
     check_target(port, board, firmware)
@@ -68,7 +79,8 @@ def open_target(port: str | None = None, board: str | None = None,
                 from ..emulator.qemu import QemuBoard
                 runner = QemuBoard(board, firmware)
             url = runner.start() if runner else port
-            raw, reboot = open_port(url), (runner.reset if runner else None)
+            raw = open_port(url, baud=port_baud(baud, firmware))
+            reboot = runner.reset if runner else None
         if faults is not None:
             raw = FaultyPort(raw, seed=faults.seed, flip=faults.flip, drop_frames=faults.drop,
                              dup_frames=faults.dup, stall=faults.stall, on_reset=reboot,

@@ -5,6 +5,12 @@
 
 #define RCT_REG(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
 
+/* The UART's bit rate, 8N1: `rct-tflm build --baud N` sets it (build.json records it, and
+ * `rct-tflm stream --firmware DIR` opens the port at the same rate). */
+#ifndef RCT_UART_BAUD
+#define RCT_UART_BAUD 115200u
+#endif
+
 /* System control block (ARMv7-M). */
 #define SCB_CPACR RCT_REG(0xE000ED88u)
 #define SCB_CFSR RCT_REG(0xE000ED28u)

@@ -24,5 +24,5 @@ void rct_board_init(void)
     RCC_APB1ENR1 |= 1u << 17; /* USART2, clocked from PCLK1 = 16 MHz */
     rct_gpio_af(GPIOA, 2, 7);
     rct_gpio_af(GPIOA, 3, 7);
-    rct_uart_stm32_v2_init(USART2, 16000000u / 115200u, 38u); /* USART2 IRQ 38 */
+    rct_uart_stm32_v2_init(USART2, 16000000u / RCT_UART_BAUD, 38u); /* USART2 IRQ 38 */
 }

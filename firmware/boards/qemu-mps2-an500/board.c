@@ -7,5 +7,5 @@ const char rct_board_name[] = "qemu-mps2-an500";
 
 void rct_board_init(void)
 {
-    rct_uart_cmsdk_init(0x40004000u, 25000000u / 115200u, 0u); /* UART0 RX IRQ 0 */
+    rct_uart_cmsdk_init(0x40004000u, 25000000u / RCT_UART_BAUD, 0u); /* UART0 RX IRQ 0 */
 }

@@ -15,5 +15,5 @@ void rct_board_init(void)
     RCC_APB2ENR |= 1u << 4; /* USART1 */
     rct_gpio_af(GPIOA, 9, 7);
     rct_gpio_af(GPIOA, 10, 7);
-    rct_uart_stm32_v1_init(USART1, 16000000u / 115200u, 37u); /* USART1 IRQ 37 */
+    rct_uart_stm32_v1_init(USART1, 16000000u / RCT_UART_BAUD, 37u); /* USART1 IRQ 37 */
 }
