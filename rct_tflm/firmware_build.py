@@ -14,9 +14,8 @@ import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from math import prod
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from .boards import HOST, STACK_BYTES, Board, get_board, model_ram_budget
 from .errors import UserError
@@ -68,28 +67,43 @@ def _model_root(model_dir: Path) -> Path:
     return found[0].parent
 
 
-def built_for(firmware: str | Path) -> str | None:
-    """The board a build folder (or an image inside one) was built for, from its build.json."""
+def _build_record(firmware: str | Path) -> tuple[Path, dict] | None:
+    """build.json of a build folder (or of the folder of an image inside one), or None."""
     fw = Path(firmware)
     for d in (fw, fw.parent) if fw.is_dir() else (fw.parent,):
         p = d / "build.json"
         if p.is_file():
             try:
-                return str(json.loads(p.read_text())["board"])
-            except (OSError, ValueError, KeyError, TypeError):
+                rec = json.loads(p.read_text())
+            except (OSError, ValueError):
+                rec = None
+            if not isinstance(rec, dict) or "board" not in rec:
                 raise UserError(f"'{p}' is not a build record (no board); rebuild with "
-                                f"`rct-tflm build`") from None
+                                f"`rct-tflm build`")
+            return p, rec
     return None
+
+
+def built_for(firmware: str | Path) -> str | None:
+    """The board a build folder (or an image inside one) was built for, from its build.json."""
+    found = _build_record(firmware)
+    return str(found[1]["board"]) if found else None
+
+
+def check_built_for(firmware: str | Path, board: str, what: str) -> None:
+    """UserError when `firmware` (its build.json) was built for another board than `board`;
+    `what` is what the command would do with it ("boot it", "stream with")."""
+    built = built_for(firmware) if Path(firmware).exists() else None
+    if built is not None and built != board:
+        raise UserError(f"{firmware} was built for {built}, not {board}; {what} --board {built} "
+                        f"or rebuild with `rct-tflm build --board {board}`")
 
 
 def built_baud(firmware: str | Path) -> int | None:
     """The UART bit rate a build folder's firmware was built with (build.json), or None."""
-    fw = Path(firmware)
-    p = (fw if fw.is_dir() else fw.parent) / "build.json"
-    try:
-        return int(json.loads(p.read_text())["baud"]) if p.is_file() else None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    found = _build_record(firmware)
+    baud = found[1].get("baud") if found else None
+    return int(baud) if isinstance(baud, int) else None
 
 
 def generated_for(model_dir: str | os.PathLike, board: str | None) -> str | None:
@@ -218,7 +232,7 @@ def build_artefact(board_name: str, art: "ModelArtefact", out: str | os.PathLike
     `ram_budget` limits the whole image (default: the board's RAM); the generator gets what the
     firmware leaves of it for the model (boards.model_ram_budget), as `partition` did."""
     from .codegen import generate
-    model_budget = model_ram_budget(board_name, int(np.prod(art.input_shape)), ram_budget)
+    model_budget = model_ram_budget(board_name, prod(art.input_shape), ram_budget)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     gen = Path(tempfile.mkdtemp(prefix=f".{out.name}.gen-", dir=out.parent))

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import link_fakes
 from rct_tflm.link import Link, LinkError
 from rct_tflm.link import messages as m
-from rct_tflm.link.framing import FrameDecoder, encode_frame
+from rct_tflm.link.framing import FrameDecoder
 
 sys.path.insert(0, str(Path(__file__).parent / "fuzz"))
 import build as fuzz  # noqa: E402  (tests/fuzz/build.py)
@@ -43,35 +44,17 @@ def test_any_bytes_are_parsed_or_refused(p):
     FrameDecoder().feed(p)  # bad frames are counted, never raised
 
 
-class _Replies:
-    """A board answering every request with one ACK of `payload`, its HELLO echoing the nonce."""
-
-    def __init__(self, payload: bytes) -> None:
-        self.payload, self.out, self.dec, self.in_waiting = payload, bytearray(), FrameDecoder(), 0
-
-    def write(self, data: bytes) -> int:
-        for f in self.dec.feed(data):
-            body = (m.Hello(m.PROTO_VERSION, 7, 512, 4, 3, 2, 40, bytes(32), "fz").pack()[:-4]
-                    + f.payload[:4]) if f.type == m.HELLO else self.payload
-            self.out += encode_frame(m.ACK, f.seq, body)
-        self.in_waiting = len(self.out)
-        return len(data)
-
-    def read(self, n: int = 1) -> bytes:
-        b = bytes(self.out[:n])
-        del self.out[:n]
-        self.in_waiting = len(self.out)
-        return b
-
-    def close(self) -> None:
-        pass
+def _replying(payload: bytes) -> link_fakes.FakeBoard:
+    """A board ACKing every request with `payload`, its HELLO a whole one echoing the nonce."""
+    hello = m.Hello(m.PROTO_VERSION, 7, 512, 4, 3, 2, 40, bytes(32), "fz").pack()
+    return link_fakes.FakeBoard({t: payload for t in m.NAMES if t != m.HELLO}, hello)
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=80))
 def test_any_ack_is_a_result_or_a_link_error(p):
     import numpy as np
-    link = Link(_Replies(p), "fz", timeout=0.05, retries=0)
+    link = Link(_replying(p), "fz", timeout=0.05, retries=0)
     for call in (link.stats, link.digest, link.hparams, link.weights_read,
                  lambda: link.infer(np.zeros((2, 4), np.int8)),
                  lambda: link.train(np.zeros((1, 4), np.int8), np.zeros(1, np.uint8))):

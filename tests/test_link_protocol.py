@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+import link_fakes
 from conftest import require_tools
 from rct_tflm.fixedpoint import ControllerConfig
 from rct_tflm.fixedpoint.config import EngineConfig
@@ -177,27 +178,15 @@ def test_model_hash_mismatch_is_refused(host_port):
     assert replace(again, session=0) == replace(h, session=0) and again.session != h.session
 
 
-class _Scripted:
+class _Scripted(link_fakes.CannedPort):
     """A device that answers every request with one canned frame (type, payload)."""
 
     def __init__(self, t: int, payload: bytes) -> None:
-        self.t, self.payload, self.out, self.dec = t, payload, bytearray(), FrameDecoder()
-        self.in_waiting = 0
+        super().__init__()
+        self.t, self.payload = t, payload
 
-    def write(self, data: bytes) -> int:
-        for f in self.dec.feed(data):
-            self.out += encode_frame(self.t, 0 if self.t == m.FAULT else f.seq, self.payload)
-        self.in_waiting = len(self.out)
-        return len(data)
-
-    def read(self, n: int = 1) -> bytes:
-        b = bytes(self.out[:n])
-        del self.out[:n]
-        self.in_waiting = len(self.out)
-        return b
-
-    def close(self) -> None:
-        pass
+    def answer(self, f):
+        return encode_frame(self.t, 0 if self.t == m.FAULT else f.seq, self.payload)
 
 
 def test_old_protocol_version_is_refused():

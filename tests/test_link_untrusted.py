@@ -7,9 +7,10 @@ import struct
 import numpy as np
 import pytest
 
+import link_fakes
 from rct_tflm.link import Link, LinkError
 from rct_tflm.link import messages as m
-from rct_tflm.link.framing import FrameDecoder, encode_frame
+from rct_tflm.link.framing import encode_frame
 
 GOOD_HELLO = m.Hello(m.PROTO_VERSION, 7, 512, 4, 3, 2, 40, bytes(32), "fake")
 
@@ -18,32 +19,9 @@ def good_stats(t: int = 2) -> bytes:
     return m.Stats([8] * t, [-3] * t, [0] * t, [0] * t, 0, 0, 0, 0, 0, 0).pack()
 
 
-class FakeBoard:
-    """Answers HELLO with `hello` and every other request with `answers[type]` (an ACK)."""
-
+class FakeBoard(link_fakes.FakeBoard):
     def __init__(self, answers: dict[int, bytes], hello: bytes = GOOD_HELLO.pack()) -> None:
-        self.answers = {m.HELLO: hello, **answers}
-        self.out, self.dec, self.in_waiting = bytearray(), FrameDecoder(), 0
-        self.requests = 0
-
-    def write(self, data: bytes) -> int:
-        for f in self.dec.feed(data):
-            self.requests += 1
-            ans = self.answers.get(f.type, b"")
-            if f.type == m.HELLO and len(ans) >= 51:  # echo the session nonce, as boards do
-                ans = ans[:-4] + f.payload[:4]
-            self.out += encode_frame(m.ACK, f.seq, ans)
-        self.in_waiting = len(self.out)
-        return len(data)
-
-    def read(self, n: int = 1) -> bytes:
-        b = bytes(self.out[:n])
-        del self.out[:n]
-        self.in_waiting = len(self.out)
-        return b
-
-    def close(self) -> None:
-        pass
+        super().__init__(answers, hello)
 
 
 def link(answers: dict[int, bytes], **kw) -> Link:
@@ -126,13 +104,8 @@ def test_a_bad_hello_is_refused_before_it_is_used(hello, match):
 
 def test_an_empty_nak_is_still_a_link_error():
     class NakBoard(FakeBoard):
-        def write(self, data: bytes) -> int:
-            for f in self.dec.feed(data):
-                self.out += encode_frame(m.NAK if f.type != m.HELLO else m.ACK, f.seq,
-                                         b"" if f.type != m.HELLO else
-                                         self.answers[m.HELLO][:-4] + f.payload[:4])
-            self.in_waiting = len(self.out)
-            return len(data)
+        def answer(self, f):
+            return super().answer(f) if f.type == m.HELLO else encode_frame(m.NAK, f.seq, b"")
     with pytest.raises(LinkError, match="board refused RESET"):
         Link(NakBoard({}), "fake", timeout=0.1, retries=0).reset(1)
 

@@ -1,7 +1,6 @@
 """`rct-tflm emulate`: run the firmware on the golden engine, the host build or QEMU."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
@@ -78,11 +77,8 @@ def emulate_cmd(firmware_dir: str | None, board: str | None, target: str | None,
         if target or model_path or out:
             raise UserError("--board boots a firmware; --target/--model/--out start a training "
                             "run; give one or the other")
-        from ..firmware_build import built_for
-        built = built_for(firmware_dir) if Path(firmware_dir).exists() else None
-        if built is not None and built != board:
-            raise UserError(f"{firmware_dir} was built for {built}, not {board}; boot it with "
-                            f"--board {built} or rebuild with `rct-tflm build --board {board}`")
+        from ..firmware_build import check_built_for
+        check_built_for(firmware_dir, board, "boot it with")
         _boot(board, firmware_dir)
         return
     if firmware_dir is not None:

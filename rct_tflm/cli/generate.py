@@ -42,14 +42,14 @@ def memory_table(report: dict) -> str:
 def generate_cmd(model_path: str, out: str, board: str | None, ram_budget: int | None,
                  **kw: Any) -> None:
     """Generate the C99 project (model tables, static memory plan, schedules) for a model."""
-    import numpy as np
+    from math import prod
 
     from ..boards import model_ram_budget
     from ..codegen import generate
     from ..program import load_artefact
     art = load_artefact(model_path)
     t = plan_target(art, model_path, board, kw["max_batch"], kw)
-    budget = model_ram_budget(t.board, int(np.prod(art.input_shape)), ram_budget)
+    budget = model_ram_budget(t.board, prod(art.input_shape), ram_budget)
     cfg = engine_config(kw, t.max_batch)
     rep = generate(art, out, cfg, t.trainable_layers, t.frozen_layers, ram_budget=budget,
                    artefact_name=str(model_path), board=t.board)

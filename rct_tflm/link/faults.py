@@ -132,9 +132,9 @@ class FaultyPort:
         if self.die_after_tx is not None and self.tx_bytes + len(data) > self.die_after_tx:
             raise LinkDown("link down (fault injection)")
         self.tx_bytes += len(data)
-        f = decode_frame(bytes(data).strip(b"\x00"))
         first = bool(data) and data[0] != 0  # Link.request starts retransmissions with 0x00
-        if f is not None and f.type == m.TRAIN and len(f.payload) >= 2 and first:
+        f = decode_frame(bytes(data).strip(b"\x00")) if self.reset_at and first else None
+        if f is not None and f.type == m.TRAIN and len(f.payload) >= 2:
             after = self.train_samples + f.payload[1]
             due = [s for s in self.reset_at if self.train_samples < s <= after]
             if due and self.on_reset is not None:

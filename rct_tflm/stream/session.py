@@ -49,6 +49,7 @@ FORMAT, VERSION = "rct-tflm-stream", 1
 CHECKPOINT = "checkpoint.json"
 RESULT = "stream.json"
 TRAINED = "model.rct"
+RESTORE_DOUBT = "it did not keep the checkpoint's weights"
 
 
 @dataclass
@@ -407,23 +408,16 @@ def _verified_weights(link: Link, samples: int) -> bytes:
     return blob
 
 
-def _confirm(link: Link, blob: bytes, samples: int) -> None:
+def _confirm(link: Link, blob: bytes | None, samples: int,
+             doubt: str = "its weights are not trusted (nothing written)") -> None:
+    """The board's DIGEST must show this session, `samples` since RESET and the CRC-32 of `blob`
+    (None: a fresh start, no weights to compare); else LinkError ending with `doubt`."""
     d = link.digest()
-    if d.samples != samples:
-        raise LinkError(f"the board reports {d.samples} samples since the stream (re)started, "
-                        f"the host sent {samples}; its weights are not trusted (nothing written)")
-    if d.weights_crc32 != zlib.crc32(blob):
-        raise LinkError(f"the weights read from the board do not match its own digest "
-                        f"(CRC-32 0x{d.weights_crc32:08x} vs 0x{zlib.crc32(blob):08x}); nothing "
-                        f"written")
-
-
-def _check_restored(link: Link, blob: bytes | None) -> None:
-    d = link.digest()
-    if d.samples != 0 or (blob is not None and d.weights_crc32 != zlib.crc32(blob)):
-        raise LinkError(f"the board at {link.url} did not keep the checkpoint's weights "
-                        f"(digest after restoring: {d.samples} samples, CRC-32 "
-                        f"0x{d.weights_crc32:08x})")
+    want = None if blob is None else zlib.crc32(blob)
+    if d.samples != samples or (want is not None and d.weights_crc32 != want):
+        raise LinkError(f"the board at {link.url} reports {d.samples} samples and weights CRC-32 "
+                        f"0x{d.weights_crc32:08x}, the host expects {samples}"
+                        + ("" if want is None else f" and 0x{want:08x}") + f"; {doubt}")
 
 
 def _recover(link: Link, dm: DeviceModel, hp: msg.HParams, sched: Schedule, good: _Good,
@@ -434,7 +428,7 @@ def _recover(link: Link, dm: DeviceModel, hp: msg.HParams, sched: Schedule, good
     link.reset(seed)
     if good.blob is None:
         link.set_hparams(hp)
-        _check_restored(link, None)
+        _confirm(link, None, 0, RESTORE_DOUBT)
     else:
         _restore(link, hp, sched, good.samples, good.blob, seed)
 
@@ -445,7 +439,7 @@ def _restore(link: Link, hp: msg.HParams, sched: Schedule, start: int, blob: byt
     verified by the board's DIGEST."""
     link.set_hparams(replace(hp, seed=segment_seed(seed, start // sched.period)))
     link.weights_write(blob)
-    _check_restored(link, blob)
+    _confirm(link, blob, 0, RESTORE_DOUBT)
 
 
 def _qt(bits: int, exp: int):

@@ -12,7 +12,7 @@ from typing import Iterator
 
 from ..boards import HOST, get_board
 from ..errors import UserError
-from ..firmware_build import built_baud, built_for
+from ..firmware_build import built_baud, check_built_for
 from ..link import HostFirmware, Link, open_port
 from ..link.transport import BAUD
 from ..link.faults import FaultSpec, FaultyPort
@@ -37,10 +37,8 @@ def check_target(port: str | None, board: str | None, firmware: str | None) -> N
     if firmware and not Path(firmware).exists():
         raise UserError(f"--firmware {firmware} does not exist; build it with `rct-tflm build "
                         f"--board {board or 'B'} --model ART --out DIR`")
-    built = built_for(firmware) if firmware and board and board != GOLDEN else None
-    if built is not None and built != board:
-        raise UserError(f"--firmware {firmware} was built for {built}, not {board}; stream with "
-                        f"--board {built} or rebuild with `rct-tflm build --board {board}`")
+    if firmware and board and board != GOLDEN:
+        check_built_for(firmware, board, "stream with")
 
 
 def port_baud(baud: int | None, firmware: str | None) -> int:
