@@ -95,7 +95,7 @@ def check_built_for(firmware: str | Path, board: str, what: str) -> None:
     `what` is what the command would do with it ("boot it", "stream with")."""
     built = built_for(firmware) if Path(firmware).exists() else None
     if built is not None and built != board:
-        raise UserError(f"{firmware} was built for {built}, not {board}; {what} --board {built} "
+        raise UserError(f"{firmware} was built for {built}, not {board}; {what} --target {built} "
                         f"or rebuild with `rct-tflm build --board {board}`")
 
 

@@ -105,7 +105,7 @@ def flash(board_name: str | None, firmware: str | Path, tool: str | None = None,
     board = resolve_board(board_name, firmware)
     if board.is_qemu:
         raise UserError(f"'{board.name}' is a QEMU board and is not flashed; boot the firmware "
-                        f"with `rct-tflm emulate --board {board.name} FIRMWARE`")
+                        f"with `rct-tflm emulate --target {board.name} FIRMWARE`")
     chosen = pick_tool(tool, dry_run)
     cmd = flash_command(board, firmware, chosen, probe)
     if dry_run:

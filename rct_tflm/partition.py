@@ -117,7 +117,7 @@ def target_for(art: ModelArtefact, board: str | None = None, max_batch: int | No
     name = Path(name).name
     if board != HOST:
         _agree("--board", board, plan["board"], name, f"--board {board}")
-    _agree("--max-batch", max_batch, plan["max_batch"], name, f"--max-batch {max_batch}")
+    _agree("--batch-size", max_batch, plan["max_batch"], name, f"--batch-size {max_batch}")
     _agree("--trainable-layers", trainable_layers, len(plan["trainable_layers"]), name,
            f"--trainable-layers {trainable_layers}")
     _agree("--frozen-layers", frozen_layers, len(plan["frozen_layers"]), name,

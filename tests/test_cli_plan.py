@@ -36,7 +36,7 @@ def test_generate_takes_board_and_micro_batch_from_the_plan(capsys, tmp_path, pl
 
 
 @pytest.mark.parametrize("flag,value,planned_value", [
-    ("--board", "qemu-stm32f405", "nucleo-f411re"), ("--max-batch", "1", "2"),
+    ("--board", "qemu-stm32f405", "nucleo-f411re"), ("--batch-size", "1", "2"),
     ("--trainable-layers", "2", "1"), ("--frozen-layers", "0", "1")])
 def test_a_flag_contradicting_the_plan_is_an_error_naming_both(capsys, tmp_path, planned, flag,
                                                               value, planned_value):
@@ -56,19 +56,19 @@ def test_build_follows_the_plan_and_stream_refuses_another_boards_firmware(capsy
                            str(tmp_path / "fw"))
     assert code == 0, err
     assert json.loads((tmp_path / "fw" / "build.json").read_text())["board"] == "nucleo-f411re"
-    code, _, err = run_cli(capsys, "stream", "--board", "qemu-stm32f405", "--firmware",
+    code, _, err = run_cli(capsys, "stream", "--target", "qemu-stm32f405", "--firmware",
                            str(tmp_path / "fw"), "--model", str(planned / "p.rct"), "--out",
                            str(tmp_path / "s"))
     assert code == 2 and "was built for nucleo-f411re, not qemu-stm32f405" in err
-    code, _, err = run_cli(capsys, "emulate", "--board", "qemu-stm32f405", str(tmp_path / "fw"))
+    code, _, err = run_cli(capsys, "emulate", "--target", "qemu-stm32f405", str(tmp_path / "fw"))
     assert code == 2 and "was built for nucleo-f411re, not qemu-stm32f405" in err
 
 
 def test_emulate_keeps_within_the_planned_micro_batch(capsys, tmp_path, planned):
     code, _, err = run_cli(capsys, "emulate", "--target", "golden", "--model",
-                           str(planned / "p.rct"), "--out", str(tmp_path / "e"), "--batch", "4",
+                           str(planned / "p.rct"), "--out", str(tmp_path / "e"), "--batch-size", "4",
                            "--max-samples", "8", "--no-progress")
-    assert code == 2 and "--batch 4 exceeds the partition plan's micro-batch (2)" in err
+    assert code == 2 and "--batch-size 4 exceeds the partition plan's micro-batch (2)" in err
     assert not (tmp_path / "e").exists()
 
 
@@ -77,8 +77,9 @@ def test_model_accepts_a_run_folder(capsys, tmp_path, planned):
                            str(tmp_path / "g"), "--board", "host")
     assert code == 0, err
     code, _, err = run_cli(capsys, "partition", "--model", str(planned / "run"), "--out",
-                           str(tmp_path / "p.rct"))
+                           str(tmp_path / "p"))
     assert code == 0, err
+    assert (tmp_path / "p" / "model.rct").is_file() and (tmp_path / "p" / "plan.txt").is_file()
     code, _, err = run_cli(capsys, "generate", "--model", str(tmp_path), "--out",
                            str(tmp_path / "g2"))
     assert code == 2 and "holds no model.rct" in err

@@ -157,6 +157,34 @@ def test_the_generated_tree_stands_alone_with_make_and_cmake(projects, tmp_path)
     assert "Tag_CPU_name: \"7E-M\"" in attrs  # Cortex-M4 objects
 
 
+def test_the_platformio_project_compiles_what_make_and_cmake_compile(projects):
+    """platformio.ini (PlatformIO itself downloads its platforms, so it is not run here): its
+    source filter selects the Makefile's sources plus the example, its include folders exist,
+    and its board is the generated board's PlatformIO id."""
+    import configparser
+    from rct_tflm.boards import DEFAULT_BOARD, get_board
+    gen, _ = projects["mlp"]
+    ini = configparser.ConfigParser()
+    ini.read(gen / "platformio.ini")
+    assert ini["platformio"]["src_dir"] == "." and ini["platformio"]["default_envs"] == "native"
+    picked: set[Path] = set()
+    for rule in ini["env"]["build_src_filter"].split():
+        sign, pattern = rule[0], rule[2:-1]
+        hits = {q.relative_to(gen) for q in gen.glob(pattern) if q.is_file()}
+        picked = picked | hits if sign == "+" else picked - hits
+    make_srcs = {q.relative_to(gen) for q in [*gen.glob("*.c"), *gen.glob("rct_runtime/kernels/*.c"),
+                                             *gen.glob("rct_runtime/runtime/*.c")]}
+    assert picked == make_srcs | {Path("example/main.c")}
+    for flag in ini["env"]["build_flags"].split():
+        if flag.startswith("-I"):
+            assert (gen / flag[2:]).is_dir(), flag
+    board = json.loads((gen / "rct_generated.json").read_text())["board"] or DEFAULT_BOARD
+    b = get_board(board) if get_board(board).platformio_board else get_board(DEFAULT_BOARD)
+    env = ini[f"env:{b.name}"]
+    assert env["platform"] == "ststm32" and env["board"] == b.platformio_board
+    assert ini["env:native"]["platform"] == "native"
+
+
 def test_manifest_and_report_agree(projects):
     gen, rep = projects["cnn"]
     man = json.loads((gen / "rct_generated.json").read_text())

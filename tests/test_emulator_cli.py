@@ -74,7 +74,7 @@ def test_generate_bad_input_exits_2_and_writes_nothing(capsys, tmp_path, art_pat
               "layer": "kind 'conv1d' is not supported by the integer engine; supported: avgpool2d, conv2d, dense",
               "kind": "has unknown layer kind 'lstm'; re-create it with `rct-tflm train`",
               "missing": "does not exist", "notgen": "is not a generated project",
-              "lr": "--lr-shift must be in 0..30"}[case]
+              "lr": "--lr 1e-12 is outside the integer engine's 2^-30 .. 1"}[case]
     if case == "budget":
         args += ["--ram-budget", str(1000 + firmware_ram_bytes(64))]
     elif case == "board":
@@ -89,7 +89,7 @@ def test_generate_bad_input_exits_2_and_writes_nothing(capsys, tmp_path, art_pat
         out.mkdir()
         (out / "keep.txt").write_text("mine")
     elif case == "lr":
-        args += ["--lr-shift", "99"]
+        args += ["--lr", "1e-12"]
     before = sorted(p.name for p in tmp_path.iterdir())
     code, _, err = run_cli(capsys, *args)
     assert code == 2 and err.startswith("error: ") and expect in err, err
@@ -106,7 +106,7 @@ def test_emulate_golden_on_digits(capsys, tmp_path, art_path):
     code, stdout, err = run_cli(capsys, "emulate", "--target", "golden", "--model", str(art_path),
                                 "--data", "digits", "--epochs", "1", "--seed", "3", "--out",
                                 str(out), "--max-samples", "600", "--eval-every", "300",
-                                "--period-samples", "512", "--lr-shift", "4", "--no-progress")
+                                "--period-samples", "512", "--lr", "0.0625", "--no-progress")
     assert code == 0, err
     assert "golden: test accuracy" in stdout
     rec = json.loads((out / "emulate.json").read_text())
@@ -141,13 +141,13 @@ def test_emulate_bad_input_exits_2_and_writes_nothing(capsys, tmp_path, art_path
             "--no-progress", "--max-samples", "5"]
     args, expect = {
         "missing_model": (base[:4] + [str(tmp_path / "x.rct")] + base[5:], "does not exist"),
-        "no_target": (["emulate", "--model", str(art_path), "--out", str(out)], "missing --target"),
-        "board_and_target": (["emulate", "--board", "host", str(tmp_path), "--target", "golden"],
+        "no_target": (["emulate", "--model", str(art_path), "--out", str(out)], "Missing option '--target'"),
+        "board_and_target": (["emulate", "--target", "host", str(tmp_path), "--model", str(art_path)],
                              "give one or the other"),
         "epochs": (base + ["--epochs", "0"], "--epochs must be >= 1"),
         "data": (base + ["--data", "csv:" + str(tmp_path / "none.csv")], "does not exist"),
-        "bad_board": (["emulate", "--board", "stm32-nope", str(tmp_path)], "cannot emulate board"),
-        "stray_dir": (base + [str(tmp_path)], "needs --board"),
+        "bad_board": (["emulate", "--target", "stm32-nope", str(tmp_path)], "Invalid value for '--target'"),
+        "stray_dir": (base + [str(tmp_path)], "the golden model runs no firmware"),
         "sanitize_golden": (base + ["--sanitize"], "--target host only"),
     }[case]
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -182,7 +182,7 @@ def test_emulate_board_serves_until_ctrl_c(tmp_path, digits_mlp_artefact, board,
     generate(digits_mlp_artefact, tmp_path / "gen", EngineConfig())
     build_firmware(board, tmp_path / "gen", tmp_path / "fw")
     exe = Path(sys.executable).with_name("rct-tflm")
-    p = subprocess.Popen([str(exe), "emulate", "--board", board, str(tmp_path / "fw")],
+    p = subprocess.Popen([str(exe), "emulate", "--target", board, str(tmp_path / "fw")],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = p.stdout.readline().strip()
@@ -211,14 +211,14 @@ def test_head_only_after_pretraining_on_0_to_4_learns_all_ten_classes(capsys, tm
     art = tmp_path / "init.rct"
     zoo.build("mlp", digits).save(art)
     code, _, err = run_cli(capsys, "emulate", "--target", "golden", "--model", str(art),
-                           "--epochs", "3", "--train-classes", "0-4", "--lr-shift", "4",
+                           "--epochs", "3", "--train-classes", "0-4", "--lr", "0.0625",
                            "--out", str(tmp_path / "pre"), "--no-progress")
     assert code == 0, err
     pre = json.loads((tmp_path / "pre" / "emulate.json").read_text())
     assert pre["samples"] == 3 * int(np.sum(digits.y_train < 5)) and pre["train_classes"] == [0, 1, 2, 3, 4]
     code, _, err = run_cli(capsys, "emulate", "--target", "golden", "--model",
                            str(tmp_path / "pre" / "model.rct"), "--epochs", "2",
-                           "--trainable-layers", "1", "--lr-shift", "4", "--seed", "0",
+                           "--trainable-layers", "1", "--lr", "0.0625", "--seed", "0",
                            "--out", str(tmp_path / "head"), "--no-progress")
     assert code == 0, err
     rec = json.loads((tmp_path / "head" / "emulate.json").read_text())
@@ -256,7 +256,7 @@ def test_emulate_host_and_golden_give_the_same_record(capsys, tmp_path, art_path
     recs = {}
     for target in ("golden", "host"):
         code, out, err = run_cli(capsys, "emulate", "--target", target, "--model", str(art_path),
-                                 "--batch", "2", "--max-samples", "1100", "--lr-shift", "5",
+                                 "--batch-size", "2", "--max-samples", "1100", "--lr", "0.03125",
                                  "--period-samples", "512", "--t-min", "0.3", "--t-max", "0.9",
                                  "--out", str(tmp_path / target), "--no-progress")
         assert code == 0, err

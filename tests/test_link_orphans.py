@@ -1,5 +1,5 @@
 """Board processes end with their owner: SIGTERM or SIGKILL of `rct-tflm stream`,
-`rct-tflm emulate --board` or `rct-tflm demo` takes the host build (and QEMU) down with it."""
+`rct-tflm emulate --target` or `rct-tflm demo` takes the host build (and QEMU) down with it."""
 from __future__ import annotations
 
 import os
@@ -79,7 +79,7 @@ def host_fw(tmp_path_factory, digits_mlp_artefact) -> Path:
 
 
 def stream_argv(d: Path, board: str, fw: Path, out: Path) -> list[str]:
-    return ["stream", "--board", board, "--firmware", str(fw), "--model", str(d / "model.rct"),
+    return ["stream", "--target", board, "--firmware", str(fw), "--model", str(d / "model.rct"),
             "--epochs", "500", "--checkpoint-every", "0", "--no-progress", "--out", str(out)]
 
 
@@ -95,7 +95,7 @@ def test_stream_host_board_dies_with_the_cli(host_fw, tmp_path, sig):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_emulate_host_board_dies_with_the_cli(host_fw, sig):
-    kill_owner_and_check_board_dies(["emulate", "--board", "host", str(host_fw / "fw")],
+    kill_owner_and_check_board_dies(["emulate", "--target", "host", str(host_fw / "fw")],
                                     "/firmware", sig)
 
 
@@ -111,7 +111,7 @@ def test_qemu_dies_with_the_cli(host_fw, tmp_path, cmd, sig):
         main(["build", "--board", "qemu-stm32f405", "--model", str(host_fw / "model.rct"),
               "--out", str(fw)])
     argv = (stream_argv(host_fw, "qemu-stm32f405", fw, tmp_path / "o") if cmd == "stream"
-            else ["emulate", "--board", "qemu-stm32f405", str(fw)])
+            else ["emulate", "--target", "qemu-stm32f405", str(fw)])
     kill_owner_and_check_board_dies(argv, "qemu-system-arm", sig)
 
 

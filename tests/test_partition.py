@@ -60,14 +60,15 @@ def test_too_large_for_the_board_is_refused(digits_mlp_artefact):
 def test_cli_partition_and_errors(digits_mlp_artefact, tmp_path, capsys):
     src = tmp_path / "m.rct"
     digits_mlp_artefact.save(src)
-    main(["partition", "--model", str(src), "--out", str(tmp_path / "p.rct"), "--board",
+    main(["partition", "--model", str(src), "--out", str(tmp_path / "p"), "--board",
           "nucleo-f411re"])
     assert "trainable layers (RCT, RAM)  dense1" in capsys.readouterr().out
-    assert ModelArtefact.load(tmp_path / "p.rct").partition["board"] == "nucleo-f411re"
+    assert ModelArtefact.load(tmp_path / "p").partition["board"] == "nucleo-f411re"
+    assert "dense1" in (tmp_path / "p" / "plan.txt").read_text()
     for args, msg in [(["--board", "no-such-board"], "unknown board 'no-such-board'"),
                       (["--trainable-layers", "9"], "--trainable-layers must be in")]:
         with pytest.raises(SystemExit) as e:
-            main(["partition", "--model", str(src), "--out", str(tmp_path / "bad.rct"), *args])
+            main(["partition", "--model", str(src), "--out", str(tmp_path / "bad"), *args])
         assert e.value.code == 2
         assert msg in capsys.readouterr().err
-        assert not (tmp_path / "bad.rct").exists()
+        assert not (tmp_path / "bad").exists()

@@ -1,4 +1,4 @@
-"""One definition of a training run: `emulate --target golden|host` and `stream --board
+"""One definition of a training run: `emulate --target golden|host` and `stream --target
 golden|host` on the same model, data, seed, epochs, micro-batch, lr_shift and period end with
 the same weights_sha256, bitwidth history, PRNG position and test accuracy. The PRNG re-keying
 at period boundaries is part of the numeric contract (the controller does it), so the stream
@@ -32,7 +32,7 @@ def setup(tmp_path_factory, digits_mlp_artefact, digits) -> Path:
     np.savez(d / "digits.npz", x_train=digits.x_train[:N_TRAIN], y_train=digits.y_train[:N_TRAIN],
              x_test=digits.x_test[:100], y_test=digits.y_test[:100])
     main(["build", "--board", "host", "--model", str(d / "model.rct"), "--out", str(d / "fw"),
-          "--max-batch", "4", "--period-samples", "512", "--lr-shift", "4", "--t-min", "0.2"])
+          "--batch-size", "4", "--period-samples", "512", "--lr", "0.0625", "--t-min", "0.2"])
     return d
 
 

@@ -38,7 +38,7 @@ def setup(tmp_path_factory, digits_mlp_artefact, digits) -> Path:
              x_test=digits.x_test[:100], y_test=digits.y_test[:100])
     for b in TARGETS[1:]:
         main(["build", "--board", b, "--model", str(d / "model.rct"), "--out", str(d / b),
-              "--period-samples", "512", "--lr-shift", "4", "--t-min", "0.2"])
+              "--period-samples", "512", "--lr", "0.0625", "--t-min", "0.2"])
     return d
 
 
@@ -46,7 +46,7 @@ def test_same_stream_same_weights_and_bitwidths_on_golden_host_and_cortex_m4(cap
     results = {}
     for b in TARGETS:
         fw = setup / ("host" if b == "golden" else b)  # golden mirrors the host build's config
-        code, out, err = run_cli(capsys, "stream", "--board", b, "--firmware", str(fw),
+        code, out, err = run_cli(capsys, "stream", "--target", b, "--firmware", str(fw),
                                  "--model", str(setup / "model.rct"), "--data",
                                  f"npz:{setup / 'digits.npz'}", "--seed", "11",
                                  "--checkpoint-every", "0", "--out", str(setup / f"s-{b}"),

@@ -137,7 +137,7 @@ def test_a_noisy_wire_with_resets_ends_with_the_clean_weights(capsys, built, tmp
         fw = tmp_path / "fw"
         main(["build", "--board", board, "--model", str(built / "model.rct"), "--out", str(fw),
               "--period-samples", "512"])
-    code, out, err = run_cli(capsys, "stream", "--board", board, "--firmware", str(fw),
+    code, out, err = run_cli(capsys, "stream", "--target", board, "--firmware", str(fw),
                              "--model", str(built / "model.rct"), "--data",
                              f"npz:{built}/digits.npz", "--out", str(tmp_path / "s"),
                              "--seed", "5", "--checkpoint-every", "512", "--retries", "30",

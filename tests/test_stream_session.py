@@ -84,7 +84,7 @@ def test_schedule_frames_never_cross_a_period_and_keep_micro_batches_whole():
     assert (511, 512) in s7.frames() and (1023, 1024) in s7.frames()
     assert s7.frames(1024)[0] == (1024, 1031)
     assert s7.checkpoint_stride(2048) == 2048 and s7.checkpoint_stride(600) == 1024
-    with pytest.raises(UserError, match="--batch 3 must divide the decision period"):
+    with pytest.raises(UserError, match="--batch-size 3 must divide the decision period"):
         Schedule(n_train=10, epochs=1, seed=0, batch=3, period=512, per_frame=6)
 
 
@@ -135,7 +135,7 @@ def test_a_checkpoint_of_another_stream_is_refused(built, tmp_path, digits_mlp_a
 
 def test_build_and_stream_cli_on_the_host_build(capsys, built, tmp_path):
     out = tmp_path / "out"
-    code, so, err = run_cli(capsys, "stream", "--board", "host", "--firmware",
+    code, so, err = run_cli(capsys, "stream", "--target", "host", "--firmware",
                             str(built / "fw"), "--model", str(built / "model.rct"), "--out",
                             str(out), "--seed", "2", "--no-progress")
     assert code == 0, err
@@ -190,23 +190,24 @@ def test_stream_bad_input_exits_2_with_the_fix(capsys, built, tmp_path, other_mo
     csv = tmp_path / "d.csv"
     csv.write_text("a,b,label\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(20)))
     args, msg = {
-        "both": (["--port", "loop://", "--board", "host", "--firmware", fw],
+        "both": (["--port", "loop://", "--target", "host", "--firmware", fw],
                  "either --port URL"),
         "neither": ([], "either --port URL"),
-        "real_board": (["--board", "nucleo-f411re", "--firmware", fw], "flash it"),
-        "no_firmware": (["--board", "host"], "needs --firmware DIR"),
+        "real_board": (["--target", "nucleo-f411re", "--firmware", fw],
+                       "Invalid value for '--target'"),
+        "no_firmware": (["--target", "host"], "needs --firmware DIR"),
         "bad_port": (["--port", "/dev/ttyNOSUCH9"], "cannot open serial port"),
         "silent_port": (["--port", "loop://", "--timeout", "0.05"], "no answer from the board"),
-        "fw_other_model": (["--board", "host", "--firmware", fw, "--model", str(other_model)],
+        "fw_other_model": (["--target", "host", "--firmware", fw, "--model", str(other_model)],
                            "generated for model"),
-        "batch": (["--board", "host", "--firmware", fw, "--batch", "2"],
+        "batch": (["--target", "host", "--firmware", fw, "--batch-size", "2"],
                   "exceeds the firmware's micro-batch"),
-        "period": (["--board", "host", "--firmware", fw, "--period-samples", "100"],
+        "period": (["--target", "host", "--firmware", fw, "--period-samples", "100"],
                    "--period-samples must be >= 512"),
-        "data": (["--board", "host", "--firmware", fw, "--data", f"csv:{csv}"],
+        "data": (["--target", "host", "--firmware", fw, "--data", f"csv:{csv}"],
                  "2 values per sample, the model takes 64"),
-        "epochs": (["--board", "host", "--firmware", fw, "--epochs", "0"], "--epochs must be"),
-        "missing_model": (["--board", "host", "--firmware", fw, "--model", "nope.rct"],
+        "epochs": (["--target", "host", "--firmware", fw, "--epochs", "0"], "--epochs must be"),
+        "missing_model": (["--target", "host", "--firmware", fw, "--model", "nope.rct"],
                           "does not exist"),
     }[case]
     code, _, err = run_cli(capsys, *base, *args)
@@ -220,7 +221,7 @@ def test_micro_batches_train_the_same_on_the_host_build_and_the_golden_device(
     require_tools("gcc")
     digits_mlp_artefact.save(tmp_path / "model.rct")
     main(["build", "--board", "host", "--model", str(tmp_path / "model.rct"), "--out",
-          str(tmp_path / "fw"), "--max-batch", "4", "--period-samples", "512"])
+          str(tmp_path / "fw"), "--batch-size", "4", "--period-samples", "512"])
     cfg = cfg_for(tmp_path, tmp_path / "h", batch=4, checkpoint_every=0)
     prep = prepare(cfg, str(tmp_path / "fw"))
     with HostFirmware(tmp_path / "fw") as host:

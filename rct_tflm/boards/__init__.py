@@ -59,6 +59,7 @@ class Board:
     pyocd_target: str | None = None  # `pyocd flash -t <target>` (CMSIS-Pack device name)
     pyocd_pack: str | None = None  # `pyocd pack install <part>` provides that target
     openocd_config: str | None = None  # `openocd -f board/<cfg>`
+    platformio_board: str | None = None  # PlatformIO `board =` id (platform ststm32)
     flash_base: int = 0x08000000
     notes: str = ""
     extra_cflags: tuple[str, ...] = field(default=())
@@ -70,7 +71,7 @@ class Board:
     @property
     def flash_method(self) -> str:
         if self.is_qemu:
-            return "none (QEMU: rct-tflm emulate --board NAME DIR)"
+            return "none (QEMU: rct-tflm emulate --target NAME DIR)"
         return f"pyocd -t {self.pyocd_target} | st-flash | openocd -f board/{self.openocd_config}"
 
     @property
@@ -113,7 +114,7 @@ class Board:
 BOARDS: dict[str, Board] = {b.name: b for b in [
     Board("qemu-stm32f405", "STM32F405RG", "cortex-m4", "fpv4-sp-d16", 1024, 128,
           "USART1 @0x40011000 (SR/DR layout), IRQ 37", "PA9 TX / PA10 RX, AF7", "stm32_v1",
-          "HSI 16 MHz", qemu_machine="netduinoplus2",
+          "HSI 16 MHz", qemu_machine="netduinoplus2", platformio_board="genericSTM32F405RG",
           notes="QEMU netduinoplus2; USART1 is QEMU serial0; 64 KB CCM unused"),
     Board("qemu-mps2-an386", "MPS2 AN386", "cortex-m4", "fpv4-sp-d16", 4096, 4096,
           "CMSDK UART0 @0x40004000, RX IRQ 0", "FPGA-wired", "cmsdk", "25 MHz (fixed)",
@@ -124,21 +125,22 @@ BOARDS: dict[str, Board] = {b.name: b for b in [
     Board("nucleo-f411re", "STM32F411RE", "cortex-m4", "fpv4-sp-d16", 512, 128,
           "USART2 @0x40004400 (SR/DR layout), IRQ 38", "PA2 TX / PA3 RX, AF7 (ST-LINK VCP)",
           "stm32_v1", "HSI 16 MHz", pyocd_target="stm32f411retx", pyocd_pack="stm32f411re",
-          openocd_config="st_nucleo_f4.cfg"),
+          openocd_config="st_nucleo_f4.cfg", platformio_board="nucleo_f411re"),
     Board("nucleo-f446re", "STM32F446RE", "cortex-m4", "fpv4-sp-d16", 512, 128,
           "USART2 @0x40004400 (SR/DR layout), IRQ 38", "PA2 TX / PA3 RX, AF7 (ST-LINK VCP)",
           "stm32_v1", "HSI 16 MHz", pyocd_target="stm32f446retx", pyocd_pack="stm32f446re",
-          openocd_config="st_nucleo_f4.cfg"),
+          openocd_config="st_nucleo_f4.cfg", platformio_board="nucleo_f446re"),
     Board("stm32f746g-disco", "STM32F746NG", "cortex-m7", "fpv5-sp-d16", 1024, 320,
           "USART1 @0x40011000 (ISR/TDR/RDR layout), IRQ 37",
           "PA9 TX / PB7 RX, AF7 (ST-LINK VCP)", "stm32_v2", "HSI 16 MHz",
           pyocd_target="stm32f746nghx", pyocd_pack="stm32f746ng",
-          openocd_config="stm32f746g-disco.cfg"),
+          openocd_config="stm32f746g-disco.cfg", platformio_board="disco_f746ng"),
     Board("nucleo-l476rg", "STM32L476RG", "cortex-m4", "fpv4-sp-d16", 1024, 96,
           "USART2 @0x40004400 (ISR/TDR/RDR layout), IRQ 38",
           "PA2 TX / PA3 RX, AF7 (ST-LINK VCP)", "stm32_v2", "HSI16 (switched from MSI 4 MHz)",
           pyocd_target="stm32l476rgtx", pyocd_pack="stm32l476rg",
-          openocd_config="st_nucleo_l4.cfg", notes="SRAM2 (32 KB) unused"),
+          openocd_config="st_nucleo_l4.cfg", platformio_board="nucleo_l476rg",
+          notes="SRAM2 (32 KB) unused"),
 ]}
 
 # Pseudo-board: the same firmware compiled with host gcc, stdin/stdout as the UART.

@@ -35,8 +35,8 @@ def size_table(size: dict) -> str:
 @click.option("--out", required=True, type=click.Path(), callback=out_callback("dir"),
               help="output folder (replaced only when the build succeeds)")
 @click.option("--seed", type=int, default=0, show_default=True, help="default PRNG seed")
-@click.option("--max-batch", type=int, default=None,
-              help="largest micro-batch the firmware trains on (stream --batch; default: the "
+@click.option("--batch-size", "max_batch", type=int, default=None,
+              help="largest micro-batch the firmware trains on (stream --batch-size; default: the "
                    "plan's, else 1)")
 @click.option("--ram-budget", type=int, default=None,
               help="RAM limit in bytes for the linked image (default: the board's RAM); the "
@@ -88,7 +88,7 @@ def build_cmd(board: str | None, model_path: str | None, generated: str | None, 
                                   kernels, baud)
     if board == HOST:
         click.echo(f"host build: {dest / 'firmware'} (speaks the link protocol on stdin/stdout; "
-                   f"`rct-tflm stream --board host --firmware {dest}`)")
+                   f"`rct-tflm stream --target host --firmware {dest}`)")
     else:
         click.echo(size_table(manifest["size"]))
         click.echo(f"wrote {dest}/: firmware.elf firmware.bin firmware.hex firmware.map "

@@ -42,20 +42,20 @@ def _boot(board: str, firmware_dir: str) -> None:
 
 @click.command("emulate")
 @click.argument("firmware_dir", required=False, type=click.Path())
-@click.option("--board", default=None,
-              help=f"boot FIRMWARE_DIR on {', '.join(QEMU_BOARDS)} or "
-                   "host and print its serial URL (instead of a training run)")
-@click.option("--target", type=click.Choice(["golden", "host"]), default=None,
-              help="golden: numpy engine; host: the generated C as a shared library")
-@click.option("--model", "model_path", type=click.Path(), default=None, help="model artefact (.rct)")
+@click.option("--target", type=click.Choice(["golden", "host", *QEMU_BOARDS]), required=True,
+              help="where it runs. A training run (--model, --out): golden (numpy engine) or "
+                   "host (the generated C as a shared library). With FIRMWARE_DIR: boot that "
+                   "build on host or a QEMU board and print its serial URL")
+@click.option("--model", "model_path", type=click.Path(), default=None,
+              help="model artefact (.rct, or the folder holding model.rct)")
 @click.option("--data", default="digits", show_default=True,
               help="digits, mnist-idx:DIR[@14x14], npz:PATH or csv:PATH")
 @click.option("--epochs", type=int, default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(), callback=out_callback("dir"), default=None,
               help="output folder (replaced only when the run succeeds)")
-@click.option("--batch", type=int, default=1, show_default=True,
-              help="micro-batch size (1: streaming SGD)")
+@click.option("--batch-size", "batch", type=int, default=1, show_default=True,
+              help="samples per weight update (1: streaming SGD; at most the plan's)")
 @click.option("--max-samples", type=int, default=None, help="stop after this many samples")
 @click.option("--split-seed", type=int, default=None,
               help="data split seed (default: the artefact's training seed, its held-out split)")
@@ -67,26 +67,28 @@ def _boot(board: str, firmware_dir: str) -> None:
               help="host: build with -fsanitize=address,undefined (preload libasan, see docs)")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @engine_options
-def emulate_cmd(firmware_dir: str | None, board: str | None, target: str | None,
-                model_path: str | None, out: str | None, **kw: Any) -> None:
-    """Train with the integer engine (--target), or boot a built firmware (--board DIR)."""
-    if board is not None:
-        if firmware_dir is None:
-            raise UserError("--board needs the firmware folder: rct-tflm emulate --board "
-                            f"{board} FIRMWARE_DIR")
-        if target or model_path or out:
-            raise UserError("--board boots a firmware; --target/--model/--out start a training "
-                            "run; give one or the other")
-        from ..firmware_build import check_built_for
-        check_built_for(firmware_dir, board, "boot it with")
-        _boot(board, firmware_dir)
-        return
+def emulate_cmd(firmware_dir: str | None, target: str, model_path: str | None,
+                out: str | None, **kw: Any) -> None:
+    """Train with the integer engine (--target golden|host --model M --out DIR), or boot a built
+    firmware (--target BOARD FIRMWARE_DIR)."""
     if firmware_dir is not None:
-        raise UserError(f"unexpected argument '{firmware_dir}': a firmware folder needs --board")
-    missing = [o for o, v in (("--target", target), ("--model", model_path), ("--out", out)) if not v]
+        if target == "golden":
+            raise UserError("the golden model runs no firmware: boot FIRMWARE_DIR with --target "
+                            f"host or one of {', '.join(QEMU_BOARDS)}")
+        if model_path or out:
+            raise UserError("FIRMWARE_DIR boots a firmware; --model/--out start a training run; "
+                            "give one or the other")
+        from ..firmware_build import check_built_for
+        check_built_for(firmware_dir, target, "boot it with")
+        _boot(target, firmware_dir)
+        return
+    if target not in ("golden", "host"):
+        raise UserError(f"--target {target} boots a built firmware: rct-tflm emulate --target "
+                        f"{target} FIRMWARE_DIR (training runs: --target golden or host)")
+    missing = [o for o, v in (("--model", model_path), ("--out", out)) if not v]
     if missing:
-        raise UserError(f"missing {', '.join(missing)}: rct-tflm emulate --target golden|host "
-                        f"--model ART --out DIR (or --board B FIRMWARE_DIR)")
+        raise UserError(f"missing {', '.join(missing)}: rct-tflm emulate --target {target} "
+                        f"--model ART --out DIR (or --target BOARD FIRMWARE_DIR)")
     from .outdir import staged_out
     from ..emulator.run import EmulateConfig, emulate_run, prepare
     cfg = EmulateConfig(target=target, model=model_path, data=kw["data"], epochs=kw["epochs"],

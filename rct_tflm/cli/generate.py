@@ -36,7 +36,7 @@ def memory_table(report: dict) -> str:
               help="RAM limit in bytes for the whole firmware (default: the board's); the model "
                    "gets what stack, link buffers and app state leave")
 @click.option("--seed", type=int, default=0, show_default=True, help="default PRNG seed")
-@click.option("--max-batch", type=int, default=None,
+@click.option("--batch-size", "max_batch", type=int, default=None,
               help="largest micro-batch the buffers are sized for (default: the plan's, else 1)")
 @engine_options
 def generate_cmd(model_path: str, out: str, board: str | None, ram_budget: int | None,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import click
+from click_option_group import optgroup
 
 from ..errors import UserError
 
@@ -64,31 +65,37 @@ def out_callback(kind: str = "dir") -> Callable:
     return cb
 
 
+def grouped(f: Callable, title: str, help: str, opts: list[tuple[tuple, dict]]) -> Callable:
+    """Apply `opts` ((names, click kwargs) pairs) as one titled section of --help
+    (click-option-group), in the order given."""
+    for names, kw in reversed(opts):
+        f = optgroup.option(*names, **kw)(f)
+    return optgroup.group(title, help=help)(f)
+
+
 def controller_options(f: Callable, t_max: float = 0.5) -> Callable:
     """--rounding, --fixed-bits/--dynamic-bits, --bits-init/min/max, --t-min/max, --sat-guard,
     --period-samples (defaults: docs/numerics.md; `t_max`: the trainer's 0.5 or the integer
-    engine's DEVICE_T_MAX)."""
-    opts = [
-        click.option("--rounding", type=click.Choice(["stochastic", "nearest"]),
-                     default="stochastic", show_default=True, help="rounding of weight updates"),
-        click.option("--fixed-bits/--dynamic-bits", default=False, show_default=True,
-                     help="keep every tensor at its initial bitwidth (controller off)"),
-        click.option("--bits-init", type=int, default=8, show_default=True,
-                     help="bitwidth of float tensors when quantised"),
-        click.option("--bits-min", type=int, default=4, show_default=True),
-        click.option("--bits-max", type=int, default=16, show_default=True),
-        click.option("--t-min", type=FINITE, default=0.1, show_default=True,
-                     help="Gavg below this adds a low bit"),
-        click.option("--t-max", type=FINITE, default=t_max, show_default=True,
-                     help="Gavg above this drops a low bit"),
-        click.option("--sat-guard", type=FINITE, default=0.005, show_default=True,
-                     help="saturated fraction that adds a high bit"),
-        click.option("--period-samples", type=int, default=1600, show_default=True,
-                     help="controller decision period, in samples (>= 512)"),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
+    engine's DEVICE_T_MAX), one --help section placed where the decorator stands."""
+    return grouped(f, "Bitwidth controller", "the RCT rules (docs/numerics.md)", [
+        (("--rounding",), dict(type=click.Choice(["stochastic", "nearest"]), default="stochastic",
+                               show_default=True, help="rounding of weight updates")),
+        (("--fixed-bits/--dynamic-bits",), dict(default=False, show_default=True,
+                                                help="keep every tensor at its initial bitwidth "
+                                                     "(controller off)")),
+        (("--bits-init",), dict(type=int, default=8, show_default=True,
+                                help="bitwidth of float tensors when quantised")),
+        (("--bits-min",), dict(type=int, default=4, show_default=True)),
+        (("--bits-max",), dict(type=int, default=16, show_default=True)),
+        (("--t-min",), dict(type=FINITE, default=0.1, show_default=True,
+                            help="Gavg below this adds a low bit")),
+        (("--t-max",), dict(type=FINITE, default=t_max, show_default=True,
+                            help="Gavg above this drops a low bit")),
+        (("--sat-guard",), dict(type=FINITE, default=0.005, show_default=True,
+                                help="saturated fraction that adds a high bit")),
+        (("--period-samples",), dict(type=int, default=1600, show_default=True,
+                                     help="controller decision period, in samples (>= 512)")),
+    ])
 
 
 def controller_config(kw: dict[str, Any]) -> Any:
@@ -110,30 +117,62 @@ DEVICE_GAVG_REF_SAMPLES = 32
 DEVICE_T_MAX = 2.0
 
 
+LR_SHIFT_MAX = 30  # = fixedpoint.config's bound on lr_shift
+
+
+def lr_to_shift(lr: float) -> int:
+    """The integer engine's learning rate is 2^-N: the N nearest to `lr` in log2, 0..30."""
+    if not lr > 0:
+        raise UserError(f"--lr must be positive, got {lr:g}")
+    n = round(-math.log2(lr))
+    if not 0 <= n <= LR_SHIFT_MAX:
+        raise UserError(f"--lr {lr:g} is outside the integer engine's 2^-{LR_SHIFT_MAX} .. 1; "
+                        f"give a rate in that range")
+    return n
+
+
+def lr_callback(ctx: click.Context, param: click.Parameter, value: Any) -> int | None:
+    """--lr RATE -> its power-of-two shift; a rate the user typed is printed as it will be used."""
+    if value is None:
+        return None
+    n = lr_to_shift(value)
+    if ctx.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE:
+        click.echo(f"--lr {value:g}: the integer engine's rates are powers of two; using "
+                   f"2^-{n} = {2.0 ** -n:g}", err=True)
+    return n
+
+
+def lr_kwargs(default: float | None, help: str) -> dict[str, Any]:
+    """click kwargs of --lr on the integer-engine commands: the command receives `lr_shift`
+    (N of 2^-N)."""
+    return dict(type=FINITE, default=default, callback=lr_callback,
+                show_default=default is not None, metavar="RATE", help=help)
+
+
 def engine_options(f: Callable) -> Callable:
-    """The integer engine's options: learning-rate shift, accumulator policy, the split, and
-    the controller's (cli/options.py)."""
-    opts = [
-        click.option("--lr-shift", type=int, default=5, show_default=True,
-                     help="learning rate 2^-N"),
-        click.option("--acc-policy", type=click.Choice(["int64", "cap"]), default="int64",
-                     show_default=True,
-                     help="layers whose int32 sum could overflow: 64-bit accumulator, or cap "
-                          "their bitwidth to the largest safe one"),
-        click.option("--trainable-layers", type=int, default=None,
-                     help="train the last K parametric layers (default: the partition plan's, "
-                          "else the artefact's choice)"),
-        click.option("--frozen-layers", type=int, default=None,
-                     help="freeze the first K parametric layers"),
-        click.option("--gavg-ref-samples", type=int, default=DEVICE_GAVG_REF_SAMPLES,
-                     show_default=True,
-                     help="controller: compare T_min/T_max with Gavg accumulated over N samples "
-                          "(0: the per-step mean, the trainer's rule; always 0 with "
-                          "--rounding nearest)"),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return controller_options(f, t_max=DEVICE_T_MAX)
+    """The integer engine's options (learning rate, accumulator policy, the split) and the
+    controller's, as two --help sections."""
+    f = controller_options(f, t_max=DEVICE_T_MAX)
+    f = grouped(f, "Integer engine", "on-device training settings", [
+        (("--lr", "lr_shift"), lr_kwargs(2.0 ** -5, "learning rate, rounded to the nearest "
+                                                    "power of two (printed)")),
+        (("--acc-policy",), dict(type=click.Choice(["int64", "cap"]), default="int64",
+                                 show_default=True,
+                                 help="layers whose int32 sum could overflow: 64-bit "
+                                      "accumulator, or cap their bitwidth to the largest safe one")),
+        (("--trainable-layers",), dict(type=int, default=None,
+                                       help="train the last K parametric layers (default: the "
+                                            "partition plan's, else the artefact's choice)")),
+        (("--frozen-layers",), dict(type=int, default=None,
+                                    help="freeze the first K parametric layers")),
+        (("--gavg-ref-samples",), dict(type=int, default=DEVICE_GAVG_REF_SAMPLES,
+                                       show_default=True,
+                                       help="controller: compare T_min/T_max with Gavg "
+                                            "accumulated over N samples (0: the per-step mean, "
+                                            "the trainer's rule; always 0 with --rounding "
+                                            "nearest)")),
+    ])
+    return f
 
 
 def engine_config(kw: dict[str, Any], max_batch: int):
@@ -146,7 +185,7 @@ def engine_config(kw: dict[str, Any], max_batch: int):
 
 def plan_target(art: Any, model_path: str, board: str | None, max_batch: int | None,
                 kw: dict[str, Any]) -> Any:
-    """partition.Target of a command's --board/--max-batch/split flags against the model's
+    """partition.Target of a command's --board/--batch-size/split flags against the model's
     plan (a contradiction is a UserError naming both)."""
     from ..partition import target_for
     return target_for(art, board, max_batch, kw.get("trainable_layers"), kw.get("frozen_layers"),

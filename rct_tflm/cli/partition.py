@@ -1,6 +1,8 @@
 """`rct-tflm partition`: split a model into a frozen prefix and a trainable suffix for a board."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ..boards import DEFAULT_BOARD
@@ -11,14 +13,17 @@ from .options import out_callback
 @click.command("partition")
 @click.option("--model", "model_path", required=True, type=click.Path(),
               help="trained model artefact (.rct from `rct-tflm train`, or its --out folder)")
-@click.option("--out", required=True, type=click.Path(), callback=out_callback("file"),
-              help="partitioned artefact to write (.rct)")
+@click.option("--out", required=True, type=click.Path(), callback=out_callback("dir"),
+              help="output folder: model.rct (the partitioned model, its plan inside) and "
+                   "plan.txt (replaced only when partitioning succeeds)")
 @click.option("--board", default=None,
               help=f"target board (`rct-tflm boards`) [default: {DEFAULT_BOARD}]")
 @click.option("--trainable-layers", type=int, default=None,
               help="train the last K parametric layers [default: 1, the classifier head]")
 @click.option("--frozen-layers", type=int, default=None, help="freeze the first K parametric layers")
-@click.option("--max-batch", type=int, default=1, show_default=True, help="largest on-device micro-batch")
+@click.option("--batch-size", "max_batch", type=int, default=1, show_default=True,
+              help="the largest micro-batch the firmware will train on (buffers are sized for "
+                   "it; `stream --batch-size` may use less)")
 def partition_cmd(model_path: str, out: str, board: str | None, trainable_layers: int | None,
                   frozen_layers: int | None, max_batch: int) -> None:
     """Split a model: frozen int8 prefix in flash, trainable RCT suffix in RAM."""
@@ -28,9 +33,14 @@ def partition_cmd(model_path: str, out: str, board: str | None, trainable_layers
     from ..partition import partition, plan_table
     art = load_artefact(model_path)
     p = partition(art, board or DEFAULT_BOARD, trainable_layers, frozen_layers, EngineConfig(max_batch=max_batch))
-    p.save(out)
-    click.echo(plan_table(p.partition))
-    click.echo(f"wrote {out}")
+    from ..formats.atomic import write_text
+    from .outdir import staged_out
+    table = plan_table(p.partition)
+    with staged_out(out) as tmp:
+        p.save(Path(tmp) / "model.rct")
+        write_text(Path(tmp) / "plan.txt", table + "\n")
+    click.echo(table)
+    click.echo(f"wrote {out}/: model.rct plan.txt")
 
 
 COMMANDS = [partition_cmd]

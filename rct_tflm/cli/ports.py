@@ -18,7 +18,7 @@ def ports_cmd(as_json: bool) -> None:
         return
     if not ports:
         click.echo("no serial ports found (is the board plugged in? on Linux, is your user in "
-                   "the `dialout` group?); the QEMU boards need none: rct-tflm emulate --board ...")
+                   "the `dialout` group?); the QEMU boards need none: rct-tflm emulate --target ...")
         return
     cells = [["port", "USB VID:PID", "probe", "serial number", "description"]]
     cells += [[p.device, p.vid_pid or "-", p.probe or "-", p.serial_number or "-",

@@ -4,29 +4,32 @@ from __future__ import annotations
 import click
 
 from ..errors import UserError
-from .options import FINITE, out_callback
+from ..boards import QEMU_BOARDS
+from .options import FINITE, lr_kwargs, out_callback
 
 
 @click.command("stream")
 @click.option("--port", default=None,
               help="serial URL of a running board: /dev/ttyACM0, COM3, socket://HOST:PORT")
-@click.option("--board", default=None,
-              help="start it here: qemu-* (QEMU), host (host build) or golden (numpy model)")
+@click.option("--target", "board", type=click.Choice(["golden", "host", *QEMU_BOARDS]),
+              default=None,
+              help="start the board here (instead of --port): a QEMU board or host (runs "
+                   "--firmware), or golden (the numpy model)")
 @click.option("--firmware", type=click.Path(), default=None,
-              help="build folder (`rct-tflm build`): what --board runs; with --port, its "
+              help="build folder (`rct-tflm build`): what --target runs; with --port, its "
                    "model/ manifest tells the trainable split and compiled settings")
 @click.option("--model", "model_path", required=True, type=click.Path(),
-              help="the model artefact (.rct) the firmware was built from")
+              help="the model artefact (.rct, or its folder) the firmware was built from")
 @click.option("--data", default="digits", show_default=True,
               help="digits, mnist-idx:DIR[@14x14], npz:PATH or csv:PATH")
 @click.option("--epochs", type=int, default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True,
               help="data order and PRNG seed")
 @click.option("--out", required=True, type=click.Path(), callback=out_callback("dir"))
-@click.option("--batch", type=int, default=1, show_default=True,
-              help="micro-batch (the firmware's --max-batch bounds it)")
-@click.option("--lr-shift", type=int, default=None,
-              help="learning rate 2^-N (default: the firmware's)")
+@click.option("--batch-size", "batch", type=int, default=1, show_default=True,
+              help="samples per weight update (at most the firmware's --batch-size)")
+@click.option("--lr", "lr_shift", **lr_kwargs(None, "learning rate, rounded to the nearest power "
+                                                   "of two (printed; default: the firmware's)"))
 @click.option("--period-samples", type=int, default=None,
               help="controller decision period (default: the firmware's)")
 @click.option("--checkpoint-every", type=int, default=2048, show_default=True,

@@ -13,6 +13,8 @@ DEFAULTS = {"epochs": 20, "lr": 0.1, "batch_size": 32}
 
 
 def train_options(with_method: bool) -> Callable:
+    """The key options first (model, data, out, method), then the SGD settings, then the
+    bitwidth controller's section."""
     def deco(f: Callable) -> Callable:
         opts = [
             click.option("--model", default="builtin", show_default=True,
@@ -20,20 +22,24 @@ def train_options(with_method: bool) -> Callable:
                               "or a .keras/.h5 file"),
             click.option("--data", default="digits", show_default=True,
                          help="digits, mnist-idx:DIR[@14x14], sms:PATH, npz:PATH or csv:PATH"),
-            *([click.option("--method", default="rct", show_default=True,
-                            help="rct, qat or fp32")] if with_method else []),
-            click.option("--epochs", type=int, default=DEFAULTS["epochs"], show_default=True),
-            click.option("--seed", type=int, default=0, show_default=True),
             click.option("--out", type=click.Path(), callback=out_callback("dir"), required=True,
                          help="output folder (replaced only when the run succeeds)"),
+            *([click.option("--method", type=click.Choice(["rct", "qat", "fp32"]), default="rct",
+                            show_default=True,
+                            help="rct: integer weights only; qat / fp32: the baselines")]
+              if with_method else []),
+            click.option("--epochs", type=int, default=DEFAULTS["epochs"], show_default=True),
             click.option("--lr", type=FINITE, default=DEFAULTS["lr"], show_default=True,
                          help="SGD learning rate (no momentum)"),
-            click.option("--batch-size", type=int, default=DEFAULTS["batch_size"], show_default=True),
+            click.option("--batch-size", type=int, default=DEFAULTS["batch_size"],
+                         show_default=True, help="samples per weight update"),
+            click.option("--seed", type=int, default=0, show_default=True),
             click.option("--progress/--no-progress", default=True, show_default=True),
         ]
+        f = controller_options(f)
         for o in reversed(opts):
             f = o(f)
-        return controller_options(f)
+        return f
     return deco
 
 

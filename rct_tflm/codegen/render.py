@@ -38,7 +38,8 @@ from .layout import Layout, build_layout
 from .report import memory_report, write_memory_report
 
 OUTPUT_TEMPLATES = ("rct_model.h", "rct_model.c", "rct_config.h", "rct_weights.h", "rct_weights.c",
-                    "Makefile", "CMakeLists.txt", "cmake/arm-none-eabi.cmake", "example/main.c")
+                    "Makefile", "CMakeLists.txt", "cmake/arm-none-eabi.cmake", "platformio.ini",
+                    "example/main.c")
 RUNTIME_DIR = "rct_runtime"  # the hand-written runtime, copied so the tree builds anywhere
 RUNTIME_PARTS = ("kernels", "runtime", "include")
 def c_ident(name: str) -> str:
@@ -161,7 +162,7 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
         raise UserError(
             f"the trainable part needs {report['ram']['total']} B of RAM, over the budget of "
             f"{ram_budget} B (largest: " + ", ".join(f"{b['name']} {b['bytes']} B" for b in big)
-            + "); train fewer layers (--trainable-layers), lower --max-batch or raise --ram-budget")
+            + "); train fewer layers (--trainable-layers), lower --batch-size or raise --ram-budget")
     cx = CNames(m, lay)
     ctx = {
         "artefact_name": artefact_name, "input_size": m.input_size, "num_classes": m.num_classes,
@@ -218,10 +219,13 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
 
 
 def _toolchain_facts(board: str | None) -> dict[str, str]:
-    """The core and compiler flags the tree's CMake toolchain file names: the board it is
-    generated for, or the default board's (host trees get a Cortex-M file all the same)."""
+    """The core and compiler flags the tree's CMake toolchain file names and the PlatformIO
+    board id: the board it is generated for, or the default board's (host trees get a Cortex-M
+    file all the same; a board PlatformIO does not know, such as the MPS2, too)."""
     b = get_board(board if board not in (None, HOST) else DEFAULT_BOARD)
-    return {"board": b.name, "core": b.core, "cpu_flags": " ".join(b.cpu_flags())}
+    pio = b if b.platformio_board else get_board(DEFAULT_BOARD)
+    return {"board": b.name, "core": b.core, "cpu_flags": " ".join(b.cpu_flags()),
+            "pio_board": pio.platformio_board, "pio_env": pio.name, "pio_core": pio.core}
 
 
 def load_manifest(gen_dir: str | os.PathLike) -> dict:

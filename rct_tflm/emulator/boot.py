@@ -1,4 +1,4 @@
-"""Boot a built firmware behind a serial URL (`rct-tflm emulate --board B FIRMWARE_DIR`).
+"""Boot a built firmware behind a serial URL (`rct-tflm emulate --target B FIRMWARE_DIR`).
 
 QEMU boards run `firmware.elf` under qemu-system-arm with the UART on a local TCP socket
 (`socket://127.0.0.1:PORT`; QEMU holds the guest until the first client connects, so nothing

@@ -76,7 +76,7 @@ def check_config(cfg: EmulateConfig) -> EmulateConfig:
     if cfg.epochs < 1:
         raise UserError(f"--epochs must be >= 1, got {cfg.epochs}")
     if not 1 <= cfg.batch <= 256:
-        raise UserError(f"--batch must be in 1..256 (micro-batch size), got {cfg.batch}")
+        raise UserError(f"--batch-size must be in 1..256 (micro-batch size), got {cfg.batch}")
     if cfg.max_samples is not None and cfg.max_samples < 1:
         raise UserError(f"--max-samples must be >= 1, got {cfg.max_samples}")
     if cfg.eval_every is not None and cfg.eval_every < 1:
@@ -92,9 +92,9 @@ def prepare(cfg: EmulateConfig, art: ModelArtefact | None = None,
     art = art if art is not None else load_artefact(cfg.model)
     t = target_for(art, None, None, cfg.trainable_layers, cfg.frozen_layers, str(cfg.model))
     if t.planned and cfg.batch > t.max_batch:
-        raise UserError(f"--batch {cfg.batch} exceeds the partition plan's micro-batch "
-                        f"({t.max_batch}) of {cfg.model}; lower --batch or re-partition with "
-                        f"--max-batch {cfg.batch}")
+        raise UserError(f"--batch-size {cfg.batch} exceeds the partition plan's micro-batch "
+                        f"({t.max_batch}) of {cfg.model}; lower --batch-size or re-partition with "
+                        f"--batch-size {cfg.batch}")
     model = lower(art, cfg.engine, cfg.trainable_layers, cfg.frozen_layers)
     split = int(art.training.get("seed", 0)) if cfg.split_seed is None else cfg.split_seed
     data = data if data is not None else load_dataset(cfg.data, split)

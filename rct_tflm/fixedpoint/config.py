@@ -31,7 +31,7 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         if not 0 <= self.lr_shift <= 30:
-            raise UserError(f"--lr-shift must be in 0..30 (learning rate 2^-N), got {self.lr_shift}")
+            raise UserError(f"learning rate 2^-{self.lr_shift} is outside 2^-30 .. 1 (--lr)")
         if not 1 <= self.max_batch <= 256:
             raise UserError(f"max batch must be in 1..256, got {self.max_batch}")
         if self.acc_policy not in ACC_POLICIES:

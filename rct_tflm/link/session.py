@@ -290,7 +290,7 @@ class Link:
         if per == 0:
             raise UserError(f"a micro-batch of {batch} samples does not fit one frame "
                             f"({h.max_payload} B payload, {h.input_size + 1} B per sample); "
-                            f"use a smaller --batch")
+                            f"use a smaller --batch-size")
         return per
 
     def train_frame(self, x: np.ndarray, labels: np.ndarray, batch: int = 1) -> int:

@@ -42,7 +42,7 @@ class Schedule:
         if self.epochs < 1:
             raise UserError(f"--epochs must be >= 1, got {self.epochs}")
         if self.batch < 1 or self.period % self.batch:
-            raise UserError(f"--batch {self.batch} must divide the decision period "
+            raise UserError(f"--batch-size {self.batch} must divide the decision period "
                             f"({self.period} samples) so decisions fall on frame boundaries; "
                             f"choose a divisor or set --period-samples")
         if self.per_frame < self.batch or self.per_frame % self.batch:

@@ -4,7 +4,7 @@
 `Link` (docs/protocol.md, "Streaming"):
 
 1. HELLO (model hash checked against the artefact), RESET(seed), HPARAMS_GET, then SET_HPARAMS
-   (RESET restores the compiled defaults; --lr-shift / --period-samples override them).
+   (RESET restores the compiled defaults; --lr / --period-samples override them).
 2. Before training: the held-out set through INFER on the board, and through the golden engine
    holding the weights pulled from the board (both must agree, prediction by prediction).
 3. TRAIN frames in the `Schedule`'s order; STATS every `stats_every` frames and at every period
@@ -88,9 +88,9 @@ def prepare(cfg: StreamConfig, firmware: str | None = None) -> Prepared:
     if cfg.epochs < 1:
         raise UserError(f"--epochs must be >= 1, got {cfg.epochs}")
     if not 1 <= cfg.batch <= 255:
-        raise UserError(f"--batch must be in 1..255, got {cfg.batch}")
+        raise UserError(f"--batch-size must be in 1..255, got {cfg.batch}")
     if cfg.lr_shift is not None and not 0 <= cfg.lr_shift <= 30:
-        raise UserError(f"--lr-shift must be in 0..30 (learning rate 2^-N), got {cfg.lr_shift}")
+        raise UserError(f"learning rate 2^-{cfg.lr_shift} is outside 2^-30 .. 1 (--lr)")
     if cfg.period_samples is not None and cfg.period_samples < msg.MIN_PERIOD_SAMPLES:
         raise UserError(f"--period-samples must be >= {msg.MIN_PERIOD_SAMPLES}, got "
                         f"{cfg.period_samples}")
@@ -105,9 +105,9 @@ def prepare(cfg: StreamConfig, firmware: str | None = None) -> Prepared:
     art = load_artefact(cfg.model)
     dm = device_model(art, find_manifest(firmware))
     if cfg.batch > dm.cfg.max_batch and find_manifest(firmware) is not None:
-        raise UserError(f"--batch {cfg.batch} exceeds the firmware's micro-batch "
-                        f"({dm.cfg.max_batch}); rebuild with `rct-tflm build --max-batch "
-                        f"{cfg.batch}` or lower --batch")
+        raise UserError(f"--batch-size {cfg.batch} exceeds the firmware's micro-batch "
+                        f"({dm.cfg.max_batch}); rebuild with `rct-tflm build --batch-size "
+                        f"{cfg.batch}` or lower --batch-size")
     split_seed = int(art.training.get("seed", 0)) if cfg.split_seed is None else cfg.split_seed
     d = load_dataset(cfg.data, split_seed)
     if d.kind == "text":

@@ -1,8 +1,8 @@
 """Where a stream goes: a serial URL, a QEMU board, the host build, or the golden model.
 
 `open_target(...)` is a context manager yielding a `Link` whose far end is running; it starts
-and stops QEMU (`--board qemu-*`) or the host build (`--board host`) itself, and for
-`--board golden` puts the numpy `GoldenDevice` behind the link (no process, no wire).
+and stops QEMU (`--target qemu-*`) or the host build (`--target host`) itself, and for
+`--target golden` puts the numpy `GoldenDevice` behind the link (no process, no wire).
 """
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ GOLDEN = "golden"
 
 
 def check_target(port: str | None, board: str | None, firmware: str | None) -> None:
-    """Exactly one of --port and --board; --board needs --firmware (except golden)."""
+    """Exactly one of --port and --target; --target needs --firmware (except golden)."""
     if bool(port) == bool(board):
-        raise UserError("give either --port URL (a running board) or --board B --firmware DIR "
+        raise UserError("give either --port URL (a running board) or --target B --firmware DIR "
                         "(rct-tflm starts it)")
     if board and board not in (HOST, GOLDEN):
         b = get_board(board)
@@ -32,7 +32,7 @@ def check_target(port: str | None, board: str | None, firmware: str | None) -> N
             raise UserError(f"'{board}' is real hardware: flash it (`rct-tflm flash`) and stream "
                             f"with --port /dev/ttyACM0 (its ST-LINK serial port)")
     if board and board != GOLDEN and not firmware:
-        raise UserError(f"--board {board} needs --firmware DIR (from `rct-tflm build --board "
+        raise UserError(f"--target {board} needs --firmware DIR (from `rct-tflm build --board "
                         f"{board}`)")
     if firmware and not Path(firmware).exists():
         raise UserError(f"--firmware {firmware} does not exist; build it with `rct-tflm build "
@@ -60,14 +60,14 @@ def open_target(port: str | None = None, board: str | None = None,
     board rct-tflm started: QEMU, the host build or golden)."""
     check_target(port, board, firmware)
     if faults is not None and faults.resets and port:
-        raise UserError("--inject-faults resets=N needs a board rct-tflm starts (--board qemu-*, "
+        raise UserError("--inject-faults resets=N needs a board rct-tflm starts (--target qemu-*, "
                         "host or golden); a board on --port cannot be reset from here")
     runner = None
     try:
         if board == GOLDEN:
             from .golden import GoldenDevice
             if dm is None:
-                raise UserError("--board golden needs the model (--model)")
+                raise UserError("--target golden needs the model (--model)")
             dev = GoldenDevice(dm.art, dm.cfg)
             raw, url, reboot = dev, GOLDEN, dev.reboot
         else:
