@@ -35,3 +35,20 @@ def test_cli_help_and_unknown_command() -> None:
     bad = subprocess.run([sys.executable, "-m", "rct_tflm", "no-such-command"], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "no-such-command" in bad.stderr
+
+
+def test_without_tensorflow_train_says_what_to_install_in_one_line(tmp_path: Path) -> None:
+    """An install without the `train` extra: `train` ends with one line naming the extra (exit
+    2, no traceback); commands that need no TensorFlow still run."""
+    block = ("import sys; sys.modules['tensorflow'] = None; from rct_tflm.cli import main; "
+             "main(sys.argv[1:])")
+    r = subprocess.run([sys.executable, "-c", block, "train", "--out", str(tmp_path / "t"),
+                        "--epochs", "1"], capture_output=True, text=True, cwd=tmp_path)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1, r.stderr[-2000:]
+    assert "training needs tensorflow, which is not installed" in lines[0]
+    assert "pip install 'rct_tflm[train]'" in lines[0]
+    ok = subprocess.run([sys.executable, "-c", block, "boards"], capture_output=True, text=True,
+                        cwd=tmp_path)
+    assert ok.returncode == 0 and "qemu-stm32f405" in ok.stdout, ok.stderr[-2000:]
+    assert not (tmp_path / "t").exists()

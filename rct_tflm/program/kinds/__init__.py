@@ -167,3 +167,17 @@ def check(art: "ModelArtefact", what: str) -> None:
         if missing:
             raise UserError(f"corrupt {what}: layer {l.name} ({l.kind}) has no config "
                             f"{', '.join(missing)}; {RECREATE}")
+
+
+# -- what runs where (`rct-tflm layers`, the README's matrix) ------------------------------------
+def support_matrix() -> list[dict[str, Any]]:
+    """One row per layer kind: the Keras classes that import as it, and whether the trainer
+    trains it (TensorFlow), the integer engine runs it frozen (forward) and trains through it
+    on the device (backward; `params`: it has weights of its own to learn)."""
+    rows = []
+    for k in known():
+        m = kind(k)
+        rows.append({"kind": k, "keras": list(_fact(k, "KERAS", ())),
+                     "host": hasattr(m, "tf_forward"), "frozen": hasattr(m, "forward"),
+                     "trainable": hasattr(m, "backward"), "params": bool(params(k))})
+    return rows
