@@ -171,3 +171,12 @@ class ModelArtefact:
         return cls(layers, tensors, tuple(meta["input_shape"]), int(meta["num_classes"]),
                    trainable, meta.get("preprocess", {}), meta.get("training", {}),
                    plan_format.check(meta.get("partition"), path))
+
+
+def known_classes(art: "ModelArtefact") -> list[int] | None:
+    """Classes the model was trained on before deployment (`rct-tflm train` records them);
+    None when unknown or when it saw every class (then there is no known/new split)."""
+    seen = art.training.get("classes_seen")
+    if not seen or len(seen) >= art.num_classes:
+        return None
+    return [int(c) for c in seen]

@@ -369,3 +369,20 @@ def f1_score(y_true: np.ndarray, y_pred: np.ndarray, positive: int = 1) -> float
     fp = int(np.sum((y_pred == positive) & (y_true != positive)))
     fn = int(np.sum((y_pred != positive) & (y_true == positive)))
     return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+
+
+def split_accuracy(pred: np.ndarray, y: np.ndarray, known: list[int] | None) -> dict[str, float]:
+    """Test accuracy overall and, with `known`, on the known and on the new classes."""
+    out = {"all": float(np.mean(pred == y)) if len(y) else 0.0}
+    if known is not None:
+        k = np.isin(y, known)
+        out["known"] = float(np.mean(pred[k] == y[k])) if k.any() else 0.0
+        out["new"] = float(np.mean(pred[~k] == y[~k])) if (~k).any() else 0.0
+    return out
+
+
+def confusion(pred: np.ndarray, y: np.ndarray, classes: int) -> list[list[int]]:
+    """counts[true][predicted]."""
+    m = np.zeros((classes, classes), np.int64)
+    np.add.at(m, (y.astype(np.int64), pred.astype(np.int64)), 1)
+    return m.tolist()

@@ -26,6 +26,7 @@ from .boards import DEFAULT_BOARD
 DATA = "digits"
 KNOWN_CLASSES = 5  # the pretrained model has seen digits 0..4 only
 EVAL_EVERY = 160  # test accuracy every 160 samples on the golden run: a curve, not two points
+DEVICE_EVAL_EVERY = 480  # on the board (an INFER pass over the test split, ~1 s on QEMU)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def run_demo(out: Path, cfg: DemoConfig, say: Callable[[str], None] = print) -> 
 
     d = stage(6, "device", f"device: boot {cfg.board} in QEMU and stream training over its UART")
     sc = StreamConfig(model=str(part_path), data=DATA, out=str(d), epochs=cfg.device_epochs,
-                      seed=cfg.seed, progress=cfg.progress)
+                      seed=cfg.seed, progress=cfg.progress, eval_every=DEVICE_EVAL_EVERY)
     prep = prepare_stream(sc, str(out / "4-firmware"))
     with open_target(board=cfg.board, firmware=str(out / "4-firmware"), dm=prep.dm) as link:
         say(f"   {cfg.board} answers at {link.url}")

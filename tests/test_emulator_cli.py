@@ -271,7 +271,8 @@ def test_emulate_host_and_golden_give_the_same_record(capsys, tmp_path, art_path
 def test_known_and_new_classes_are_scored_apart(tmp_path, digits_mlp_artefact):
     """A model that shipped knowing classes 0-4: the accuracy curve splits known from new
     classes, and the record ends with the confusion matrix of the final predictions."""
-    from rct_tflm.emulator.run import EmulateConfig, emulate_run, known_classes, prepare
+    from rct_tflm.artefact import known_classes
+    from rct_tflm.emulator.run import EmulateConfig, emulate_run, prepare
     art = copy.deepcopy(digits_mlp_artefact)
     art.training = {**art.training, "classes_seen": [0, 1, 2, 3, 4]}
     assert known_classes(art) == [0, 1, 2, 3, 4]

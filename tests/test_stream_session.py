@@ -153,6 +153,23 @@ def test_build_and_stream_cli_on_the_host_build(capsys, built, tmp_path):
     names = [n for n in Engine.from_artefact(trained).program.trainable]
     assert weights_sha256([trained.tensors[n] for n in names]) == s["weights_sha256"]
     assert trained.training["stream"]["weights_sha256"] == s["weights_sha256"]
+    c = s["accuracy_curve"]  # one epoch: the start and the end
+    assert c["samples"] == [0, s["samples"]]
+    assert c["test_accuracy"] == [s["test_accuracy_before"], s["test_accuracy_after"]]
+    n_test = sum(map(sum, s["confusion"]))
+    assert sum(s["confusion"][k][k] for k in range(len(s["confusion"]))) == round(
+        s["test_accuracy_after"] * n_test)
+    # evaluating on the board along the way leaves the training alone
+    code, _, err = run_cli(capsys, "stream", "--target", "host", "--firmware",
+                           str(built / "fw"), "--model", str(built / "model.rct"), "--out",
+                           str(tmp_path / "ev"), "--seed", "2", "--eval-every", "300",
+                           "--no-progress")
+    assert code == 0, err
+    e = json.loads((tmp_path / "ev" / "stream.json").read_text())
+    assert e["weights_sha256"] == s["weights_sha256"]
+    at, f = e["accuracy_curve"]["samples"], e["samples_per_frame"]  # at the frame reaching it
+    assert at[0] == 0 and 300 <= at[1] < 300 + f and 600 <= at[2] < 600 + f
+    assert e["accuracy_curve"]["samples"][-1] == s["samples"]
 
 
 @pytest.fixture(scope="module")

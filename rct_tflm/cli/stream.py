@@ -32,6 +32,9 @@ from .options import FINITE, lr_kwargs, out_callback
                                                    "of two (printed; default: the firmware's)"))
 @click.option("--period-samples", type=int, default=None,
               help="controller decision period (default: the firmware's)")
+@click.option("--eval-every", type=int, default=None,
+              help="test accuracy on the board every N samples, at the first TRAIN frame that "
+                   "reaches it (default: after every epoch)")
 @click.option("--checkpoint-every", type=int, default=2048, show_default=True,
               help="samples between checkpoints (rounded up to whole periods; 0: none)")
 @click.option("--resume", type=click.Path(), default=None,
@@ -55,8 +58,8 @@ from .options import FINITE, lr_kwargs, out_callback
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def stream_cmd(port: str | None, board: str | None, firmware: str | None, model_path: str,
                data: str, epochs: int, seed: int, out: str, batch: int, lr_shift: int | None,
-               period_samples: int | None, checkpoint_every: int, resume: str | None,
-               split_seed: int | None, timeout: float, baud: int | None, retries: int,
+               period_samples: int | None, eval_every: int | None, checkpoint_every: int,
+               resume: str | None, split_seed: int | None, timeout: float, baud: int | None, retries: int,
                max_resets: int,
                inject_faults: str | None, progress: bool) -> None:
     """Train a board on-device over the serial link; checkpoint, evaluate and report."""
@@ -65,6 +68,8 @@ def stream_cmd(port: str | None, board: str | None, firmware: str | None, model_
 
     from ..link.faults import FaultSpec
 
+    if eval_every is not None and eval_every < 1:
+        raise UserError(f"--eval-every must be >= 1 sample, got {eval_every}")
     if timeout <= 0:
         raise UserError(f"--timeout must be positive, got {timeout}")
     for name, v in (("--retries", retries), ("--max-resets", max_resets)):
@@ -74,8 +79,8 @@ def stream_cmd(port: str | None, board: str | None, firmware: str | None, model_
     check_target(port, board, firmware)
     cfg = StreamConfig(model=model_path, data=data, out=out, epochs=epochs, seed=seed,
                        batch=batch, lr_shift=lr_shift, period_samples=period_samples,
-                       checkpoint_every=checkpoint_every, resume=resume, split_seed=split_seed,
-                       progress=progress, max_resets=max_resets)
+                       eval_every=eval_every, checkpoint_every=checkpoint_every, resume=resume,
+                       split_seed=split_seed, progress=progress, max_resets=max_resets)
     prep = prepare(cfg, firmware)
     with open_target(port, board, firmware, prep.dm, timeout=timeout, retries=retries,
                      faults=faults, baud=baud) as link:

@@ -23,8 +23,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..artefact import ModelArtefact
-from ..data import Dataset, load_dataset, run_order
+from ..artefact import ModelArtefact, known_classes
+from ..data import Dataset, confusion, load_dataset, run_order, split_accuracy
 from ..errors import UserError
 from ..formats import results
 from ..fixedpoint.config import EngineConfig, quantise_inputs
@@ -127,32 +127,6 @@ def schedule(n: int, cfg: EmulateConfig) -> list[np.ndarray]:
     if cfg.max_samples is not None:
         order = order[:cfg.max_samples]
     return [order[i:i + cfg.batch] for i in range(0, len(order), cfg.batch)]
-
-
-def known_classes(art: ModelArtefact) -> list[int] | None:
-    """Classes the model was trained on before deployment (`rct-tflm train` records them);
-    None when unknown or when it saw every class (then there is no known/new split)."""
-    seen = art.training.get("classes_seen")
-    if not seen or len(seen) >= art.num_classes:
-        return None
-    return [int(c) for c in seen]
-
-
-def split_accuracy(pred: np.ndarray, y: np.ndarray, known: list[int] | None) -> dict[str, float]:
-    """Test accuracy overall and, with `known`, on the known and on the new classes."""
-    out = {"all": float(np.mean(pred == y)) if len(y) else 0.0}
-    if known is not None:
-        k = np.isin(y, known)
-        out["known"] = float(np.mean(pred[k] == y[k])) if k.any() else 0.0
-        out["new"] = float(np.mean(pred[~k] == y[~k])) if (~k).any() else 0.0
-    return out
-
-
-def confusion(pred: np.ndarray, y: np.ndarray, classes: int) -> list[list[int]]:
-    """counts[true][predicted]."""
-    m = np.zeros((classes, classes), np.int64)
-    np.add.at(m, (y.astype(np.int64), pred.astype(np.int64)), 1)
-    return m.tolist()
 
 
 def trained_artefact(p: Prepared, tensors: list[QTensor], record: dict) -> ModelArtefact:

@@ -184,7 +184,9 @@ def build_report(dirs: list[Path], out: Path) -> dict:
             md += [f"![bitwidths](bitwidths_device{tag}.png)", ""]
         plot_device_accuracy([(n, r) for n, _, r in members], out / f"device_accuracy{tag}.png")
         md += [f"![accuracy](device_accuracy{tag}.png)", ""]
-        with_conf = next(((n, r) for n, _, r in members if r.get("confusion")), None)
+        # the board's own predictions first: a stream run's confusion, else an emulate run's
+        with_conf = next(((n, r) for n, k, r in sorted(members, key=lambda m: m[1] != "stream")
+                          if r.get("confusion")), None)
         if with_conf:
             plot_confusion(with_conf[0], with_conf[1]["confusion"], out / f"confusion{tag}.png")
             md += [f"![confusion matrix](confusion{tag}.png)", ""]

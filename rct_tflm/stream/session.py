@@ -31,8 +31,9 @@ from typing import Callable
 
 import numpy as np
 
+from ..artefact import known_classes
 from ..program import load_artefact
-from ..data import Dataset, f1_score, load_dataset
+from ..data import Dataset, confusion, f1_score, load_dataset, split_accuracy
 from ..errors import UserError
 from ..fixedpoint.config import quantise_inputs
 from ..fixedpoint.state import bitwidth_history, parse_weights_blob, weights_sha256
@@ -68,6 +69,7 @@ class StreamConfig:
     stats_every: int = 4  # TRAIN frames between STATS polls (progress bar, loss trace)
     progress: bool = True
     max_resets: int = 3  # board restarts recovered inside one run (then it stops)
+    eval_every: int | None = None  # test accuracy on the board every N samples (None: per epoch)
 
 
 @dataclass
@@ -142,6 +144,7 @@ class _Record:
     loss_trace: list[tuple[int, float]] = field(default_factory=list)
     throughput_trace: list[tuple[float, int, int]] = field(default_factory=list)
     before: dict = field(default_factory=dict)
+    curve: list[tuple[int, dict]] = field(default_factory=list)  # (samples, split accuracy)
     wire_bytes: int = 0  # totals of earlier sessions of a resumed stream
     payload_bytes: int = 0
     train_wire_bytes: int = 0
@@ -153,7 +156,8 @@ class _Record:
                 "changes": [list(c) for c in self.changes],
                 "loss_trace": [list(t) for t in self.loss_trace],
                 "throughput_trace": [list(t) for t in self.throughput_trace],
-                "before": self.before, "wire_bytes": self.wire_bytes,
+                "before": self.before, "curve": [[n, a] for n, a in self.curve],
+                "wire_bytes": self.wire_bytes,
                 "payload_bytes": self.payload_bytes, "train_wire_bytes": self.train_wire_bytes,
                 "input_bytes": self.input_bytes, "retransmits": self.retransmits}
 
@@ -161,17 +165,22 @@ class _Record:
     def from_json(cls, d: dict) -> "_Record":
         return cls({n: tuple(v) for n, v in d["initial"].items()},
                    [tuple(c) for c in d["changes"]], [tuple(t) for t in d["loss_trace"]],
-                   [tuple(t) for t in d["throughput_trace"]], d["before"], d["wire_bytes"],
+                   [tuple(t) for t in d["throughput_trace"]], d["before"],
+                   [(int(n), a) for n, a in d.get("curve", [])], d["wire_bytes"],
                    d["payload_bytes"], d["train_wire_bytes"], d["input_bytes"], d["retransmits"])
 
 
-def _evaluate(link: Link, dm: DeviceModel, x: np.ndarray, y: np.ndarray, metric: str) -> tuple[dict, bytes]:
-    """Held-out accuracy on the board (INFER) and on the golden engine with the board's weights."""
+def _evaluate(link: Link, dm: DeviceModel, x: np.ndarray, y: np.ndarray, metric: str,
+              known: list[int] | None = None) -> tuple[dict, bytes]:
+    """Held-out accuracy on the board (INFER; split into the classes the model knew and the
+    new ones) and on the golden engine with the board's weights."""
     board = link.infer(x)
     blob = link.weights_read()
     golden = dm.engine_with(blob).predict(x)
     r = {"board_accuracy": float(np.mean(board == y)), "golden_accuracy": float(np.mean(golden == y)),
-         "board_golden_mismatches": int(np.sum(board != golden))}
+         "board_golden_mismatches": int(np.sum(board != golden)),
+         "split": split_accuracy(board, y, known),
+         "confusion": confusion(board, y, dm.model.num_classes)}
     if metric == "f1":
         r["board_f1"] = f1_score(y, board)
         r["golden_f1"] = f1_score(y, golden)
@@ -219,6 +228,15 @@ def run_stream(prep: Prepared, link: Link, target: str,
     stride = sched.checkpoint_stride(cfg.checkpoint_every)
     faults = link.port if isinstance(link.port, FaultyPort) else None
 
+    known = known_classes(dm.art)
+    n_train = len(prep.y_train)
+    evals = sorted(set(range(cfg.eval_every, sched.total, cfg.eval_every)) if cfg.eval_every
+                   else {n_train * (e + 1) for e in range(cfg.epochs)} - {sched.total})
+
+    def next_eval(after: int) -> int | None:
+        """The first evaluation point past sample `after` (the end has its own)."""
+        return next((e for e in evals if e > after), None)
+
     if prep.resume:
         ck, blob = prep.resume
         check_compatible(ck, identity, str(cfg.resume))
@@ -233,9 +251,9 @@ def run_stream(prep: Prepared, link: Link, target: str,
     else:
         start = 0
         link.set_hparams(hp)
-        before, blob0 = _evaluate(link, dm, prep.x_test, prep.y_test, prep.data.metric)
+        before, blob0 = _evaluate(link, dm, prep.x_test, prep.y_test, prep.data.metric, known)
         rec = _Record({n: (t.bits, t.exp) for n, t in zip(names, parse_weights_blob(blob0, like))},
-                      before=before)
+                      before=before, curve=[(0, before["split"])])
         last_ck = None
         good = _Good(0, copy.deepcopy(rec), None)
 
@@ -252,6 +270,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
     t0 = time.monotonic()
     t_base = rec.throughput_trace[-1][0] if rec.throughput_trace else 0.0
     train_wire, input_bytes = 0, 0
+    eval_s = 0.0
     resets = 0
     origin = start  # where the board's sample count (since its last RESET) starts
     bar = tqdm(total=sched.total, initial=start, unit="sample", disable=not cfg.progress,
@@ -262,6 +281,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
         while finished is None:
             try:
                 cur = _bits_now(rec)
+                due = next_eval(pos)
                 for i, (a, b) in enumerate(sched.frames(pos)):
                     idx = order[a:b]
                     w = c.wire_bytes
@@ -289,6 +309,13 @@ def run_stream(prep: Prepared, link: Link, target: str,
                                             refresh=False)
                         if on_poll:
                             on_poll(b, st)
+                    if due is not None and b >= due:  # INFER leaves the training state alone
+                        te = time.monotonic()
+                        ev, _ = _evaluate(link, dm, prep.x_test, prep.y_test, prep.data.metric,
+                                          known)
+                        eval_s += time.monotonic() - te  # samples/s counts training only
+                        rec.curve.append((b, ev["split"]))
+                        due = next_eval(b)
                     if boundary and stride and b % stride == 0:
                         blob = _verified_weights(link, b - origin)
                         snap = _Record(**{**rec.__dict__})
@@ -303,11 +330,12 @@ def run_stream(prep: Prepared, link: Link, target: str,
                                                   "record": snap.to_json()}, blob)
                         last_ck = (b, ck_path)
                         good = _Good(b, copy.deepcopy(rec), blob)
-                train_s = time.monotonic() - t0
+                train_s = time.monotonic() - t0 - eval_s
                 # the end state, evaluated and then confirmed by the board: a restart during
                 # the evaluation is recovered like any other, never reported as the result
                 final = link.stats()
-                after, blob = _evaluate(link, dm, prep.x_test, prep.y_test, prep.data.metric)
+                after, blob = _evaluate(link, dm, prep.x_test, prep.y_test, prep.data.metric,
+                                        known)
                 _confirm(link, blob, sched.total - origin)
                 finished = (final, after, blob)
             except BoardReset as e:
@@ -375,6 +403,9 @@ def run_stream(prep: Prepared, link: Link, target: str,
         "loss_trace": [list(t) for t in rec.loss_trace],
         "throughput_trace": [list(t) for t in rec.throughput_trace],
         "checkpoint": str(last_ck[1]) if last_ck is not None else None,
+        "accuracy_curve": _curve([*rec.curve, (sched.total, after["split"])]),
+        "classes_known": known,
+        "confusion": after["confusion"],  # [true][predicted], on the board, at the end
     }
     dm.artefact_with(blob, {k: result[k] for k in (
         "target", "data", "seed", "epochs", "batch", "hparams", "samples", "weights_sha256",
@@ -382,6 +413,16 @@ def run_stream(prep: Prepared, link: Link, target: str,
     result["files"] = [RESULT, TRAINED, *stream_plots.write_plots(result, out)]
     write_json(out / RESULT, result)
     return result
+
+
+def _curve(points: list[tuple[int, dict]]) -> dict[str, list]:
+    """emulate.json's accuracy_curve layout: samples, test_accuracy (+ known/new)."""
+    c: dict[str, list] = {"samples": [n for n, _ in points],
+                          "test_accuracy": [a["all"] for _, a in points]}
+    if points and "known" in points[0][1]:
+        c["known_accuracy"] = [a["known"] for _, a in points]
+        c["new_accuracy"] = [a["new"] for _, a in points]
+    return c
 
 
 @dataclass
