@@ -114,6 +114,10 @@ def test_train_fp32_artefact_holds_float_weights(tmp_path, capsys):
     assert code == 0, err
     art = ModelArtefact.load(out / "model.rct")
     assert all(t.dtype == np.float32 for t in art.tensors.values())
+    # the device stages say what to do with a baseline run, not "re-create it with train"
+    code, _, err = run(["partition", "--model", str(out), "--out", str(tmp_path / "p")], capsys)
+    assert code == 2 and "trained with --method fp32, a baseline" in err, err
+    assert "`rct-tflm train --method rct`" in err and not (tmp_path / "p").exists()
 
 
 def test_model_input_hw_trains_on_images_with_a_channel_axis(tmp_path, capsys):

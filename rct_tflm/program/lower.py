@@ -107,6 +107,11 @@ class Lowering:
 def lower(art: ModelArtefact, cfg: EngineConfig, trainable_layers: int | None = None,
           frozen_layers: int | None = None) -> Program:
     """Check that the engine can run/train the artefact and lower it to a program."""
+    method = art.training.get("method")
+    if method in ("fp32", "qat"):  # baselines keep float weights and no calibrated exponents
+        raise UserError(f"this model was trained with --method {method}, a baseline for "
+                        f"comparison; the device takes an RCT-trained model: train it with "
+                        f"`rct-tflm train --method rct` (the default)")
     low = Lowering(art, cfg, select_trainable(art, trainable_layers, frozen_layers))
     if "input_exp" not in art.preprocess:
         raise UserError("the model artefact has no preprocess.input_exp (input exponent); "
