@@ -78,3 +78,16 @@ def test_golden_and_host_train_the_same_integers(capsys, tmp_path, trained, trai
     conv = before.layers[1].params["kernel"]
     moved = not np.array_equal(before.float_weights(conv), after.float_weights(conv))
     assert moved == (trainable == 2)  # the error reached the conv only through the GAP
+
+
+def test_keepdims_is_refused_in_one_line():
+    """keepdims=True leaves a 1 x 1 x C map, which no kind lowers; the importer says so."""
+    import tf_keras as k
+    from rct_tflm.errors import UserError
+    from rct_tflm.trainer.keras_import import import_keras
+    L = k.layers
+    m = k.Sequential([L.Input((4, 4, 2)), L.GlobalAveragePooling2D(keepdims=True), L.Flatten(),
+                      L.Dense(3)])
+    with pytest.raises(UserError, match="is not H x W x C, or keepdims") as e:
+        import_keras(m)
+    assert "\n" not in str(e.value)
