@@ -64,6 +64,16 @@ class Dataset:
         return replace(self, x_train=self.x_train.reshape(len(self.x_train), *shape),
                        x_test=self.x_test.reshape(len(self.x_test), *shape))
 
+    def check_flat_for(self, shape: tuple[int, ...], model: str = "the model") -> None:
+        """The integer engine and the boards read a sample as its values in row-major order, so
+        data of any shape with as many values fits; otherwise a one-line UserError."""
+        shape = tuple(int(d) for d in shape)
+        want, have = int(np.prod(shape)), int(np.prod(self.input_shape))
+        if want != have:
+            raise UserError(f"{model} takes inputs of shape {shape} ({want} values), data set "
+                            f"{self.name} has {self.input_shape} ({have} values); give --data "
+                            f"the data set the model was trained on")
+
 
 # -- helpers ---------------------------------------------------------------------------------
 def stratified_split(y: np.ndarray, test_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

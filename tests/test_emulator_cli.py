@@ -133,8 +133,36 @@ def test_emulate_golden_on_digits(capsys, tmp_path, art_path):
     assert trained.training["method"] == "rct-int"
 
 
+def _npz_images(d: Path, hw: tuple[int, ...], classes: int = 10) -> Path:
+    """An npz file of images (N, *hw) in [0, 1], labels cycling through 0..classes-1."""
+    r = np.random.default_rng(0)
+    p = d / "im.npz"
+    y = np.arange(60) % classes
+    np.savez(p, x_train=r.random((60, *hw)), y_train=y, x_test=r.random((30, *hw)),
+             y_test=y[:30])
+    return p
+
+
+@pytest.mark.parametrize("data_shape", [(16, 16), (16, 16, 1)])
+def test_emulate_matches_a_hw_input_with_images_with_or_without_a_channel_axis(
+        capsys, tmp_path, data_shape):
+    """Input (16, 16) -> Flatten -> Dense, as users build MLPs on images, against npz images
+    (N, 16, 16) and (N, 16, 16, 1): the loader's channel axis does not make them differ."""
+    from rct_tflm.emulator.floatref import quantise_artefact, sequential_artefact
+    art = sequential_artefact((16, 16), [("flat", "flatten", {}), ("out", "dense", {"units": 10})])
+    art.layers[-1].act_exp = -3
+    quantise_artefact(art).save(tmp_path / "hw.rct")
+    code, out, err = run_cli(capsys, "emulate", "--target", "golden", "--model",
+                             str(tmp_path / "hw.rct"), "--data",
+                             f"npz:{_npz_images(tmp_path, data_shape)}", "--max-samples", "8",
+                             "--out", str(tmp_path / "em"), "--no-progress")
+    assert code == 0, err
+    assert json.loads((tmp_path / "em" / "emulate.json").read_text())["samples"] == 8
+
+
 @pytest.mark.parametrize("case", ["missing_model", "no_target", "board_and_target", "epochs",
-                                  "data", "bad_board", "stray_dir", "sanitize_golden"])
+                                  "data", "data_shape", "bad_board", "stray_dir",
+                                  "sanitize_golden"])
 def test_emulate_bad_input_exits_2_and_writes_nothing(capsys, tmp_path, art_path, case):
     out = tmp_path / "em"
     base = ["emulate", "--target", "golden", "--model", str(art_path), "--out", str(out),
@@ -146,6 +174,10 @@ def test_emulate_bad_input_exits_2_and_writes_nothing(capsys, tmp_path, art_path
                              "give one or the other"),
         "epochs": (base + ["--epochs", "0"], "--epochs must be >= 1"),
         "data": (base + ["--data", "csv:" + str(tmp_path / "none.csv")], "does not exist"),
+        "data_shape": (base + ["--data", f"npz:{_npz_images(tmp_path, (7, 7))}"],
+                       "model digits_mlp.rct takes inputs of shape (64,) (64 values), data set "
+                       "im has (7, 7, 1) (49 values); give --data the data set the model was "
+                       "trained on"),
         "bad_board": (["emulate", "--target", "stm32-nope", str(tmp_path)], "Invalid value for '--target'"),
         "stray_dir": (base + [str(tmp_path)], "the golden model runs no firmware"),
         "sanitize_golden": (base + ["--sanitize"], "--target host only"),

@@ -1,5 +1,6 @@
-"""ReLU/ReLU6 forward and backward, int8 requantisation, max/average pooling forward and
-backward: C == golden integer by integer on every target."""
+"""ReLU/ReLU6 forward and backward, int8 requantisation, max/average pooling (and the global
+average pools, which are average pools with one full window) forward and backward: C == golden
+integer by integer on every target."""
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -7,7 +8,8 @@ from hypothesis import strategies as st
 from kernel_harness.cases import ints
 from kernel_harness.targets import ck, compare, run_cases  # noqa: F401  (ck is a fixture)
 from rct_tflm.fixedpoint.kernels import (avgpool2d_backward, avgpool2d_forward, conv_shape,
-                                         maxpool2d_backward, maxpool2d_forward, relu6_upper,
+                                         global_pool_shape, maxpool2d_backward,
+                                         maxpool2d_forward, normalize_i16, relu6_upper,
                                          relu_backward, relu_forward, requantize_i8)
 
 u32 = st.integers(0, 2**32 - 1)
@@ -136,5 +138,60 @@ def test_avgpool(ck):
         cmp.eq(ck.avgpool2d_forward(x, sh), avgpool2d_forward(x, sh), "forward")
         dx_c, e_c = ck.avgpool2d_backward(dy, c["dy_exp"], sh)
         dx_g, e_g = avgpool2d_backward(dy, c["dy_exp"], sh)
+        cmp.eq(dx_c, dx_g, "backward dx")
+        cmp.eq(e_c, e_g, "backward dx_exp")
+
+
+# -- global average pooling (gap2d, gap1d): avgpool2d with one window over the whole input ------
+gap_case = st.fixed_dictionaries({"n": st.integers(1, 3), "h": st.integers(1, 12),
+                                  "w": st.integers(1, 12), "c": st.integers(1, 4),
+                                  "dy_exp": st.integers(-20, 4), "mode": st.integers(0, 2),
+                                  "seed": u32})
+
+
+def _gap_edge(**kw):
+    c = dict(n=2, h=8, w=8, c=8, dy_exp=-15, mode=0, seed=5)
+    c.update(kw)
+    return c
+
+
+GAP_EDGES = [_gap_edge(),                                  # conv on digits 8x8 -> GAP (count 64)
+             _gap_edge(h=16, w=16, c=2, n=1, mode=1),      # count 256: dy * 2^8 / count = dy
+             _gap_edge(h=20, w=20, c=2, n=1),              # count 400 > 2^8: dy/count rounds
+             _gap_edge(h=1, w=1, c=3, mode=1),             # 1 x 1: the identity
+             _gap_edge(h=3, w=5, c=3, mode=2),             # odd count, small values: ties
+             _gap_edge(h=1, w=32, c=16, n=1),              # gap1d: 32 steps x 16 channels
+             _gap_edge(h=1, w=7, c=3, n=3, mode=1)]        # gap1d, odd steps, extremes
+
+
+def _gap_data(c):
+    sh = global_pool_shape(c["h"], c["w"], c["c"], n=c["n"])
+    r = np.random.default_rng(c["seed"])
+    x = ints(r, (sh.n, sh.in_h, sh.in_w, sh.in_c), 8, c["mode"])
+    dy = ints(r, (sh.n, sh.in_c), 16, c["mode"])
+    return sh, x, dy
+
+
+def test_global_avgpool(ck):
+    """The global pools run the avgpool2d kernels on a full window: C == golden integer by
+    integer, and golden == the rounding docs/numerics.md specifies (mean, ties towards +inf;
+    backward: every input gets round(dy * 2^8 / (H * W)) before the normalisation)."""
+    @run_cases(ck, gap_case, 40, examples=GAP_EDGES)
+    def _(c):
+        sh, x, dy = _gap_data(c)
+        assert (sh.out_h, sh.out_w, sh.out_c) == (1, 1, c["c"])
+        count = c["h"] * c["w"]
+        y_g = avgpool2d_forward(x, sh)
+        want = np.floor(x.sum(axis=(1, 2)) / count + 0.5)  # exact in float64 at these sizes
+        np.testing.assert_array_equal(y_g.reshape(sh.n, sh.in_c), want)
+        cmp = compare(ck, "avgpool2d (global)")
+        cmp.eq(ck.avgpool2d_forward(x, sh), y_g, "forward")
+        dx_g, e_g = avgpool2d_backward(dy, c["dy_exp"], sh)
+        v = np.broadcast_to(np.floor(dy * 256 / count + 0.5)[:, None, None, :].astype(np.int64),
+                            x.shape)
+        dx_w, e_w = normalize_i16(v, c["dy_exp"] - 8)
+        np.testing.assert_array_equal(dx_g, dx_w)
+        assert e_g == e_w
+        dx_c, e_c = ck.avgpool2d_backward(dy, c["dy_exp"], sh)
         cmp.eq(dx_c, dx_g, "backward dx")
         cmp.eq(e_c, e_g, "backward dx_exp")

@@ -14,7 +14,7 @@ from rct_tflm.errors import UserError
 from rct_tflm.program import kinds, load_artefact
 
 PACKAGE = Path(__file__).resolve().parent.parent / "rct_tflm"
-HOST_ONLY = {"conv1d", "embedding", "gap1d"}  # TensorFlow only: no integer kernels
+HOST_ONLY = {"conv1d", "embedding"}  # TensorFlow only: no integer kernels
 ACTIVATIONS = {"relu", "relu6"}  # kind names that are also values of a layer's `activation`
 
 
@@ -34,9 +34,10 @@ def test_every_kind_has_a_module_with_its_host_side():
 def test_host_only_kinds_lower_to_one_clear_line():
     from rct_tflm.fixedpoint.config import EngineConfig
     from rct_tflm.program import lower
-    art = ModelArtefact([Layer("g", "gap1d", {}, (4, 2), (2,))], {}, (4, 2), 2,
-                        preprocess={"input_exp": -7})
-    with pytest.raises(UserError, match="layer g: kind 'gap1d' is not supported by the integer "
+    art = ModelArtefact([Layer("c", "conv1d", {"filters": 2, "kernel_size": [1], "strides": [1],
+                                               "padding": "valid", "activation": "linear"},
+                               (4, 2), (4, 2))], {}, (4, 2), 8, preprocess={"input_exp": -7})
+    with pytest.raises(UserError, match="layer c: kind 'conv1d' is not supported by the integer "
                                         "engine; supported: avgpool2d, conv2d"):
         lower(art, EngineConfig())
 

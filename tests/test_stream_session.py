@@ -222,7 +222,7 @@ def test_stream_bad_input_exits_2_with_the_fix(capsys, built, tmp_path, other_mo
         "period": (["--target", "host", "--firmware", fw, "--period-samples", "100"],
                    "--period-samples must be >= 512"),
         "data": (["--target", "host", "--firmware", fw, "--data", f"csv:{csv}"],
-                 "2 values per sample, the model takes 64"),
+                 "takes inputs of shape (64,) (64 values), data set "),
         "epochs": (["--target", "host", "--firmware", fw, "--epochs", "0"], "--epochs must be"),
         "missing_model": (["--target", "host", "--firmware", fw, "--model", "nope.rct"],
                           "does not exist"),

@@ -541,7 +541,9 @@ int32_t rct_maxpool2d_backward(const uint8_t *arg, const int8_t *y, int32_t uppe
                                const rct_conv_shape_t *sh);
 
 /* AveragePool2D (exponent unchanged): y = sat8(div_round(sum, count)), count = valid taps
- * (padding excluded, as TF), div_round(a, c) = floor((2a + c) / (2c)) (nearest, ties to +inf). */
+ * (padding excluded, as TF), div_round(a, c) = floor((2a + c) / (2c)) (nearest, ties to +inf).
+ * The global average pools run it (and the backward) with one window: k = in = H x W (gap1d:
+ * 1 x steps), stride 1, no padding, out 1 x 1. */
 void rct_avgpool2d_forward(const int8_t *x, int8_t *y, const rct_conv_shape_t *sh);
 /* dx_i = sum over windows w containing i of div_round(dy_w * 2^8, count_w) (int64) at exponent
  * dy_exp - 8, then normalised like rct_dense_backward_input. Returns dx_exp. */

@@ -94,7 +94,8 @@ def sequential_artefact(input_shape: tuple[int, ...], specs: list[tuple[str, str
     """A float32 sequential model from (name, kind, config) specs: Keras defaults and shapes
     from each kind's `spec`, Glorot-uniform kernels (Keras fan-in/fan-out, the kind's
     `kernel_shape`), zero biases; classes = last width. Kinds: those with a `spec` (dense,
-    conv2d, depthwise_conv2d, maxpool2d, avgpool2d, flatten, relu, relu6, dropout)."""
+    conv2d, depthwise_conv2d, maxpool2d, avgpool2d, gap2d, gap1d, flatten, relu, relu6,
+    dropout)."""
     rng = np.random.default_rng(seed)
     layers, tensors = [], {}
     shape = tuple(int(v) for v in input_shape)

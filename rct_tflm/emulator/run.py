@@ -101,10 +101,7 @@ def prepare(cfg: EmulateConfig, art: ModelArtefact | None = None,
     if data.kind == "text":
         raise UserError(f"data set '{cfg.data}' is text (token ids); the integer engine trains on "
                         f"image or tabular inputs")
-    size = int(np.prod(data.input_shape))
-    if size != model.input_size:
-        raise UserError(f"data set '{cfg.data}' has inputs of shape {data.input_shape}, the model "
-                        f"expects {tuple(art.input_shape)}; use the data the model was built for")
+    data.check_flat_for(tuple(art.input_shape), f"model {Path(cfg.model).name}")
     if data.num_classes > model.num_classes:
         raise UserError(f"data set '{cfg.data}' has {data.num_classes} classes, the model outputs "
                         f"{model.num_classes}; use the data the model was built for")

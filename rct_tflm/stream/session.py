@@ -116,13 +116,10 @@ def prepare(cfg: StreamConfig, firmware: str | None = None) -> Prepared:
         raise UserError(f"data set '{cfg.data}' is text (token ids); the integer engine streams "
                         f"image and tabular data")
     m = dm.model
+    d.check_flat_for(m.input_shape, f"model {Path(cfg.model).name}")
 
     def q(x: np.ndarray) -> np.ndarray:
-        xq = quantise_inputs(x, m.input_exp).reshape(len(x), -1)
-        if xq.shape[1] != m.input_size:
-            raise UserError(f"data set '{cfg.data}' has {xq.shape[1]} values per sample, the "
-                            f"model takes {m.input_size}; stream the data it was trained on")
-        return xq
+        return quantise_inputs(x, m.input_exp).reshape(len(x), -1)
 
     xtr, xte = q(d.x_train), q(d.x_test)
     for y, part in ((d.y_train, "training"), (d.y_test, "test")):

@@ -7,7 +7,7 @@ power-of-two exponent, round to nearest (ties up, as `shift_round_nearest`), sat
 identity, so TF autodiff gives the float gradients the paper's simulation uses.
 
 Each layer's TensorFlow forward is its kind's `tf_forward` (rct_tflm/program/kinds/). Every
-layer quantises its output (conv/dense/depthwise/conv1d, embedding, avgpool2d and gap1d compute
+layer quantises its output (conv/dense/depthwise/conv1d, embedding, avgpool2d, gap2d, gap1d compute
 new values) except the kinds marked PASSES_EXPONENT: relu, relu6, maxpool2d, flatten and
 dropout pass their input exponent through (on integers they only select, clip or reshape).
 """

@@ -14,7 +14,8 @@ values (returned as np.int16) with an int exponent; weights any integer dtype ho
 Module map (one per layer type):
   accum      max_safe_bits(fan_in), needs_int64(fan_in, bits_max), ACC32/ACC64
   common     asr, shl_sat, round_nearest, sat, div_round, normalize_i16, relu6_upper, act_apply
-  shapes     ConvShape, conv_shape(in_hwc, kernel, strides, padding, n, depth_multiplier)
+  shapes     ConvShape, conv_shape(in_hwc, kernel, strides, padding, n, depth_multiplier),
+             global_pool_shape (a global average pool is avgpool2d with one full window)
   dense      dense_forward, dense_backward_input, dense_backward_weight, dense_backward_update
   conv2d     conv2d_forward, conv2d_backward_input, conv2d_backward_weight, conv2d_backward_update
   depthwise  depthwise_conv2d_forward / _backward_input / _backward_weight / _backward_update
@@ -41,7 +42,7 @@ from .depthwise import (depthwise_conv2d_backward_input, depthwise_conv2d_backwa
 from .mse import mse_loss
 from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 from .residual import add_forward, align_exp, err_add
-from .shapes import ConvShape, conv_shape
+from .shapes import ConvShape, conv_shape, global_pool_shape
 from .softmax_ce import CE_GRAD_EXP, argmax_i8, softmax_ce
 from .grad_update import bias_backward, bias_backward_update, gavg_q16_int, update
 
@@ -54,6 +55,7 @@ __all__ = [
     "depthwise_conv2d_backward_input", "depthwise_conv2d_backward_update",
     "depthwise_conv2d_backward_weight", "depthwise_conv2d_forward", "avgpool2d_backward",
     "avgpool2d_forward", "maxpool2d_backward", "maxpool2d_forward", "ConvShape", "conv_shape",
+    "global_pool_shape",
     "CE_GRAD_EXP", "argmax_i8", "softmax_ce", "bias_backward", "bias_backward_update",
     "gavg_q16_int", "update", "mse_loss", "add_forward", "align_exp", "err_add",
 ]

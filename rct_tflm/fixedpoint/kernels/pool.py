@@ -1,7 +1,8 @@
 """MaxPool2D / AveragePool2D forward and backward; twins of rct_maxpool2d_*.c, rct_avgpool2d_*.c.
 
 Pools keep the exponent of their input. Padding taps are skipped (TF): max ignores them and
-the average divides by the number of valid taps.
+the average divides by the number of valid taps. The global average pools (gap2d, gap1d) are
+the average pool on shapes.global_pool_shape: one window over the whole input.
 """
 from __future__ import annotations
 

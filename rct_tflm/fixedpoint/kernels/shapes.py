@@ -60,6 +60,12 @@ def conv_shape(in_h: int, in_w: int, in_c: int, k_h: int, k_w: int, stride_h: in
                      depth_multiplier)
 
 
+def global_pool_shape(in_h: int, in_w: int, in_c: int, n: int = 1) -> ConvShape:
+    """A global average pool (H x W x C -> C) as the average pool whose one window is the whole
+    input: the avgpool2d kernels run it unchanged (count = H * W, no padding)."""
+    return conv_shape(in_h, in_w, in_c, in_h, in_w, 1, 1, "valid", n=n)
+
+
 def padded(x, sh: ConvShape, fill: int = 0):
     """x [n, h, w, c] zero-padded (or `fill`) so that every window of the output grid fits."""
     import numpy as np

@@ -1,5 +1,5 @@
 """What the window kinds share: a numpy-built layer's defaults and the geometry from the layer
-config (conv2d, depthwise_conv2d, maxpool2d, avgpool2d); the calls of conv2d and
+config (conv2d, depthwise_conv2d, maxpool2d, avgpool2d; the global pools gap1d, gap2d); the calls of conv2d and
 depthwise_conv2d (a forward, a one-pass backward-input whose error carries a sign bitmap, an
 update), which differ only in the kernels they name."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from ...errors import UserError
-from ...fixedpoint.kernels.shapes import ConvShape, conv_shape
+from ...fixedpoint.kernels.shapes import ConvShape, conv_shape, global_pool_shape
 from ..kernel import Kernel, c_acc, c_act, shaped
 from ..model import Call, LayerFacts
 from . import _float, _param
@@ -57,6 +57,17 @@ def geometry(l: "Layer", dm: int = 1, out_c: int | None = None) -> ConvShape:
         raise UserError(f"layer {l.name} ({l.kind}): output shape {tuple(l.output_shape)} does not "
                         f"match its geometry {(g.out_h, g.out_w, g.out_c)}; corrupt artefact")
     return g
+
+
+def global_geometry(l: "Layer", dims: int) -> ConvShape:
+    """A global pool's geometry at n = 1 over its `dims` (1 or 2) spatial axes: one window
+    covering them (steps as a 1 x steps image), checked against the output shape (C,)."""
+    shp, out = tuple(l.input_shape), tuple(l.output_shape)
+    if len(shp) != dims + 1 or out != shp[-1:]:
+        raise UserError(f"layer {l.name} ({l.kind}): input {shp} -> output {out} is not a mean "
+                        f"over {dims} spatial axes; corrupt artefact")
+    h, w = (1, *shp[:-1]) if dims == 1 else shp[:-1]
+    return global_pool_shape(h, w, shp[-1])
 
 
 def err_stream_extra(count: int) -> int:
