@@ -49,9 +49,9 @@ def test_golden_and_host_train_the_same_integers(capsys, tmp_path, trained, trai
     """trainable 1: only the Dense head trains, the GAP runs forward in the frozen part;
     trainable 2: the last conv trains too, so the GAP's backward carries the error to it."""
     require_tools("gcc")
-    plan = tmp_path / "p.rct"
+    plan = tmp_path / "part"
     code, _, err = run_cli(capsys, "partition", "--model", str(trained), "--out", str(plan),
-                           "--trainable-layers", str(trainable), "--max-batch", "2")
+                           "--trainable-layers", str(trainable), "--batch-size", "2")
     assert code == 0, err
     code, _, err = run_cli(capsys, "generate", "--model", str(plan), "--out", str(tmp_path / "g"))
     assert code == 0, err
