@@ -169,7 +169,7 @@ BAD = {
     "unknown built-in": (lambda t: ["--model", "builtin:vgg"], "unknown built-in model 'vgg'"),
     "missing model file": (lambda t: ["--model", str(t / "nope.keras")], "does not exist"),
     "unknown data set": (lambda t: ["--data", "cifar"], "unknown data set 'cifar'"),
-    "unknown method": (lambda t: ["--method", "adam"], "unknown method 'adam'"),
+    "unknown method": (lambda t: ["--method", "adam"], "Invalid value for '--method': 'adam' is not one of 'rct', 'qat', 'fp32'"),
     "LSTM layer": (lambda t: ["--model", _saved(t, "lstm")],
                    "layer 'my_lstm' (LSTM) is not supported; supported layers: InputLayer, "
                    "AveragePooling2D, Conv1D, Conv2D, Dense"),
@@ -221,7 +221,7 @@ def test_compare_refuses_bad_input_too(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, words", [
     (["--data", "cifar"], "error: unknown data set 'cifar'"),
-    (["--method", "sgd"], "error: unknown method 'sgd'"),
+    (["--method", "sgd"], "error: Invalid value for '--method': 'sgd'"),
 ])
 def test_console_entry_point_exit_code(argv, words, tmp_path):
     """The real process: exit code 2, exactly one line on stderr, nothing written."""

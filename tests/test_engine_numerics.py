@@ -91,7 +91,7 @@ def test_bad_trainable_selection(kw, msg):
 
 
 def test_bad_engine_settings():
-    with pytest.raises(UserError, match="lr-shift"):
+    with pytest.raises(UserError, match=r"learning rate 2\^-40 is outside 2\^-30 .. 1 \(--lr\)"):
         EngineConfig(lr_shift=40)
     with pytest.raises(UserError, match="accumulator policy"):
         EngineConfig(acc_policy="float")

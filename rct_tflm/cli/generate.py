@@ -55,8 +55,8 @@ def generate_cmd(model_path: str, out: str, board: str | None, ram_budget: int |
                    artefact_name=str(model_path), board=t.board)
     click.echo(memory_table(rep))
     click.echo(f"wrote {out}/: rct_model.[ch] rct_config.h rct_weights.[ch] Makefile "
-               f"CMakeLists.txt cmake/ platformio.ini example/main.c rct_runtime/ memory.json memory.md "
-               f"rct_generated.json")
+               f"CMakeLists.txt cmake/ platformio.ini example/main.c rct_runtime/ memory.json "
+               f"memory.md rct_generated.json")
 
 
 COMMANDS = [generate_cmd]
