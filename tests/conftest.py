@@ -60,6 +60,20 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def emulate_golden_and_host(capsys, out: Path, *args: str) -> tuple[dict, dict]:
+    """`rct-tflm emulate ARGS` on --target golden and on host (into out/golden, out/host); the
+    two emulate.json records, for tests that compare them integer for integer."""
+    import json
+    require_tools("gcc")
+    recs = []
+    for target in ("golden", "host"):
+        code, _, err = run_cli(capsys, "emulate", "--target", target, *args,
+                               "--out", str(out / target), "--no-progress")
+        assert code == 0, err
+        recs.append(json.loads((out / target / "emulate.json").read_text()))
+    return recs[0], recs[1]
+
+
 @pytest.fixture(scope="session")
 def digits():
     from rct_tflm.data import load_dataset

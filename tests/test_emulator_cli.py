@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import require_tools, run_cli
+from conftest import emulate_golden_and_host, require_tools, run_cli
 from rct_tflm.artefact import Layer, ModelArtefact
 from rct_tflm.boards import firmware_ram_bytes
 from rct_tflm.data import load_dataset
@@ -284,16 +284,9 @@ def test_train_classes_bad_spec(capsys, tmp_path, art_path):
 
 def test_emulate_host_and_golden_give_the_same_record(capsys, tmp_path, art_path):
     """The CLI path of both targets (micro-batch 2, controller decisions inside the run)."""
-    require_tools("gcc")
-    recs = {}
-    for target in ("golden", "host"):
-        code, out, err = run_cli(capsys, "emulate", "--target", target, "--model", str(art_path),
-                                 "--batch-size", "2", "--max-samples", "1100", "--lr", "0.03125",
-                                 "--period-samples", "512", "--t-min", "0.3", "--t-max", "0.9",
-                                 "--out", str(tmp_path / target), "--no-progress")
-        assert code == 0, err
-        recs[target] = json.loads((tmp_path / target / "emulate.json").read_text())
-    g, h = recs["golden"], recs["host"]
+    g, h = emulate_golden_and_host(capsys, tmp_path, "--model", str(art_path), "--batch-size",
+                                   "2", "--max-samples", "1100", "--lr", "0.03125",
+                                   "--period-samples", "512", "--t-min", "0.3", "--t-max", "0.9")
     assert g["bitwidth_history"]["changes"]
     for k in ("weights_sha256", "bitwidth_history", "prng_counter", "accuracy_curve", "samples",
               "steps", "final_bitwidths"):

@@ -4,13 +4,12 @@ npz time series; both end on the same integers, and the mean pool lowers to the 
 kernels on a 1 x steps window."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import require_tools, run_cli
+from conftest import emulate_golden_and_host
 from rct_tflm.emulator.floatref import calibrate_act_exps, quantise_artefact, sequential_artefact
 from rct_tflm.fixedpoint.config import EngineConfig
 from rct_tflm.program import lower
@@ -52,17 +51,10 @@ def test_gap1d_lowers_to_the_avgpool_kernels_on_one_window(files):
 
 
 def test_golden_and_host_train_the_same_integers(capsys, tmp_path, files):
-    require_tools("gcc")
-    recs = {}
-    for target in ("golden", "host"):
-        code, _, err = run_cli(capsys, "emulate", "--target", target, "--model", str(files[0]),
-                               "--data", f"npz:{files[1]}", "--trainable-layers", "2",
-                               "--batch-size", "2", "--epochs", "2", "--lr", "0.0625",
-                               "--period-samples", "512", "--out", str(tmp_path / target),
-                               "--no-progress")
-        assert code == 0, err
-        recs[target] = json.loads((tmp_path / target / "emulate.json").read_text())
-    g, h = recs["golden"], recs["host"]
+    g, h = emulate_golden_and_host(capsys, tmp_path, "--model", str(files[0]), "--data",
+                                   f"npz:{files[1]}", "--trainable-layers", "2", "--batch-size",
+                                   "2", "--epochs", "2", "--lr", "0.0625", "--period-samples",
+                                   "512")
     for k in ("weights_sha256", "bitwidth_history", "prng_counter", "accuracy_curve"):
         assert h[k] == g[k], k
     assert g["test_accuracy_after"] > 0.8, g["test_accuracy_after"]  # chance is 1/3

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import require_tools, run_cli
+from conftest import emulate_golden_and_host, require_tools, run_cli
 from rct_tflm.artefact import ModelArtefact
 from rct_tflm.cli import main
 
@@ -60,15 +60,9 @@ def test_golden_and_host_train_the_same_integers(capsys, tmp_path, trained, trai
     gap = [c["kernel"] for c in prog["forward"] + prog["backward"] if c["layer"] == name]
     assert gap == (["avgpool2d_forward"] if trainable == 1 else
                    ["avgpool2d_forward", "avgpool2d_backward"])
-    recs = {}
-    for target in ("golden", "host"):
-        code, _, err = run_cli(capsys, "emulate", "--target", target, "--model", str(plan),
-                               "--batch-size", "2", "--max-samples", "1100", "--lr", "0.0625",
-                               "--period-samples", "512", "--out", str(tmp_path / target),
-                               "--no-progress")
-        assert code == 0, err
-        recs[target] = json.loads((tmp_path / target / "emulate.json").read_text())
-    g, h = recs["golden"], recs["host"]
+    g, h = emulate_golden_and_host(capsys, tmp_path, "--model", str(plan), "--batch-size", "2",
+                                   "--max-samples", "1100", "--lr", "0.0625",
+                                   "--period-samples", "512")
     for k in ("weights_sha256", "bitwidth_history", "prng_counter", "accuracy_curve",
               "final_bitwidths"):
         assert h[k] == g[k], k

@@ -117,11 +117,9 @@ DEVICE_GAVG_REF_SAMPLES = 32
 DEVICE_T_MAX = 2.0
 
 
-LR_SHIFT_MAX = 30  # = fixedpoint.config's bound on lr_shift
-
-
 def lr_to_shift(lr: float) -> int:
     """The integer engine's learning rate is 2^-N: the N nearest to `lr` in log2, 0..30."""
+    from ..fixedpoint.config import LR_SHIFT_MAX
     if not lr > 0:
         raise UserError(f"--lr must be positive, got {lr:g}")
     n = round(-math.log2(lr))

@@ -15,6 +15,7 @@ from .controller import DEVICE_GAVG_REF_SAMPLES, DEVICE_T_MAX, ControllerConfig
 from .rounding import qmax, qmin
 
 ACC_POLICIES = ("int64", "cap")
+LR_SHIFT_MAX = 30  # learning rates 2^-30 .. 1 (the protocol's SET_HPARAMS bound too)
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,9 @@ class EngineConfig:
     acc_policy: str = "int64"  # "int64": 64-bit accumulator where int32 could overflow; "cap": cap bits_max
 
     def __post_init__(self) -> None:
-        if not 0 <= self.lr_shift <= 30:
-            raise UserError(f"learning rate 2^-{self.lr_shift} is outside 2^-30 .. 1 (--lr)")
+        if not 0 <= self.lr_shift <= LR_SHIFT_MAX:
+            raise UserError(f"learning rate 2^-{self.lr_shift} is outside 2^-{LR_SHIFT_MAX} .. 1 "
+                            f"(--lr)")
         if not 1 <= self.max_batch <= 256:
             raise UserError(f"max batch must be in 1..256, got {self.max_batch}")
         if self.acc_policy not in ACC_POLICIES:

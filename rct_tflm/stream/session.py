@@ -35,7 +35,7 @@ from ..artefact import known_classes
 from ..program import load_artefact
 from ..data import Dataset, confusion, f1_score, load_dataset, split_accuracy
 from ..errors import UserError
-from ..fixedpoint.config import quantise_inputs
+from ..fixedpoint.config import LR_SHIFT_MAX, quantise_inputs
 from ..fixedpoint.state import bitwidth_history, parse_weights_blob, weights_sha256
 from ..link import BoardReset, Link, LinkError
 from ..link import messages as msg
@@ -91,8 +91,8 @@ def prepare(cfg: StreamConfig, firmware: str | None = None) -> Prepared:
         raise UserError(f"--epochs must be >= 1, got {cfg.epochs}")
     if not 1 <= cfg.batch <= 255:
         raise UserError(f"--batch-size must be in 1..255, got {cfg.batch}")
-    if cfg.lr_shift is not None and not 0 <= cfg.lr_shift <= 30:
-        raise UserError(f"learning rate 2^-{cfg.lr_shift} is outside 2^-30 .. 1 (--lr)")
+    if cfg.lr_shift is not None and not 0 <= cfg.lr_shift <= LR_SHIFT_MAX:
+        raise UserError(f"learning rate 2^-{cfg.lr_shift} is outside 2^-{LR_SHIFT_MAX} .. 1 (--lr)")
     if cfg.period_samples is not None and cfg.period_samples < msg.MIN_PERIOD_SAMPLES:
         raise UserError(f"--period-samples must be >= {msg.MIN_PERIOD_SAMPLES}, got "
                         f"{cfg.period_samples}")
