@@ -81,6 +81,11 @@ def fleet_cmd(n_boards: int, kind: str, ports: tuple[str, ...], firmware: str | 
               retries: int, progress: bool) -> None:
     """Federated training with Flower: each board trains on its own shard, the server averages
     the integer weights; no sample leaves a board."""
+    try:
+        import flwr  # noqa: F401
+    except ImportError:
+        raise UserError("rct-tflm fleet needs Flower: pip install 'rct_tflm[fleet]' "
+                        "(flwr==1.42.0; `make setup` installs it)") from None
     from ..fleet import FleetConfig, run_fleet
     from ..fleet.shards import parse_split
 

@@ -65,6 +65,16 @@ class BoardHandle:
             proc.wait()
         self.killed = True
 
+    def abandon(self) -> None:
+        """Give up on a board that did not answer in time: a process is killed, a golden
+        device or --port link is closed (a late answer then fails on the closed link, and the
+        next round opens a new one)."""
+        if self.runner is not None:
+            self.kill()
+        elif self.link is not None:
+            self.link.close()
+        self.killed = True
+
     def revive(self) -> None:
         """A dead board started again, with a fresh link (a new session on its next HELLO)."""
         self.stop()

@@ -55,7 +55,8 @@ def plot_bitwidths(f: dict, path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0, 0].set_title("bitwidth per tensor after each round")
     axes[-1, 0].set_xlabel("round")
-    axes[0, 0].legend(fontsize=6, ncol=min(f["boards"] + 1, 5))
+    if axes[0, 0].get_legend_handles_labels()[0]:  # a fleet whose every round was missed has none
+        axes[0, 0].legend(fontsize=6, ncol=min(f["boards"] + 1, 5))
     save_png(fig, path)
 
 

@@ -46,8 +46,7 @@ class BoardProxy(ClientProxy):
         t.join(timeout)
         h = self.client.handle
         if t.is_alive():
-            if h.runner is not None:
-                h.kill()  # its thread then fails on the dead link and ends
+            h.abandon()  # its thread then fails on the dead link and ends
             raise BoardFailed(h.index, f"no result within the round timeout ({timeout:g} s)")
         if "err" in box:
             raise BoardFailed(h.index, str(box["err"]).splitlines()[0] or
