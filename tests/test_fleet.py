@@ -119,6 +119,11 @@ def test_the_global_model_is_the_integer_fedavg_of_each_boards_own_training(
     assert r["test_accuracy"][-1] > r["initial_test_accuracy"] + 0.2  # it learnt 5-9
     for f in r["files"]:
         assert (tmp_path / "f" / f).is_file()
+    from rct_tflm.report.summary import build_report
+    rep = build_report([tmp_path / "f"], tmp_path / "report")
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "## Fleet" in md and "fleet_accuracy.png" in md
+    assert rep["fleets"][0]["weights_sha256"] == r["weights_sha256"]
 
 
 def test_weights_cross_flower_as_the_same_integers(digits_mlp_artefact):

@@ -38,8 +38,9 @@ def _span(vals: list[float]) -> str:
 
 
 def measured() -> str:
-    paper, engine, mcu, link = (_load(n) for n in ("paper.json", "engine.json", "mcu.json",
-                                                    "link.json"))
+    paper, engine, mcu, link, fleet = (_load(n) for n in ("paper.json", "engine.json", "mcu.json",
+                                                           "link.json", "fleet.json"))
+    fl = {r["scenario"]: r for r in fleet["rows"]}
     b = paper["benchmarks"]
     rct = {n: x["rows"]["rct"] for n, x in b.items()}
     names = {"mnist-cnn": "MNIST CNN", "mnist-mlp": "MNIST MLP", "digits": "digits",
@@ -100,6 +101,17 @@ def measured() -> str:
          f"(model {mem['ram_total'] / 1000:.1f} KB of it)", "`bench/mcu.json`, `bench/engine.json`"),
         ("serial link, 64-byte samples (qemu-stm32f405)",
          f"{_pct(q['overhead_fraction'])} protocol overhead", "`tools/bench_link.py` → `bench/link.json`"),
+        (f"fleet of {fl['iid']['boards']} host boards (Flower, integer FedAvg), digits 0–4 head "
+         f"learning all ten, {fl['iid']['rounds']} rounds",
+         f"IID {_pct(fl['iid']['final_accuracy'])} vs centralised "
+         f"{_pct(fl['iid']['centralised_accuracy'][-1])} (centralised − fleet, mean of the last "
+         f"{fl['iid']['last_k']} rounds: {fl['iid']['gap_points_last_k']:+.1f} pt); Dirichlet 0.5 "
+         f"{_pct(fl['dirichlet']['final_accuracy'])} ({fl['dirichlet']['gap_points_last_k']:+.1f} pt)"
+         .replace("-", "−").replace("Dirichlet 0.5", "Dirichlet α = 0.5"),
+         "`tools/bench_fleet.py` → `bench/fleet.json`"),
+        ("fleet of 4 qemu-stm32f405 boards vs 4 host boards, 3 rounds",
+         "identical global weights" if fl["qemu-vs-host: qemu"]["equals_host"] else
+         "DIFFERENT global weights", "`bench/fleet.json`, `make test`"),
     ]
     out = ["| what | result | reproduce |", "|---|---|---|"]
     out += [f"| {a} | {r} | {c} |" for a, r, c in rows]

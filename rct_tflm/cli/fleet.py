@@ -110,7 +110,8 @@ def fleet_cmd(n_boards: int, kind: str, ports: tuple[str, ...], firmware: str | 
     if "centralised_test_accuracy" in r:
         click.echo(f"one board on all the data, same samples: "
                    f"{100 * r['centralised_test_accuracy'][-1]:.1f} % (fleet - centralised: "
-                   f"{-r['gap_points']:+.1f} points)")
+                   f"{-r['gap_points']:+.1f} points; over the last {r['last_k']} rounds "
+                   f"{-r['gap_points_last_k']:+.1f})")
     for m in r["missed"]:
         click.echo(f"round {m['round']}: board{m['board']} missed ({m['reason']})")
     for j in r["rejoined"]:

@@ -19,8 +19,9 @@ from ..stream.device_model import DeviceModel
 
 def centralised_curve(dm: DeviceModel, cfg: EngineConfig, x: np.ndarray, y: np.ndarray,
                       x_test: np.ndarray, y_test: np.ndarray, epochs: int, seed: int,
-                      batch: int, at: list[int], progress=None) -> list[float]:
-    """Test accuracy after each sample count in `at` (ascending) of one centralised run."""
+                      batch: int, at: list[int]) -> tuple[list[float], dict[str, int]]:
+    """Test accuracy after each sample count in `at` (ascending) of one centralised run, and
+    its final bitwidths."""
     eng = Engine(dm.model, replace(cfg, seed=seed & 0xFFFFFFFF))
     order = run_order(len(y), epochs, seed, batch)
     out, pos = [], 0
@@ -29,8 +30,6 @@ def centralised_curve(dm: DeviceModel, cfg: EngineConfig, x: np.ndarray, y: np.n
         for s in range(pos, n, batch):
             idx = order[s:s + batch]
             eng.train_step(x[idx], y[idx])
-        if progress is not None:
-            progress(n - pos)
         pos = max(pos, n)
         out.append(float(np.mean(eng.predict(x_test) == y_test)))
-    return out
+    return out, {n: b for n, (b, _) in eng.bitwidths().items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from ..report.train_plots import figure, save_png
 
@@ -30,6 +31,7 @@ def plot_accuracy(f: dict, path: Path) -> None:
     ax.set_title("global test accuracy per round" + (" (red: a board missed the round)"
                                                      if f["missed"] else ""))
     ax.set_xlabel("round")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -52,9 +54,13 @@ def plot_bitwidths(f: dict, path: Path) -> None:
         if g:
             ax.plot(*zip(*g), "k-", lw=2.5, alpha=0.7, label="global")
         ax.set_ylabel(f"{name}\nbits", fontsize=8)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(min(lo, round(lo) - 1), max(hi, round(hi) + 1))
         ax.grid(alpha=0.3)
     axes[0, 0].set_title("bitwidth per tensor after each round")
     axes[-1, 0].set_xlabel("round")
+    axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
     if axes[0, 0].get_legend_handles_labels()[0]:  # a fleet whose every round was missed has none
         axes[0, 0].legend(fontsize=6, ncol=min(f["boards"] + 1, 5))
     save_png(fig, path)
@@ -68,15 +74,18 @@ def plot_link(f: dict, path: Path) -> None:
     width = 0.8 / max(f["boards"], 1)
     for b in range(f["boards"]):
         kb = [r["boards"].get(str(b), {}).get("wire_bytes", 0) / 1024 for r in recs]
-        a1.bar(np.asarray(rounds) + (b - f["boards"] / 2) * width, kb, width, label=f"board{b}")
+        a1.bar(np.asarray(rounds) + (b - (f["boards"] - 1) / 2) * width, kb, width,
+               label=f"board{b}")
     a1.set_title("bytes over each link (KB)")
     a1.set_xlabel("round")
     a1.legend(fontsize=6, ncol=2)
     a2.plot(rounds, [r["seconds"] for r in recs], "o-")
+    a2.set_ylim(bottom=0)
     a2.set_title("seconds per round")
     a2.set_xlabel("round")
     for a in (a1, a2):
         a.grid(alpha=0.3)
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
     save_png(fig, path)
 
 

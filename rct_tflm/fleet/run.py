@@ -21,7 +21,7 @@ from ..boards import HOST, get_board
 from ..errors import UserError
 from ..fixedpoint.config import LR_SHIFT_MAX, EngineConfig
 from ..fixedpoint.state import weights_sha256
-from ..formats.atomic import write_json
+from ..formats import results
 from ..formats.checkpoint import (FLEET_FORMAT, FLEET_VERSION, check_compatible, load_checkpoint,
                                   save_checkpoint)
 from ..stream import StreamConfig, prepare
@@ -36,10 +36,10 @@ from .proxy import BoardProxy
 from .shards import class_counts, parse_split, split_shards
 from .strategy import IntegerFedAvg, RoundRecord
 
-FORMAT, VERSION = "rct-tflm-fleet", 1
 RESULT, CHECKPOINT, TRAINED = "fleet.json", "fleet_checkpoint.json", "model.rct"
 IDENTITY = ("model_hash", "data", "split", "split_seed", "seed", "boards", "local_epochs",
             "batch", "lr_shift", "period_samples")
+LAST_K = 10  # rounds averaged for the fleet-vs-centralised gap (besides the final round's)
 RESUME_FIX = "pass the fleet_checkpoint.json a fleet wrote into its --out folder"
 
 
@@ -220,7 +220,7 @@ def _finish(cfg: FleetConfig, prep, dm, shards, identity, records, initial_accur
     out = Path(cfg.out)
     per_round = [sum(len(s) for s in shards) * cfg.local_epochs * (r + 1)
                  for r in range(len(records))]
-    result = {"format": FORMAT, "version": VERSION, **identity,
+    result = {**identity,
               "board_kind": "port" if cfg.ports else cfg.kind, "rounds": len(records),
               "min_boards": cfg.min_boards or -(-cfg.boards // 2),
               "shard_sizes": [int(len(s)) for s in shards],
@@ -240,13 +240,17 @@ def _finish(cfg: FleetConfig, prep, dm, shards, identity, records, initial_accur
         c = replace(dm.cfg, lr_shift=dm.cfg.lr_shift if cfg.lr_shift is None else cfg.lr_shift,
                     controller=replace(dm.cfg.controller, period_samples=(
                         cfg.period_samples or dm.cfg.controller.period_samples)))
-        cur = centralised_curve(dm, c, prep.x_train, prep.y_train, prep.x_test, prep.y_test,
-                                len(records) * cfg.local_epochs, cfg.seed, cfg.batch, per_round)
-        result["centralised_test_accuracy"] = cur
-        result["gap_points"] = 100 * (cur[-1] - records[-1].test_accuracy)
+        cur, bits = centralised_curve(dm, c, prep.x_train, prep.y_train, prep.x_test,
+                                      prep.y_test, len(records) * cfg.local_epochs, cfg.seed,
+                                      cfg.batch, per_round)
+        k = min(LAST_K, len(records))  # one round's accuracy is noisy: compare the last k too
+        fl = [r.test_accuracy for r in records]
+        result.update({"centralised_test_accuracy": cur, "centralised_final_bitwidths": bits,
+                       "gap_points": 100 * (cur[-1] - fl[-1]),
+                       "gap_points_last_k": 100 * (np.mean(cur[-k:]) - np.mean(fl[-k:])),
+                       "last_k": k})
     dm.artefact_with(blob, {"fleet": {k: result[k] for k in (
         "boards", "rounds", "split", "seed", "weights_sha256", "final_test_accuracy")}}
     ).save(out / TRAINED)
     result["files"] = [RESULT, TRAINED, CHECKPOINT, *fleet_plots.write_plots(result, out)]
-    write_json(out / RESULT, result)
-    return result
+    return results.save(out / RESULT, result) and results.stamp(RESULT, result)
