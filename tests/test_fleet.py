@@ -223,3 +223,42 @@ def test_a_corrupt_fleet_checkpoint_is_refused(capsys, half_model, tmp_path):
                            str(half_model), "--out", str(tmp_path / "o"), "--resume", str(bad),
                            "--no-progress")
     assert code == 2 and "corrupt checkpoint" in err
+
+
+def test_running_boards_join_with_port(capsys, half_model, host_fw, tmp_path):
+    """Two boards already running (host builds on their ptys, as a flashed board on its
+    ST-LINK port) join one started golden board: the same run as three golden boards."""
+    from rct_tflm.link import HostFirmware
+    runners = [HostFirmware(host_fw) for _ in range(2)]
+    urls = [r.start() for r in runners]
+    try:
+        code, out, err = run_cli(capsys, "fleet", "--boards", "1", "--board-kind", "golden",
+                                 *[a for u in urls for a in ("--port", u)], "--firmware",
+                                 str(host_fw), "--model", str(half_model), "--rounds", "2",
+                                 "--lr", "0.0625", "--no-centralised", "--out",
+                                 str(tmp_path / "mixed"), "--no-progress")
+    finally:
+        for r in runners:
+            r.stop()
+    assert code == 0, err
+    mixed = json.loads((tmp_path / "mixed" / "fleet.json").read_text())
+    assert mixed["boards"] == 3 and mixed["port_boards"] == 2
+    same = run_fleet(cfg(half_model, tmp_path / "g", firmware=str(host_fw), rounds=2))
+    assert mixed["weights_sha256"] == same["weights_sha256"]
+
+
+def test_a_board_with_other_firmware_stops_the_run_before_round_one(half_model, host_fw,
+                                                                     tmp_path,
+                                                                     digits_mlp_artefact):
+    """--firmware says the model, the board on --port runs another: its HELLO stops the run."""
+    require_tools("gcc")
+    from rct_tflm.cli import main
+    other = tmp_path / "other.rct"
+    digits_mlp_artefact.save(other)
+    main(["build", "--board", "host", "--model", str(other), "--out", str(tmp_path / "fw")])
+    from rct_tflm.link import HostFirmware
+    with HostFirmware(tmp_path / "fw") as board:
+        with pytest.raises(UserError, match="model mismatch"):
+            run_fleet(cfg(half_model, tmp_path / "o", boards=0, ports=[board.url],
+                          firmware=str(host_fw), kind="host"))
+    assert not (tmp_path / "o" / "fleet_checkpoint.json").exists()

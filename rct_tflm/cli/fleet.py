@@ -24,14 +24,15 @@ def parse_kill(values: tuple[str, ...]) -> dict[int, int]:
 
 
 @click.command("fleet")
-@click.option("--boards", "n_boards", type=int, default=3, show_default=True,
-              help="boards in the fleet (with --port: one per URL)")
+@click.option("--boards", "n_boards", type=int, default=None,
+              help="boards rct-tflm starts (--board-kind) [default: 3, or 0 with --port]")
 @click.option("--board-kind", "kind", type=click.Choice(["golden", "host", *QEMU_BOARDS]),
               default="host", show_default=True,
               help="what each board is: the host build of the firmware, a QEMU machine, or the "
                    "numpy golden device")
 @click.option("--port", "ports", multiple=True,
-              help="a running board's serial URL (repeatable): real boards join the fleet")
+              help="a running board's serial URL (repeatable): real boards join the fleet "
+                   "(after the started ones; needs --firmware, the build they run)")
 @click.option("--firmware", type=click.Path(), default=None,
               help="build folder (`rct-tflm build --board KIND`); default: built into "
                    "OUT/firmware")
@@ -73,7 +74,7 @@ def parse_kill(values: tuple[str, ...]) -> dict[int, int]:
 @click.option("--retries", type=int, default=4, show_default=True,
               help="retransmissions of one request before a board misses the round")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def fleet_cmd(n_boards: int, kind: str, ports: tuple[str, ...], firmware: str | None,
+def fleet_cmd(n_boards: int | None, kind: str, ports: tuple[str, ...], firmware: str | None,
               model_path: str, data: str, rounds: int, split: str, local_epochs: int, out: str,
               seed: int, split_seed: int | None, batch: int, lr_shift: int | None,
               period_samples: int | None, min_boards: int | None, round_timeout: float,
@@ -94,7 +95,9 @@ def fleet_cmd(n_boards: int, kind: str, ports: tuple[str, ...], firmware: str | 
         raise UserError(f"--timeout must be positive, got {timeout}")
     if not 0 <= retries <= 1000:
         raise UserError(f"--retries must be in 0..1000, got {retries}")
-    if firmware is None and kind != "golden" and not ports:
+    if n_boards is None:
+        n_boards = 0 if ports else 3
+    if firmware is None and kind != "golden" and not ports and n_boards > 0:
         firmware = _build(kind, model_path, Path(out) / "firmware", batch)
     cfg = FleetConfig(model=model_path, data=data, out=out, boards=n_boards, kind=kind,
                       firmware=firmware, ports=list(ports), rounds=rounds, split=split,

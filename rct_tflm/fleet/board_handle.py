@@ -34,11 +34,11 @@ class BoardHandle:
         return self.port_url or self.kind
 
     def start(self) -> None:
-        if self.kind == GOLDEN:
+        if self.kind == GOLDEN and not self.port_url:
             from ..stream.golden import GoldenDevice
             raw, url = GoldenDevice(self.dm.art, self.dm.cfg), GOLDEN
         else:
-            if self.port_url:
+            if self.port_url:  # a running board: nothing to start
                 url = self.port_url
             else:
                 self.runner = HostFirmware(self.firmware) if self.kind == HOST else \

@@ -10,6 +10,7 @@ golden engine on the union of the shards, same number of samples) is in fleet.js
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,6 +31,7 @@ from ..stream.target import GOLDEN, check_target
 from . import fleet_plots
 from .board_handle import BoardHandle
 from .centralised import centralised_curve
+from ..stream.session import check_hello
 from .client import BoardClient, RoundPlan
 from .params import arrays_to_blob, blob_to_arrays, from_arrays
 from .proxy import BoardProxy
@@ -72,10 +74,9 @@ class FleetConfig:
 
 
 def _check(cfg: FleetConfig) -> None:
-    if cfg.ports:
-        cfg.boards = len(cfg.ports)
-    if not 1 <= cfg.boards <= 64:
-        raise UserError(f"--boards must be in 1..64, got {cfg.boards}")
+    if not 1 <= cfg.boards + len(cfg.ports) <= 64 or cfg.boards < 0:
+        raise UserError(f"--boards must be in 1..64 (with the --port boards), got "
+                        f"{cfg.boards}" + (f" + {len(cfg.ports)} --port" if cfg.ports else ""))
     if cfg.rounds < 1:
         raise UserError(f"--rounds must be >= 1, got {cfg.rounds}")
     if cfg.local_epochs < 1:
@@ -84,18 +85,21 @@ def _check(cfg: FleetConfig) -> None:
         raise UserError(f"learning rate 2^-{cfg.lr_shift} is outside 2^-{LR_SHIFT_MAX} .. 1 (--lr)")
     if cfg.round_timeout <= 0:
         raise UserError(f"--round-timeout must be positive, got {cfg.round_timeout}")
-    if cfg.min_boards is not None and not 1 <= cfg.min_boards <= cfg.boards:
-        raise UserError(f"--min-boards must be in 1..{cfg.boards} (the fleet), got "
-                        f"{cfg.min_boards}")
+    n = cfg.boards + len(cfg.ports)
+    if cfg.min_boards is not None and not 1 <= cfg.min_boards <= n:
+        raise UserError(f"--min-boards must be in 1..{n} (the fleet), got {cfg.min_boards}")
     for b, r in cfg.kill.items():
         if not (0 <= b < cfg.boards and 1 <= r <= cfg.rounds):
-            raise UserError(f"--kill {b}@{r}: the fleet has boards 0..{cfg.boards - 1} and "
-                            f"rounds 1..{cfg.rounds}")
-    if cfg.kill and (cfg.ports or cfg.kind == GOLDEN):
+            raise UserError(f"--kill {b}@{r}: rct-tflm starts boards 0..{cfg.boards - 1} (the "
+                            f"--port boards follow) and the run has rounds 1..{cfg.rounds}")
+    if cfg.kill and cfg.kind == GOLDEN:
         raise UserError("--kill needs boards rct-tflm starts as processes (--board-kind host "
                         "or qemu-*), not golden devices or --port boards")
-    if not cfg.ports and cfg.kind != GOLDEN:
+    if cfg.boards and cfg.kind != GOLDEN:
         check_target(None, cfg.kind, cfg.firmware)
+    if cfg.ports and not cfg.firmware:
+        raise UserError("--port boards need --firmware DIR (the build they were flashed with): "
+                        "its manifest tells the trainable split and compiled settings")
         if cfg.kind not in (HOST, GOLDEN):
             get_board(cfg.kind)
     out = Path(cfg.out)
@@ -113,7 +117,7 @@ def run_fleet(cfg: FleetConfig, on_round: Callable[[RoundRecord], None] | None =
     from flwr.server import Server, SimpleClientManager
 
     _check(cfg)
-    firmware = None if cfg.ports or cfg.kind == GOLDEN else cfg.firmware
+    firmware = None if cfg.kind == GOLDEN else cfg.firmware
     prep = prepare(StreamConfig(model=cfg.model, data=cfg.data, out=cfg.out, seed=cfg.seed,
                                 batch=cfg.batch, lr_shift=cfg.lr_shift,
                                 period_samples=cfg.period_samples, split_seed=cfg.split_seed,
@@ -122,10 +126,11 @@ def run_fleet(cfg: FleetConfig, on_round: Callable[[RoundRecord], None] | None =
         prep.dm = device_model(prep.dm.art, None, cfg.engine)
     dm = prep.dm
     spec = parse_split(cfg.split)
-    shards = split_shards(prep.y_train, cfg.boards, spec, prep.split_seed, min_size=cfg.batch)
+    n = cfg.boards + len(cfg.ports)  # started boards first, then the --port ones
+    shards = split_shards(prep.y_train, n, spec, prep.split_seed, min_size=cfg.batch)
     like = [dm.model.tensors[n] for n in dm.model.trainable]
     identity = {"model_hash": dm.hash.hex(), "data": cfg.data, "split": str(spec),
-                "split_seed": prep.split_seed, "seed": cfg.seed, "boards": cfg.boards,
+                "split_seed": prep.split_seed, "seed": cfg.seed, "boards": n,
                 "local_epochs": cfg.local_epochs, "batch": cfg.batch, "lr_shift": cfg.lr_shift,
                 "period_samples": cfg.period_samples}
     out = Path(cfg.out)
@@ -148,10 +153,13 @@ def run_fleet(cfg: FleetConfig, on_round: Callable[[RoundRecord], None] | None =
     (out / RESULT).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
 
-    handles = [BoardHandle(i, cfg.kind, firmware, dm, port=(cfg.ports[i] if cfg.ports else None),
-                           timeout=cfg.timeout, retries=cfg.retries) for i in range(cfg.boards)]
+    handles = [BoardHandle(i, cfg.kind, firmware, dm, timeout=cfg.timeout, retries=cfg.retries)
+               for i in range(cfg.boards)]
+    handles += [BoardHandle(cfg.boards + k, "port", cfg.firmware, dm, port=url,
+                            timeout=cfg.timeout, retries=cfg.retries)
+                for k, url in enumerate(cfg.ports)]
     bar = tqdm(total=cfg.rounds, initial=first - 1, unit="round", disable=not cfg.progress,
-               dynamic_ncols=True, desc=f"fleet of {cfg.boards} {cfg.kind if not cfg.ports else 'boards'}")
+               dynamic_ncols=True, desc=f"fleet of {n}")
     t_start = time.monotonic()
 
     def before_round(r: int) -> list[int]:
@@ -183,7 +191,7 @@ def run_fleet(cfg: FleetConfig, on_round: Callable[[RoundRecord], None] | None =
 
     plan = RoundPlan(first, cfg.seed, cfg.local_epochs, cfg.batch, cfg.lr_shift,
                      cfg.period_samples)
-    min_boards = cfg.min_boards or -(-cfg.boards // 2)
+    min_boards = cfg.min_boards or -(-n // 2)
     strategy = IntegerFedAvg(dm, initial, plan, first, min_boards, cfg.kill,
                              lambda a: _accuracy(dm, a, like, prep.x_test, prep.y_test),
                              before_round, after_round)
@@ -194,10 +202,18 @@ def run_fleet(cfg: FleetConfig, on_round: Callable[[RoundRecord], None] | None =
     try:
         for h in handles:
             h.start()
+            assert h.link is not None
+            check_hello(h.link.hello(dm.hash), dm, h.link.url)  # the wrong firmware stops here
         for h, s in zip(handles, shards):
             cm.register(BoardProxy(BoardClient(h, prep.x_train[s], prep.y_train[s])))
         server = Server(client_manager=cm, strategy=strategy)
         server.fit(cfg.rounds - first + 1, timeout=cfg.round_timeout)
+    except KeyboardInterrupt:
+        done = len(records)
+        print(f"interrupted; " + (f"the global model after round {done} is saved: resume with "
+                                  f"--resume {out / CHECKPOINT}" if done else
+                                  "no round finished yet"), file=sys.stderr)
+        raise
     finally:
         flower.setLevel(level)
         bar.close()
@@ -217,12 +233,13 @@ def _finish(cfg: FleetConfig, prep, dm, shards, identity, records, initial_accur
             seconds: float) -> dict:
     from ..fixedpoint.state import parse_weights_blob
 
+    n_boards = len(shards)
     out = Path(cfg.out)
     per_round = [sum(len(s) for s in shards) * cfg.local_epochs * (r + 1)
                  for r in range(len(records))]
     result = {**identity,
-              "board_kind": "port" if cfg.ports else cfg.kind, "rounds": len(records),
-              "min_boards": cfg.min_boards or -(-cfg.boards // 2),
+              "board_kind": cfg.kind if cfg.boards else "port", "port_boards": len(cfg.ports),
+              "rounds": len(records), "min_boards": cfg.min_boards or -(-n_boards // 2),
               "shard_sizes": [int(len(s)) for s in shards],
               "shard_classes": class_counts(prep.y_train, shards, dm.model.num_classes),
               "initial_test_accuracy": initial_accuracy,
