@@ -19,7 +19,7 @@ from ..errors import UserError
 
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D",
              "MAX_POOL_2D", "MEAN", "RESHAPE", "PAD", "SOFTMAX", "QUANTIZE", "DEQUANTIZE")
-CONVERT_HINT = ("convert it fully int8: TFLiteConverter with optimizations=[tf.lite.Optimize."
+CONVERT_HINT = ("convert it with TFLiteConverter: optimizations=[tf.lite.Optimize."
                 "DEFAULT], a representative_dataset, target_spec.supported_ops=[tf.lite.OpsSet."
                 "TFLITE_BUILTINS_INT8] and inference_input_type/inference_output_type=tf.int8")
 ACTIVATIONS = {0: "none", 1: "relu", 3: "relu6"}  # tflite.ActivationFunctionType
@@ -185,14 +185,15 @@ def check_int8(m: TfliteModel) -> None:
     if bad:
         raise UserError(f"{name}: operator {bad[0]} is not supported (supported: "
                         f"{', '.join(SUPPORTED)})")
+    # dynamic-range models keep int8 weights (dequantised at run time) beside float activations
+    hybrid = any(t.dtype is np.int8 and t.data is not None for t in m.tensors)
     for op in m.ops:
         if op.name in ("QUANTIZE", "DEQUANTIZE"):
             continue
         for i in op.inputs[:1] + op.outputs:
             t = m.tensors[i]
             if t.dtype is not np.int8:
-                kind = "dynamic-range (hybrid)" if t.dtype is np.float32 and any(
-                    m.tensors[j].dtype is np.int8 for j in op.inputs[1:] if j >= 0) else "float"
+                kind = "dynamic-range (hybrid)" if t.dtype is np.float32 and hybrid else "float"
                 raise UserError(f"{name} is a {kind} model ({op.name} computes in "
                                 f"{np.dtype(t.dtype).name}); it must be fully int8: "
                                 f"{CONVERT_HINT}")

@@ -8,12 +8,16 @@ import numpy as np
 from .multiplier import mbqm, quantize_multiplier
 
 
+def mean_multiplier(s_in: float, s_out: float, count: int) -> tuple[int, int]:
+    """The (qm, shift) of a MEAN over `count` elements: s_in/s_out with 1/count folded in."""
+    qm, shift = quantize_multiplier(float(np.float32(s_in)) / float(np.float32(s_out)))
+    k = min(count.bit_length() - 1, 32, 31 + shift)
+    return (qm << k) // count, shift - k
+
+
 def mean(x: np.ndarray, axes: tuple[int, ...], keep_dims: bool, s_in: float, zp_in: int,
          s_out: float, zp_out: int) -> np.ndarray:
-    qm, shift = quantize_multiplier(float(np.float32(s_in)) / float(np.float32(s_out)))
     count = int(np.prod([x.shape[a] for a in axes]))
-    k = min(count.bit_length() - 1, 32, 31 + shift)
-    qm = (qm << k) // count
-    shift -= k
+    qm, shift = mean_multiplier(s_in, s_out, count)
     s = x.astype(np.int64).sum(axis=tuple(axes), keepdims=keep_dims) - zp_in * count
     return np.clip(mbqm(s, qm, shift) + zp_out, -128, 127).astype(np.int8)
