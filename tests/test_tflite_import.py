@@ -161,3 +161,52 @@ def test_wrong_input_shape_is_one_line(files):
     path, shape = files["kws"]
     with pytest.raises(UserError, match="quantise them"):
         run_graph(read_tflite(path), np.zeros((2, 5), np.int8))
+
+
+@pytest.mark.parametrize("target", ["golden", "host"])
+def test_verify_command_on_golden_and_the_host_build(capsys, files, tmp_path, target):
+    """`rct-tflm verify`: the generated C (ASan/UBSan) and the numpy plan both equal tflite-micro
+    on 500 samples of a residual model."""
+    import json
+    from conftest import run_cli
+    path, _ = files["residual"]
+    code, out, err = run_cli(capsys, "verify", "--model", str(path), "--target", target,
+                             "--out", str(tmp_path / target))
+    assert code == 0, err
+    r = json.loads((tmp_path / target / "verify.json").read_text())
+    assert r["compared"] == 500 and r["mismatches"] == 0 and r["max_abs_diff"] == 0
+    assert r["format"] == "rct-tflm-verify" and r["arena_bytes"] > 0
+
+
+def test_the_lowered_plan_equals_the_graph_and_keeps_skips_alive(files):
+    from rct_tflm.program.tflite_lower import lower_tflite, run_plan
+    for path, shape in files.values():
+        m = read_tflite(path)
+        plan = lower_tflite(m)
+        x = np.random.default_rng(3).integers(-128, 128, (30, *shape), dtype=np.int8)
+        ref = run_graph(m, x)[body(m)[2]]
+        assert np.array_equal(run_plan(plan, x).reshape(30, -1), ref.reshape(30, -1))
+        # no two tensors alive at the same call share arena bytes (a RESHAPE is its input)
+        from rct_tflm.program.tflite_lower import storage
+        root = storage(plan.calls)
+        life: dict[int, list[int]] = {}
+        for k, c in enumerate(plan.calls):
+            for t in [*c.inputs, c.output]:
+                r = root.get(t, t)
+                if r in plan.offsets:
+                    span = life.setdefault(r, [k, k])
+                    span[0], span[1] = min(span[0], k), max(span[1], k)
+        size = {t: int(np.prod(plan.shapes[t])) for t in life}
+        for a in life:
+            for b in life:
+                if a < b and not (life[a][1] < life[b][0] or life[b][1] < life[a][0]):
+                    oa, ob = plan.offsets[a], plan.offsets[b]
+                    assert oa + size[a] <= ob or ob + size[b] <= oa, (path.name, a, b)
+        assert max(plan.offsets[t] + size[t] for t in life) <= plan.arena_bytes
+
+
+def test_verify_refuses_data_of_another_shape(capsys, files, tmp_path):
+    from conftest import run_cli
+    code, _, err = run_cli(capsys, "verify", "--model", str(files["kws"][0]), "--data",
+                           "digits", "--out", str(tmp_path / "v"))
+    assert code == 2 and "shaped like its input" in err
