@@ -280,3 +280,20 @@ def _build_arm(board: Board, srcs: list[Path], incs: list[Path], dflags: list[st
     return {"board": board.name, "elf": "firmware.elf", "bin": "firmware.bin",
             "hex": "firmware.hex", "size": asdict(size), "size_text": size.text_report(),
             "cmd": cmd}
+
+
+def build_frozen_verifier(board_name: str, frozen_dir: str | os.PathLike,
+                          out: str | os.PathLike) -> dict:
+    """The verification app of a frozen part (firmware/verify/rct_verify_main.c + the generated
+    rct_frozen.c + the rct_tfl_ kernels) linked for a Cortex-M board into `out`; build.json's
+    fields (ELF, size report). `rct-tflm verify --target qemu-*` boots it."""
+    fw = firmware_dir()
+    frozen_dir, out = Path(frozen_dir), Path(out)
+    link = fw / "link"
+    srcs = [frozen_dir / "rct_frozen.c", fw / "verify" / "rct_verify_main.c",
+            *sorted((fw / "kernels").glob("rct_tfl_*.c")), fw / "runtime" / "rct_tfl_mbqm.c",
+            # fault.c reports a crash as a link FAULT frame
+            link / "rct_link_send.c", link / "rct_crc16.c", link / "rct_cobs_encode.c"]
+    out.mkdir(parents=True, exist_ok=True)
+    return _build_arm(get_board(board_name), srcs, [frozen_dir, fw / "include", link], [], out,
+                      None, None)

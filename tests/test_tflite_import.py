@@ -163,18 +163,27 @@ def test_wrong_input_shape_is_one_line(files):
         run_graph(read_tflite(path), np.zeros((2, 5), np.int8))
 
 
-@pytest.mark.parametrize("target", ["golden", "host"])
-def test_verify_command_on_golden_and_the_host_build(capsys, files, tmp_path, target):
-    """`rct-tflm verify`: the generated C (ASan/UBSan) and the numpy plan both equal tflite-micro
-    on 500 samples of a residual model."""
+QEMU = [pytest.mark.qemu, pytest.mark.slow]
+
+
+@pytest.mark.parametrize("target, n", [("golden", 500), ("host", 500),
+                                       pytest.param("qemu-mps2-an500", 60, marks=QEMU),
+                                       pytest.param("qemu-stm32f405", 60, marks=QEMU)])
+@pytest.mark.parametrize("name", ["residual", "kws"])
+def test_verify_command_on_every_target(capsys, files, tmp_path, target, n, name):
+    """`rct-tflm verify`: the numpy plan, the generated C on the host (ASan/UBSan) and on the
+    emulated Cortex-M7/M4 all equal tflite-micro, sample for sample."""
     import json
     from conftest import run_cli
-    path, _ = files["residual"]
+    path, _ = files[name]
     code, out, err = run_cli(capsys, "verify", "--model", str(path), "--target", target,
-                             "--out", str(tmp_path / target))
+                             "--samples", str(n), "--out", str(tmp_path / target))
     assert code == 0, err
     r = json.loads((tmp_path / target / "verify.json").read_text())
-    assert r["compared"] == 500 and r["mismatches"] == 0 and r["max_abs_diff"] == 0
+    assert r["compared"] == n and r["mismatches"] == 0 and r["max_abs_diff"] == 0
+    if target.startswith("qemu"):
+        assert (tmp_path / target / "firmware" / "firmware.elf").is_file()
+        assert r["size"]["ram_used"] < r["size"]["ram_total"]
     assert r["format"] == "rct-tflm-verify" and r["arena_bytes"] > 0
 
 

@@ -12,10 +12,11 @@ from .options import out_callback
 @click.option("--data", default="random:500", show_default=True,
               help="random:N (uniform int8 samples) or a data set shaped like the model's input "
                    "(npz:PATH, csv:PATH, ...), quantised with the input's scale")
-@click.option("--target", type=click.Choice(["golden", "host"]), default="golden",
-              show_default=True,
+@click.option("--target", type=click.Choice(["golden", "host", "qemu-stm32f405",
+                                            "qemu-mps2-an386", "qemu-mps2-an500"]),
+              default="golden", show_default=True,
               help="golden: the numpy twins, every layer compared; host: the generated C with "
-                   "ASan/UBSan")
+                   "ASan/UBSan; qemu-*: the generated C on the emulated board")
 @click.option("--samples", type=int, default=500, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(), callback=out_callback("dir"))

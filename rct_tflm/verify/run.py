@@ -1,8 +1,10 @@
 """`rct-tflm verify`: a frozen int8 `.tflite` part on a target vs the tflite-micro interpreter.
 
 Targets: `golden` (the lowered plan on the numpy twins, and every layer of the graph compared
-with tflite-micro's tensors) and `host` (the generated C, rct_frozen.c + the rct_tfl_ kernels,
-built with gcc and ASan/UBSan, fed the samples over a pipe). verify.json holds `compared`,
+with tflite-micro's tensors), `host` (the generated C, rct_frozen.c + the rct_tfl_ kernels,
+built with gcc and ASan/UBSan, fed the samples over a pipe) and the QEMU boards (the same C in
+the verification app, firmware/verify/, built for the board and fed over its UART; the ELF and
+its size report stay in --out/firmware). verify.json holds `compared`,
 `mismatches` (samples whose output differs), `max_abs_diff`, the first mismatching samples and,
 on golden, the first layer that differs.
 """
@@ -23,7 +25,7 @@ from ..program.tflite_graph import quantize_input
 from ..program.tflite_lower import lower_tflite, run_plan
 from .tflm_reference import FIRST_SAMPLES, compare_graph, tflm_tensors
 
-TARGETS = ("golden", "host")
+TARGETS = ("golden", "host", "qemu-stm32f405", "qemu-mps2-an386", "qemu-mps2-an500")
 RESULT = "verify.json"
 HOST_FLAGS = ["-O1", "-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion",
               "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
@@ -91,9 +93,14 @@ def run_verify(cfg: VerifyConfig) -> dict:
     if cfg.target == "golden":
         r = compare_graph(model, x)  # every layer vs tflite-micro
         ours = run_plan(plan, x).reshape(len(x), -1)
-    else:
+    elif cfg.target == "host":
         ours = _host_outputs(plan, x, cfg.model)
         r = {}
+    else:
+        from .qemu import qemu_outputs
+        ours, size = qemu_outputs(plan, x, cfg.target, Path(cfg.model).name,
+                                  Path(cfg.out) / "firmware")
+        r = {"size": size}
     ref = tflm_tensors(model, x, [plan.output])[plan.output].reshape(len(x), -1)
     a, b = ours.astype(np.int64), ref.astype(np.int64)
     bad = np.flatnonzero((a != b).any(axis=1))
