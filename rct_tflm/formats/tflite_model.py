@@ -183,7 +183,10 @@ def check_int8(m: TfliteModel) -> None:
     name = Path(m.path).name
     bad = [op.name for op in m.ops if op.name not in SUPPORTED]
     if bad:
-        raise UserError(f"{name}: operator {bad[0]} is not supported (supported: "
+        hint = (" (a dynamic batch size: convert with a fixed one, Input(..., batch_size=1), so "
+                "the converter folds the shape arithmetic)"
+                if bad[0] in ("SHAPE", "STRIDED_SLICE", "PACK") else "")
+        raise UserError(f"{name}: operator {bad[0]} is not supported{hint} (supported: "
                         f"{', '.join(SUPPORTED)})")
     # dynamic-range models keep int8 weights (dequantised at run time) beside float activations
     hybrid = any(t.dtype is np.int8 and t.data is not None for t in m.tensors)

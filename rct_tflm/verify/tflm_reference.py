@@ -46,26 +46,36 @@ def tflm_tensors(model: TfliteModel, x: np.ndarray, indices: list[int]) -> dict[
     return {i: np.concatenate(v) for i, v in out.items()}
 
 
-def compare_graph(model: TfliteModel, x: np.ndarray) -> dict:
-    """The golden frozen graph vs tflite-micro on int8 samples `x` (verify.json's fields)."""
+def compare_graph(model: TfliteModel, x: np.ndarray, chunk: int = 50) -> dict:
+    """The golden frozen graph vs tflite-micro on int8 samples `x` (verify.json's fields), in
+    chunks of samples (a MobileNet's every tensor for 500 samples would not fit in memory)."""
     ops, _, end = body(model)
-    ours = run_graph(model, x)
-    ref = tflm_tensors(model, x, [op.outputs[0] for op in ops])
-    a, b = ours[end].astype(np.int64), ref[end].astype(np.int64)
-    bad = np.flatnonzero((a != b).reshape(len(x), -1).any(axis=1))
-    r = {"compared": int(len(x)), "integers_compared": int(a.size),
-         "mismatches": int(bad.size), "mismatching_integers": int(np.sum(a != b)),
-         "max_abs_diff": int(np.max(np.abs(a - b))) if a.size else 0,
-         "first_mismatching_samples": [int(i) for i in bad[:FIRST_SAMPLES]],
-         "first_mismatching_layer": None}
-    # every layer is compared: a wrong integer a later layer happens to round away is still wrong
-    for op in ops:
-        o = op.outputs[0]
-        diff = np.flatnonzero((ours[o] != ref[o]).reshape(len(x), -1).any(axis=1))
-        if diff.size:
-            r["first_mismatching_layer"] = {"op": op.index, "name": op.name,
-                                            "tensor": model.tensors[o].name,
-                                            "samples": int(diff.size),
-                                            "first_sample": int(diff[0])}
-            break
-    return r
+    bad: list[int] = []
+    n_int = n_bad_int = max_diff = 0
+    per_op: dict[int, list[int]] = {}  # op index -> [samples differing, first such sample]
+    for c0 in range(0, len(x), chunk):
+        xs = x[c0:c0 + chunk]
+        ours = run_graph(model, xs)
+        ref = tflm_tensors(model, xs, [op.outputs[0] for op in ops])
+        a, b = ours[end].astype(np.int64), ref[end].astype(np.int64)
+        bad += [c0 + int(i) for i in np.flatnonzero((a != b).reshape(len(xs), -1).any(axis=1))]
+        n_int += int(a.size)
+        n_bad_int += int(np.sum(a != b))
+        max_diff = max(max_diff, int(np.max(np.abs(a - b))) if a.size else 0)
+        # every layer: a wrong integer a later layer happens to round away is still wrong
+        for op in ops:
+            o = op.outputs[0]
+            diff = np.flatnonzero((ours[o] != ref[o]).reshape(len(xs), -1).any(axis=1))
+            if diff.size:
+                seen = per_op.setdefault(op.index, [0, c0 + int(diff[0])])
+                seen[0] += int(diff.size)
+    first_layer = None
+    if per_op:
+        k = min(per_op)
+        op = next(o for o in ops if o.index == k)
+        first_layer = {"op": k, "name": op.name, "tensor": model.tensors[op.outputs[0]].name,
+                       "samples": per_op[k][0], "first_sample": per_op[k][1]}
+    return {"compared": int(len(x)), "integers_compared": n_int, "mismatches": len(bad),
+            "mismatching_integers": n_bad_int, "max_abs_diff": max_diff,
+            "first_mismatching_samples": bad[:FIRST_SAMPLES],
+            "first_mismatching_layer": first_layer}
