@@ -94,7 +94,6 @@ def test_the_global_model_is_the_integer_fedavg_of_each_boards_own_training(
     global model with the round seed, trained on its shard in run_order; global = fedavg."""
     r = run_fleet(cfg(half_model, tmp_path / "f", rounds=2))
     from rct_tflm.program import load_artefact
-    from rct_tflm.fixedpoint.config import EngineConfig
     dm = device_model(load_artefact(half_model), None, None)
     names = list(dm.model.trainable)
     x = quantise_inputs(digits.x_train, dm.model.input_exp).reshape(len(digits.x_train), -1)

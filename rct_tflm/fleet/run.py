@@ -33,7 +33,7 @@ from .board_handle import BoardHandle
 from .centralised import centralised_curve
 from ..stream.session import check_hello
 from .client import BoardClient, RoundPlan
-from .params import arrays_to_blob, blob_to_arrays, from_arrays
+from .params import arrays_to_blob, blob_to_arrays
 from .proxy import BoardProxy
 from .shards import class_counts, parse_split, split_shards
 from .strategy import IntegerFedAvg, RoundRecord

@@ -23,7 +23,7 @@ from ..fixedpoint.fedavg import fedavg
 from ..stream.device_model import DeviceModel
 from .client import RoundPlan
 from .params import from_arrays, to_arrays
-from .proxy import BoardFailed, BoardProxy
+from .proxy import BoardFailed
 
 
 @dataclass
@@ -121,7 +121,3 @@ class IntegerFedAvg(FedAvg):
 
     def configure_evaluate(self, server_round: int, parameters, client_manager: ClientManager):
         return []  # the global model is evaluated on the server (evaluate)
-
-
-def proxies_by_board(proxies: list[BoardProxy]) -> dict[int, BoardProxy]:
-    return {p.node_id: p for p in proxies}

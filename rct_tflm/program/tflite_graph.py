@@ -9,8 +9,6 @@ computes logits), so the graph's result is the int8 tensor before them.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..errors import UserError
@@ -122,7 +120,3 @@ def run_graph(model: TfliteModel, x: np.ndarray) -> dict[int, np.ndarray]:
     for op in ops:
         v[op.outputs[0]] = run_op(model, op, v)
     return v
-
-
-def tflite_shape_size(shape: tuple[int, ...]) -> int:
-    return int(math.prod(shape[1:]))
