@@ -70,34 +70,34 @@ def _statement(c: FrozenCall, k: int, names: dict, params: list, ptr) -> list[st
     i = c.ints
     x, y = ptr(c.inputs[0]), ptr(c.output)
     bias = names.get("bias", "NULL")
-    if c.kernel in ("conv2d", "depthwise_conv2d"):
+    if c.kernel in ("tfl_conv2d", "tfl_depthwise_conv2d"):
         params.append({"ctype": "rct_tfl_conv_t", "name": f"p_{k}",
                        "init": "{{1, " + ", ".join(str(int(i[n])) for n in CONV_SHAPE) + "}, "
                        + ", ".join(str(int(i[n])) for n in ("dil_h", "dil_w", "zp_in", "zp_out",
                                                             "act_min", "act_max")) + "}"})
-        return [f"rct_tfl_{c.kernel}({x}, {names['w']}, {bias}, {names['qm']}, "
+        return [f"rct_{c.kernel}({x}, {names['w']}, {bias}, {names['qm']}, "
                 f"{names['shift']}, {y}, &p_{k});"]
-    if c.kernel == "fully_connected":
+    if c.kernel == "tfl_fully_connected":
         return [f"rct_tfl_fully_connected({x}, {names['w']}, {bias}, {names['qm']}, "
                 f"{names['shift']}, {i['per_channel']}, {y}, {i['rows']}, {i['in']}, "
                 f"{i['out']}, {i['zp_in']}, {i['zp_out']}, {i['act_min']}, {i['act_max']});"]
-    if c.kernel == "add":
+    if c.kernel == "tfl_add":
         params.append({"ctype": "rct_tfl_add_t", "name": f"p_{k}", "init": _struct(i, ADD)})
         return [f"rct_tfl_add({x}, {ptr(c.inputs[1])}, {y}, {i['count']}, &p_{k});"]
-    if c.kernel in ("avgpool2d", "maxpool2d"):
+    if c.kernel in ("tfl_avgpool2d", "tfl_maxpool2d"):
         params.append({"ctype": "rct_tfl_pool_t", "name": f"p_{k}",
                        "init": "{1, " + _struct(i, POOL)[1:]})
-        return [f"rct_tfl_{c.kernel}({x}, {y}, &p_{k});"]
-    if c.kernel == "mean_hw":
+        return [f"rct_{c.kernel}({x}, {y}, &p_{k});"]
+    if c.kernel == "tfl_mean_hw":
         return [f"rct_tfl_mean_hw({x}, {y}, 1, {i['h']}, {i['w']}, {i['c']}, {i['zp_in']}, "
                 f"{i['qm']}, {i['shift']}, {i['zp_out']});"]
-    if c.kernel == "pad":
+    if c.kernel == "tfl_pad":
         return [f"rct_tfl_pad({x}, {y}, 1, {i['h']}, {i['w']}, {i['c']}, {i['top']}, "
                 f"{i['bottom']}, {i['left']}, {i['right']}, {i['value']});"]
-    if c.kernel == "requantize":
+    if c.kernel == "tfl_requantize":
         return [f"rct_tfl_requantize({x}, {y}, {i['count']}, {i['zp_in']}, {i['qm']}, "
                 f"{i['shift']}, {i['zp_out']});"]
-    if c.kernel == "reshape":
+    if c.kernel == "tfl_reshape":
         return []  # a view: the next call reads the same bytes
     raise ValueError(c.kernel)
 

@@ -31,8 +31,8 @@ ARENA_ALIGN = 4
 
 @dataclass
 class FrozenCall:
-    kernel: str  # conv2d | depthwise_conv2d | fully_connected | add | avgpool2d | maxpool2d |
-    #              mean_hw | pad | requantize | reshape
+    kernel: str  # the C kernel without its rct_ prefix: tfl_conv2d, tfl_add, ... (tfl_reshape:
+    #              a view, no call)
     op: int  # operator index in the .tflite
     inputs: list[int]  # tensor indices read
     output: int  # tensor index written
@@ -108,7 +108,7 @@ def lower_tflite(model: TfliteModel) -> FrozenPlan:
                                                     float(y_t.scale[0]))}
             if len(op.inputs) > 2 and op.inputs[2] >= 0:
                 consts["bias"] = T[op.inputs[2]].data.astype(np.int32)
-            call = FrozenCall("depthwise_conv2d" if dw else "conv2d", op.index, ins,
+            call = FrozenCall("tfl_depthwise_conv2d" if dw else "tfl_conv2d", op.index, ins,
                               op.outputs[0], ints, consts)
             shapes[op.outputs[0]] = (ints["out_h"], ints["out_w"], oc)
         elif op.name == "FULLY_CONNECTED":
@@ -122,7 +122,7 @@ def lower_tflite(model: TfliteModel) -> FrozenPlan:
                 raise UserError(f"{model.path}: FULLY_CONNECTED op {op.index} takes {n_in} "
                                 f"inputs, its input has {int(np.prod(xs))}")
             rows = int(np.prod(xs)) // n_in  # rows > 1: a [rows][in] input (keep_num_dims)
-            call = FrozenCall("fully_connected", op.index, ins, op.outputs[0],
+            call = FrozenCall("tfl_fully_connected", op.index, ins, op.outputs[0],
                               {**q, "rows": rows, "in": n_in, "out": n_out,
                                "per_channel": int(w_t.scale.size > 1)}, consts)
             shapes[op.outputs[0]] = tuple(y_t.shape[1:]) or (n_out,)
@@ -135,7 +135,7 @@ def lower_tflite(model: TfliteModel) -> FrozenPlan:
             (q1, e1), (q2, e2), (qo, eo) = tadd.add_params(float(x_t.scale[0]),
                                                            float(b_t.scale[0]),
                                                            float(y_t.scale[0]))
-            call = FrozenCall("add", op.index, [op.inputs[0], op.inputs[1]], op.outputs[0],
+            call = FrozenCall("tfl_add", op.index, [op.inputs[0], op.inputs[1]], op.outputs[0],
                               {"zp_a": zp_in, "qm_a": q1, "shift_a": e1,
                                "zp_b": int(b_t.zero_point[0]), "qm_b": q2, "shift_b": e2,
                                "qm_out": qo, "shift_out": eo, "zp_out": zp_out, "act_min": lo,
@@ -145,8 +145,8 @@ def lower_tflite(model: TfliteModel) -> FrozenPlan:
             h, w, c = xs
             (kh, kw), (sh, sw) = o["filter"], o["stride"]
             oh, ow = out_size(o["padding"], h, kh, sh), out_size(o["padding"], w, kw, sw)
-            call = FrozenCall("avgpool2d" if op.name == "AVERAGE_POOL_2D" else "maxpool2d",
-                              op.index, ins, op.outputs[0],
+            call = FrozenCall("tfl_avgpool2d" if op.name == "AVERAGE_POOL_2D"
+                              else "tfl_maxpool2d", op.index, ins, op.outputs[0],
                               {"in_h": h, "in_w": w, "c": c, "out_h": oh, "out_w": ow, "k_h": kh,
                                "k_w": kw, "stride_h": sh, "stride_w": sw,
                                "pad_top": pad_before(o["padding"], h, kh, sh),
@@ -162,7 +162,7 @@ def lower_tflite(model: TfliteModel) -> FrozenPlan:
                                 f"average pool (axes 1 and 2 of NHWC)")
             h, w, c = xs
             qm, sh = tmean.mean_multiplier(float(x_t.scale[0]), float(y_t.scale[0]), h * w)
-            call = FrozenCall("mean_hw", op.index, ins, op.outputs[0],
+            call = FrozenCall("tfl_mean_hw", op.index, ins, op.outputs[0],
                               {"h": h, "w": w, "c": c, "zp_in": zp_in, "qm": qm, "shift": sh,
                                "zp_out": zp_out})
             shapes[op.outputs[0]] = tuple(y_t.shape[1:]) if o["keep_dims"] else (c,)
@@ -173,19 +173,19 @@ def lower_tflite(model: TfliteModel) -> FrozenPlan:
                                 f"axis; the device pads height and width")
             h, w, c = xs
             (t, b), (l, r) = pads[1], pads[2]
-            call = FrozenCall("pad", op.index, ins, op.outputs[0],
+            call = FrozenCall("tfl_pad", op.index, ins, op.outputs[0],
                               {"h": h, "w": w, "c": c, "top": int(t), "bottom": int(b),
                                "left": int(l), "right": int(r), "value": zp_out})
             shapes[op.outputs[0]] = (h + int(t) + int(b), w + int(l) + int(r), c)
         elif op.name == "RESHAPE":
-            call = FrozenCall("reshape", op.index, ins, op.outputs[0])
+            call = FrozenCall("tfl_reshape", op.index, ins, op.outputs[0])
             shapes[op.outputs[0]] = tuple(y_t.shape[1:])
             if int(np.prod(shapes[op.outputs[0]])) != int(np.prod(xs)):
                 raise UserError(f"{model.path}: RESHAPE op {op.index} changes the size")
         elif op.name == "QUANTIZE":
             qm, sh = quantize_multiplier(float(np.float32(x_t.scale[0]))
                                          / float(np.float32(y_t.scale[0])))
-            call = FrozenCall("requantize", op.index, ins, op.outputs[0],
+            call = FrozenCall("tfl_requantize", op.index, ins, op.outputs[0],
                               {"zp_in": zp_in, "qm": qm, "shift": sh, "zp_out": zp_out,
                                "count": int(np.prod(xs))})
             shapes[op.outputs[0]] = xs
@@ -202,7 +202,7 @@ def storage(calls: list[FrozenCall]) -> dict[int, int]:
     """Tensor -> the tensor whose bytes it uses (a RESHAPE's output is its input's view)."""
     root: dict[int, int] = {}
     for c in calls:
-        if c.kernel == "reshape":
+        if c.kernel == "tfl_reshape":
             root[c.output] = root.get(c.inputs[0], c.inputs[0])
     return root
 
@@ -244,39 +244,39 @@ def run_call(c: FrozenCall, v: dict[int, np.ndarray], shapes) -> np.ndarray:
     x = v[c.inputs[0]]
     n = len(x)
     act = (i.get("act_min", -128), i.get("act_max", 127))
-    if c.kernel in ("conv2d", "depthwise_conv2d"):
+    if c.kernel in ("tfl_conv2d", "tfl_depthwise_conv2d"):
         xs = x.reshape(n, i["in_h"], i["in_w"], i["in_c"])
         geo = ((i["stride_h"], i["stride_w"]), (i["dil_h"], i["dil_w"]))
         pad = "same" if i["same"] else "valid"
-        if c.kernel == "conv2d":
+        if c.kernel == "tfl_conv2d":
             return tconv.conv2d(xs, i["zp_in"], k["w"], k.get("bias"), k["qm"], k["shift"],
                                 i["zp_out"], act, *geo, pad)
         return tconv.depthwise_conv2d(xs, i["zp_in"], k["w"], k.get("bias"), k["qm"],
                                       k["shift"], i["zp_out"], act, i["depth_multiplier"],
                                       *geo, pad)
-    if c.kernel == "fully_connected":
+    if c.kernel == "tfl_fully_connected":
         y = tfc.fully_connected(x.reshape(n * i["rows"], i["in"]), i["zp_in"], k["w"],
                                 k.get("bias"), k["qm"], k["shift"], i["zp_out"], act)
         return y.reshape((n,) + shapes[c.output])
-    if c.kernel == "add":
+    if c.kernel == "tfl_add":
         p = ((i["qm_a"], i["shift_a"]), (i["qm_b"], i["shift_b"]), (i["qm_out"], i["shift_out"]))
         return tadd.add(x, i["zp_a"], v[c.inputs[1]], i["zp_b"], p, i["zp_out"], act)
-    if c.kernel in ("avgpool2d", "maxpool2d"):
+    if c.kernel in ("tfl_avgpool2d", "tfl_maxpool2d"):
         xs = x.reshape(n, i["in_h"], i["in_w"], i["c"])
-        f = tpool.average_pool if c.kernel == "avgpool2d" else tpool.max_pool
+        f = tpool.average_pool if c.kernel == "tfl_avgpool2d" else tpool.max_pool
         return f(xs, (i["k_h"], i["k_w"]), (i["stride_h"], i["stride_w"]), "same" if i["same"] else "valid", act)
-    if c.kernel == "mean_hw":
+    if c.kernel == "tfl_mean_hw":
         s = x.reshape(n, i["h"] * i["w"], i["c"]).astype(np.int64).sum(axis=1)
         y = mbqm(s - i["zp_in"] * i["h"] * i["w"], i["qm"], i["shift"]) + i["zp_out"]
         return np.clip(y, -128, 127).astype(np.int8).reshape((n,) + shapes[c.output])
-    if c.kernel == "pad":
+    if c.kernel == "tfl_pad":
         xs = x.reshape(n, i["h"], i["w"], i["c"])
         return np.pad(xs, [(0, 0), (i["top"], i["bottom"]), (i["left"], i["right"]), (0, 0)],
                       constant_values=i["value"])
-    if c.kernel == "requantize":
+    if c.kernel == "tfl_requantize":
         y = mbqm(x.astype(np.int64) - i["zp_in"], i["qm"], i["shift"]) + i["zp_out"]
         return np.clip(y, -128, 127).astype(np.int8)
-    if c.kernel == "reshape":
+    if c.kernel == "tfl_reshape":
         return x.reshape((n,) + shapes[c.output])
     raise ValueError(c.kernel)
 
