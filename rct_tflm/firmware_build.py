@@ -21,7 +21,7 @@ from .boards import HOST, STACK_BYTES, Board, get_board, model_ram_budget
 from .errors import UserError
 from .formats import manifest as manifest_format
 from .formats import results
-from .link.messages import DEFAULT_MAX_PAYLOAD, max_payload_for
+from .link.messages import DEFAULT_MAX_PAYLOAD, max_payload_for, stage_bytes_for
 from .link.transport import BAUD
 from .resources import firmware_dir
 
@@ -119,9 +119,13 @@ def generated_for(model_dir: str | os.PathLike, board: str | None) -> str | None
 
 
 def _link_defines(model_dir: Path) -> list[str]:
-    """Frames big enough for one training sample of this model (docs/protocol.md)."""
-    n = max_payload_for(int(manifest_format.load(_model_root(model_dir))["input_size"]))
-    return [] if n == DEFAULT_MAX_PAYLOAD else [f"-DRCT_LINK_MAX_PAYLOAD={n}u"]
+    """Frames big enough for one training sample of this model, or a staging buffer for a
+    micro-batch of large samples (docs/protocol.md)."""
+    man = manifest_format.load(_model_root(model_dir))
+    n = max_payload_for(int(man["input_size"]))
+    stage = stage_bytes_for(int(man["input_size"]), int(man.get("max_batch", 1)))
+    return ([] if n == DEFAULT_MAX_PAYLOAD else [f"-DRCT_LINK_MAX_PAYLOAD={n}u"]) + \
+        ([f"-DRCT_APP_STAGE_BYTES={stage}u"] if stage else [])
 
 
 def _model_sources(model_dir: Path) -> tuple[list[Path], list[Path]]:
@@ -232,7 +236,7 @@ def build_artefact(board_name: str, art: "ModelArtefact", out: str | os.PathLike
     `ram_budget` limits the whole image (default: the board's RAM); the generator gets what the
     firmware leaves of it for the model (boards.model_ram_budget), as `partition` did."""
     from .codegen import generate
-    model_budget = model_ram_budget(board_name, prod(art.input_shape), ram_budget)
+    model_budget = model_ram_budget(board_name, prod(art.input_shape), ram_budget, cfg.max_batch)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     gen = Path(tempfile.mkdtemp(prefix=f".{out.name}.gen-", dir=out.parent))
