@@ -207,7 +207,7 @@ def build_firmware(board_name: str, model_dir: str | os.PathLike, out: str | os.
             manifest = _build_arm(board, msrc + asrc, minc + ainc,
                                   dflags + board.kernel_flags(kernels)
                                   + [f"-DRCT_UART_BAUD={int(baud)}u"], tmp, flash_budget,
-                                  ram_budget)
+                                  ram_budget, _model_root(model_dir))
             manifest["kernels"] = board.kernel_set(kernels)
             manifest["baud"] = int(baud)
         # The model tree travels with the image: `rct-tflm stream --firmware DIR` reads its
@@ -259,12 +259,14 @@ def _build_host(srcs: list[Path], incs: list[Path], dflags: list[str], tmp: Path
 
 
 def _build_arm(board: Board, srcs: list[Path], incs: list[Path], dflags: list[str], tmp: Path,
-               flash_budget: int | None, ram_budget: int | None) -> dict:
+               flash_budget: int | None, ram_budget: int | None, model_root: Path) -> dict:
     bsrc, binc = _board_sources(board)
     elf = tmp / "firmware.elf"
     ld = firmware_dir() / "boards" / board.name / "linker.ld"
+    ci = tmp / "callgraph"  # GCC's per-file call graphs: the stack bound (memory_check)
+    ci.mkdir()
     cmd = ([ARM_GCC, *board.cpu_flags(), "-Os", "-g", *COMMON_CFLAGS, "-DRCT_FAULT_REPORT=1",
-            *dflags]
+            "-fcallgraph-info=su", "-dumpdir", f"{ci}/", *dflags]
            + [f"-I{i}" for i in incs + binc] + [str(s) for s in srcs + bsrc]
            + ["-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", f"-T{ld}",
               f"-L{firmware_dir() / 'boards' / 'common'}", "-Wl,--gc-sections",
@@ -280,7 +282,27 @@ def _build_arm(board: Board, srcs: list[Path], incs: list[Path], dflags: list[st
     if not size.fits:
         raise UserError(f"firmware does not fit: {size.text_report()}; shrink the trainable part "
                         f"(`rct-tflm partition`) or pick a bigger board")
-    (tmp / "size.json").write_text(json.dumps(asdict(size), indent=1))
+    memory = _measured_vs_planned(elf, ci, model_root, board)
+    shutil.rmtree(ci)
+    (tmp / "size.json").write_text(json.dumps({**asdict(size), "memory": memory}, indent=1))
     return {"board": board.name, "elf": "firmware.elf", "bin": "firmware.bin",
             "hex": "firmware.hex", "size": asdict(size), "size_text": size.text_report(),
-            "cmd": cmd}
+            "memory": memory, "cmd": cmd}
+
+
+def _measured_vs_planned(elf: Path, ci: Path, model_root: Path, board: Board) -> dict:
+    """The image's memory against the model tree's plan (memory_check); UserError beyond the
+    margin."""
+    from . import memory_check
+    man = manifest_format.load(model_root)
+    try:
+        plan = json.loads((model_root / "memory.json").read_text())
+    except (OSError, ValueError):
+        raise UserError(f"'{model_root}' has no readable memory.json; regenerate it with "
+                        f"`rct-tflm generate`") from None
+    planned = memory_check.planned_items(plan, int(man["input_size"]),
+                                         int(man.get("max_batch", 1)))
+    rec = memory_check.compare(planned, memory_check.elf_memory(elf),
+                               memory_check.stack_bound(ci), int(plan["flash"]["tables"]))
+    memory_check.check(rec, board.name)
+    return rec
