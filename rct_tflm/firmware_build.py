@@ -233,9 +233,14 @@ def build_artefact(board_name: str, art: "ModelArtefact", out: str | os.PathLike
                    baud: int = BAUD) -> dict:
     """Generate the model's C tree (rct_tflm.codegen) and build it for the board in one go.
 
-    `ram_budget` limits the whole image (default: the board's RAM); the generator gets what the
-    firmware leaves of it for the model (boards.model_ram_budget), as `partition` did."""
+    `ram_budget` limits the whole image (default: the plan's --ram-budget, else the board's
+    RAM); the generator gets what the firmware leaves of it for the model
+    (boards.model_ram_budget), as `partition` did."""
     from .codegen import generate
+    planned_limit = (art.partition or {}).get("ram", {}).get("limit")
+    if ram_budget is None and planned_limit and board_name == (art.partition or {}).get("board") \
+            and planned_limit < get_board(board_name).ram_bytes:
+        ram_budget = int(planned_limit)  # partition --ram-budget: the image keeps to it
     model_budget = model_ram_budget(board_name, prod(art.input_shape), ram_budget, cfg.max_batch)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -290,15 +295,17 @@ def _build_arm(board: Board, srcs: list[Path], incs: list[Path], dflags: list[st
             "memory": memory, "cmd": cmd}
 
 
-def _measured_vs_planned(elf: Path, ci: Path, model_root: Path, board: Board) -> dict:
+def _measured_vs_planned(elf: Path, ci: Path, model_root: Path, board: Board) -> dict | None:
     """The image's memory against the model tree's plan (memory_check); UserError beyond the
-    margin."""
+    margin. None for a hand-written tree without a plan (no memory.json, e.g. a test double)."""
     from . import memory_check
     man = manifest_format.load(model_root)
+    if not (model_root / "memory.json").exists():
+        return None
     try:
         plan = json.loads((model_root / "memory.json").read_text())
     except (OSError, ValueError):
-        raise UserError(f"'{model_root}' has no readable memory.json; regenerate it with "
+        raise UserError(f"'{model_root}' has an unreadable memory.json; regenerate it with "
                         f"`rct-tflm generate`") from None
     planned = memory_check.planned_items(plan, int(man["input_size"]),
                                          int(man.get("max_batch", 1)))

@@ -123,3 +123,25 @@ def test_a_given_split_that_overflows_names_what_and_the_split_that_fits():
     assert p["trainable_layers"] == ["dense1", "dense2"] and p["split"] == "given"
     with pytest.raises(UserError, match="one of --trainable-layers, --frozen-layers"):
         partition(art, trainable_layers=1, trainable_from="dense1")
+
+
+def test_cli_prints_the_table_and_keeps_the_ram_budget(digits_mlp_artefact, tmp_path, capsys):
+    src = tmp_path / "m.rct"
+    digits_mlp_artefact.save(src)
+    main(["partition", "--model", str(src), "--out", str(tmp_path / "p"), "--board",
+          "nucleo-f411re", "--ram-budget", "12K"])
+    out = capsys.readouterr().out
+    assert "split                        deepest that fits" in out
+    assert out.splitlines()[-1] == "wrote " + str(tmp_path / "p") + "/: model.rct plan.txt"
+    head = next(l for l in out.splitlines() if l.startswith("layer "))
+    assert head.split() == ["layer", "kind", "part", "flash", "B", "weights", "B", "act", "B",
+                            "error", "B", "mask", "B"]
+    total = next(l for l in out.splitlines() if l.startswith("RAM total"))
+    assert "of 12288 B (--ram-budget; board 131072 B)" in total
+    plan = ModelArtefact.load(tmp_path / "p").partition
+    assert plan["ram"]["limit"] == 12288 and plan["ram"]["total"] <= 12288
+    assert plan["trainable_layers"] == ["dense0", "dense1"]
+    assert (tmp_path / "p" / "plan.txt").read_text().strip() in out
+    main(["partition", "--model", str(src), "--out", str(tmp_path / "q"), "--board",
+          "nucleo-f411re", "--ram-budget", "7400"])  # only the head fits 7400 B
+    assert ModelArtefact.load(tmp_path / "q").partition["trainable_layers"] == ["dense1"]

@@ -96,8 +96,8 @@ def partition(art: ModelArtefact, board: str = DEFAULT_BOARD, trainable_layers: 
         if c.total > limit:
             fit = _deepest_fit(art, cfg, limit, below=c.trainable_layers)
             fix = (f"train fewer layers: --trainable-layers {fit.trainable_layers} fits "
-                   f"({fit.total} B)" if fit else "no split fits: pick a bigger board or "
-                   "shrink the model's input")
+                   f"({fit.total} B)" if fit else "no split fits: a smaller --batch-size, a "
+                   "bigger board or a smaller model input")
             raise UserError(f"the plan for {b.name} does not fit its RAM, "
                             f"{overflow_text(c.items, limit, c.lay)}; {fix}")
     else:
