@@ -9,7 +9,9 @@ receiver, rct_link_send.c's raw and wire frames, the dispatcher's response), the
 (functions) and the model's tables (rct_weights.c). The stack is bounded statically: GCC's call
 graph of the very build (-fcallgraph-info=su, parsed by codegen/stack.py) from Reset_Handler
 down, plus a fault taken at that depth (the FPU exception frame and the fault handler's own
-path); it must fit the stack the link reserves above .bss.
+path); it must fit the stack the link reserves above .bss. The bound of each model API entry
+point is kept too (`model_api`), the figure a painted-stack run of that call
+(rct_tflm.profile, tools/bench_memory.py) must stay under.
 
 `check` raises a one-line UserError when an item or the total disagrees with the plan by more
 than MARGIN, or the stack bound exceeds the reserved stack.
@@ -19,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .boards import STACK_BYTES, firmware_ram
-from .codegen.stack import deepest, parse_callgraph
+from .codegen.stack import ENTRY_POINTS, deepest, parse_callgraph
 from .errors import UserError
 
 MARGIN = 0.10  # measured vs planned, relative to the plan
@@ -86,8 +88,9 @@ def stack_bound(ci_dir: str | Path) -> dict[str, int]:
     run = deepest("Reset_Handler", frames, edges)
     # Fault_Handler is naked asm (no frame of its own) that branches to rct_fault_report
     fault = deepest("rct_fault_report", frames, edges) if "rct_fault_report" in frames else 0
+    entries = {fn: deepest(fn, frames, edges) for fn in ENTRY_POINTS if fn in frames}
     return {"run": run, "fault": EXCEPTION_FRAME + fault, "bound": run + EXCEPTION_FRAME + fault,
-            "reserved": STACK_BYTES}
+            "reserved": STACK_BYTES, "model_api": entries}
 
 
 def planned_items(memory: dict, input_size: int, max_batch: int) -> dict[str, int]:

@@ -51,6 +51,19 @@ def test_the_image_holds_exactly_what_the_plan_counts(tmp_path, which, digits_ml
     assert mem["ram_total"]["measured"] == man["size"]["ram_used"]
     assert 0 < mem["stack"]["run"] < mem["stack"]["bound"] <= STACK_BYTES == mem["stack"]["reserved"]
     assert not (tmp_path / "fw" / "callgraph").exists()  # build litter stays out of the output
+    # the static bound holds: a painted-stack training call in the emulator stays under it
+    from rct_tflm.boards import get_board
+    from rct_tflm.profile.run import Firmware
+    f = Firmware.load(tmp_path / "fw", partition(art, "qemu-stm32f405", cfg=cfg),
+                      get_board("qemu-stm32f405"))
+    n = f.dm.model.input_size
+    xa, la = f.m.alloc(2 * n), f.m.alloc(8)
+    f.m.uc.mem_write(xa, (np.arange(2 * n) % 200 - 100).astype(np.int8).tobytes())
+    f.m.uc.mem_write(la, b"\x01\x02")
+    assert f.call("rct_model_init", 0)[0] == 0
+    rc, _, peak = f.call("rct_model_train", xa, la, 2)
+    f.elf.close()
+    assert rc == 0 and 0 < peak <= mem["stack"]["model_api"]["rct_model_train"] <= mem["stack"]["run"]
 
 
 def test_a_disagreement_beyond_the_margin_is_one_line_naming_it():

@@ -10,7 +10,11 @@ built by hand as `tf_keras.applications.MobileNet(alpha=0.25, ...)` lays it out,
 suffix that fits (no split given) and the head alone — and built (the MobileNet also at
 micro-batch 2, which partition refuses); the record holds every RAM
 item planned and measured (rct_tflm.memory_check), the stack bound, flash code and tables, and
-the outcome when partition refuses (which is then up front, never at build).
+the outcome when partition refuses (which is then up front, never at build). The stack bound
+is checked against the peak of one painted-stack init / train / infer call in the instruction
+emulator (rct_tflm.profile: unicorn), which must stay at or under the bound of that call.
+
+Columns of memory.md: arena, link, stage are measured/planned bytes.
 """
 from __future__ import annotations
 
@@ -79,6 +83,26 @@ def trained(model: str, data: str, epochs: int, tmp: Path):
     return load_artefact(out)
 
 
+def painted_stack(fw: Path, art, board: str) -> dict[str, int]:
+    """Peak stack of one rct_model_init / train / infer call of the built image, measured by
+    stack painting in the instruction emulator (rct_tflm.profile): the static bound's check."""
+    from rct_tflm.boards import get_board
+    from rct_tflm.profile.run import Firmware
+    f = Firmware.load(fw, art, get_board(board))
+    try:
+        _, _, s_init = f.call("rct_model_init", 0)
+        n = f.dm.model.input_size
+        xa, la, lg = f.m.alloc(n), f.m.alloc(8), f.m.alloc(4 * f.dm.model.num_classes)
+        f.m.uc.mem_write(xa, (np.arange(n) % 251 - 125).astype(np.int8).tobytes())
+        f.m.uc.mem_write(la, b"\x01")
+        rc, _, s_train = f.call("rct_model_train", xa, la, 1)
+        assert rc == 0, rc
+        _, _, s_infer = f.call("rct_model_infer", xa, lg)
+    finally:
+        f.elf.close()
+    return {"rct_model_init": s_init, "rct_model_train": s_train, "rct_model_infer": s_infer}
+
+
 def measure(name: str, art, board: str, split: str, tmp: Path, batch: int = 1) -> dict:
     rec: dict = {"model": name, "split": split, "board": board, "max_batch": batch}
     cfg = EngineConfig(max_batch=batch)
@@ -89,17 +113,21 @@ def measure(name: str, art, board: str, split: str, tmp: Path, batch: int = 1) -
     plan = part.partition
     rec.update(trainable_layers=len(plan["trainable_layers"]), input_size=int(np.prod(art.input_shape)),
                planned=plan["ram"]["items"], planned_total=plan["ram"]["total"])
+    fw = tmp / f"fw-{name}-{split}-{batch}"
     try:
-        man = build_artefact(board, part, tmp / f"fw-{name}-{split}-{batch}", cfg)
+        man = build_artefact(board, part, fw, cfg)
     except UserError as e:
         return {**rec, "outcome": "build failed", "error": str(e)}
     mem = man["memory"]
+    painted = painted_stack(fw, part, board)
+    bound = mem["stack"]["model_api"]
+    assert all(painted[k] <= bound[k] for k in painted), (painted, bound)  # the bound holds
     t = mem["ram_total"]
     return {**rec, "outcome": "built",
             "measured": {k: r["measured"] for k, r in mem["ram"].items()},
             "measured_total": t["measured"],
             "ram_diff_pct": round(100 * (t["measured"] - t["planned"]) / t["planned"], 2),
-            "stack": mem["stack"], "flash": {"code": mem["flash"]["code"],
+            "stack": mem["stack"], "stack_painted": painted, "flash": {"code": mem["flash"]["code"],
                                               "tables": mem["flash"]["tables"]["measured"],
                                               "tables_planned": mem["flash"]["tables"]["planned"]}}
 
@@ -107,18 +135,20 @@ def measure(name: str, art, board: str, split: str, tmp: Path, batch: int = 1) -
 def markdown(rows: list[dict], board: str) -> str:
     lines = [f"# Memory: plan vs linked image ({board})", "",
              "| model | split | batch | trainable layers | planned RAM B | measured RAM B | diff | arena | "
-             "link | stage | stack bound / reserved | outcome |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "link | stage | stack bound / reserved | train call: painted / bound | outcome |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["outcome"] != "built":
             lines.append(f"| {r['model']} | {r['split']} | {r['max_batch']} | - | - | - | - | - | "
-                         f"- | - | - | "
+                         f"- | - | - | - | "
                          f"{r['outcome']}: {r['error'][:120]} |")
             continue
         p, m, s = r["planned"], r["measured"], r["stack"]
         lines.append(f"| {r['model']} | {r['split']} | {r['max_batch']} | {r['trainable_layers']} | "
                      f"{r['planned_total']} | {r['measured_total']} | {r['ram_diff_pct']:+.1f}% | "
                      f"{m['arena']}/{p['arena']} | {m['link']}/{p['link']} | "
-                     f"{m['stage']}/{p['stage']} | {s['bound']} / {s['reserved']} | built |")
+                     f"{m['stage']}/{p['stage']} | {s['bound']} / {s['reserved']} | "
+                     f"{r['stack_painted']['rct_model_train']} / "
+                     f"{s['model_api']['rct_model_train']} | built |")
     return "\n".join(lines) + "\n"
 
 
