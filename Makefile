@@ -52,6 +52,7 @@ bench: setup
 	$(PY) tools/bench_engine.py
 	$(PY) tools/bench_link.py
 	$(PY) tools/bench_mcu.py --kernels portable,fast
+	$(PY) tools/bench_memory.py
 
 # The long fuzz run of the firmware's frame receiver + dispatch (make test runs 30 s of it).
 fuzz: setup

@@ -49,6 +49,10 @@ def measured() -> str:
     gap = max(abs(r["underflow-rct"]["score"] - r["underflow-fp32"]["score"]) for r in under)
     lr_small = sorted({x["underflow_lr"] for x in b.values()})
     acc = {a["model"]: a for a in engine["accuracy"]}
+    memory = _load("memory.json")["rows"]
+    built = [r for r in memory if r["outcome"] == "built"]
+    worst = max(abs(r["ram_diff_pct"]) for r in built)
+    mb = next(r for r in built if r["model"].startswith("mobilenet"))
 
     def int_row(m: str) -> str:
         a = acc[m]
@@ -100,6 +104,11 @@ def measured() -> str:
          f"(model {mem['ram_total'] / 1000:.1f} KB of it)", "`bench/mcu.json`, `bench/engine.json`"),
         ("serial link, 64-byte samples (qemu-stm32f405)",
          f"{_pct(q['overhead_fraction'])} protocol overhead", "`tools/bench_link.py` → `bench/link.json`"),
+        ("linked RAM vs the partition plan (qemu-stm32f405; digits MLP/CNN, MNIST MLP, "
+         "MobileNetV1-0.25 96×96)",
+         f"within {worst:.1f} % for all {len(built)} builds; MobileNet: {mb['planned_total']:,} B "
+         f"planned, {mb['measured_total']:,} B linked ({mb['measured']['stage']:,} B staging, "
+         f"{mb['measured']['link']:,} B link buffers)", "`tools/bench_memory.py` → `bench/memory.json`"),
     ]
     out = ["| what | result | reproduce |", "|---|---|---|"]
     out += [f"| {a} | {r} | {c} |" for a, r, c in rows]
