@@ -166,8 +166,9 @@ def _run(cmd: list[str], what: str) -> subprocess.CompletedProcess:
         err = (r.stderr or r.stdout).strip()
         if "overflowed" in err or "RAM overflow" in err:
             lines = [l for l in err.splitlines() if "overflow" in l]
-            raise UserError(f"{what} does not fit the board: {lines[0].strip()}; shrink the "
-                            f"trainable part (`rct-tflm partition`) or pick a bigger board")
+            raise UserError(f"{what} does not fit the board: {lines[0].strip()}; partition the "
+                            f"model for it first (`rct-tflm partition --board B` picks the deepest "
+                            f"split that fits, or names what overflows) or pick a bigger board")
         raise UserError(f"{what} failed:\n{err[-3000:]}")
     return r
 
@@ -285,8 +286,9 @@ def _build_arm(board: Board, srcs: list[Path], incs: list[Path], dflags: list[st
     if ram_budget:
         size.ram_total = min(size.ram_total, int(ram_budget))
     if not size.fits:
-        raise UserError(f"firmware does not fit: {size.text_report()}; shrink the trainable part "
-                        f"(`rct-tflm partition`) or pick a bigger board")
+        raise UserError(f"firmware does not fit: {size.text_report()}; partition the model for "
+                        f"this budget first (`rct-tflm partition --board B --ram-budget N` picks "
+                        f"the deepest split that fits) or pick a bigger board")
     memory = _measured_vs_planned(elf, ci, model_root, board)
     shutil.rmtree(ci)
     (tmp / "size.json").write_text(json.dumps({**asdict(size), "memory": memory}, indent=1))
