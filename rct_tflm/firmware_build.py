@@ -265,7 +265,8 @@ def _build_host(srcs: list[Path], incs: list[Path], dflags: list[str], tmp: Path
 
 
 def _build_arm(board: Board, srcs: list[Path], incs: list[Path], dflags: list[str], tmp: Path,
-               flash_budget: int | None, ram_budget: int | None, model_root: Path) -> dict:
+               flash_budget: int | None, ram_budget: int | None,
+               model_root: Path | None = None) -> dict:
     bsrc, binc = _board_sources(board)
     elf = tmp / "firmware.elf"
     ld = firmware_dir() / "boards" / board.name / "linker.ld"
@@ -289,7 +290,7 @@ def _build_arm(board: Board, srcs: list[Path], incs: list[Path], dflags: list[st
         raise UserError(f"firmware does not fit: {size.text_report()}; partition the model for "
                         f"this budget first (`rct-tflm partition --board B --ram-budget N` picks "
                         f"the deepest split that fits) or pick a bigger board")
-    memory = _measured_vs_planned(elf, ci, model_root, board)
+    memory = _measured_vs_planned(elf, ci, model_root, board) if model_root else None
     shutil.rmtree(ci)
     (tmp / "size.json").write_text(json.dumps({**asdict(size), "memory": memory}, indent=1))
     return {"board": board.name, "elf": "firmware.elf", "bin": "firmware.bin",
