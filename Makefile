@@ -51,6 +51,8 @@ bench: setup
 	$(PY) tools/bench_paper.py
 	$(PY) tools/bench_engine.py
 	$(PY) tools/bench_link.py
+	$(PY) tools/bench_fleet.py
+	$(PY) tools/bench_tflite.py
 	$(PY) tools/bench_mcu.py --kernels portable,fast
 	$(PY) tools/bench_memory.py
 

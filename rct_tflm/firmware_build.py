@@ -271,7 +271,7 @@ def _build_arm(board: Board, srcs: list[Path], incs: list[Path], dflags: list[st
     elf = tmp / "firmware.elf"
     ld = firmware_dir() / "boards" / board.name / "linker.ld"
     ci = tmp / "callgraph"  # GCC's per-file call graphs: the stack bound (memory_check)
-    ci.mkdir()
+    ci.mkdir(exist_ok=True)
     cmd = ([ARM_GCC, *board.cpu_flags(), "-Os", "-g", *COMMON_CFLAGS, "-DRCT_FAULT_REPORT=1",
             "-fcallgraph-info=su", "-dumpdir", f"{ci}/", *dflags]
            + [f"-I{i}" for i in incs + binc] + [str(s) for s in srcs + bsrc]
@@ -316,3 +316,20 @@ def _measured_vs_planned(elf: Path, ci: Path, model_root: Path, board: Board) ->
                                memory_check.stack_bound(ci), int(plan["flash"]["tables"]))
     memory_check.check(rec, board.name)
     return rec
+
+
+def build_frozen_verifier(board_name: str, frozen_dir: str | os.PathLike,
+                          out: str | os.PathLike) -> dict:
+    """The verification app of a frozen part (firmware/verify/rct_verify_main.c + the generated
+    rct_frozen.c + the rct_tfl_ kernels) linked for a Cortex-M board into `out`; build.json's
+    fields (ELF, size report). `rct-tflm verify --target qemu-*` boots it."""
+    fw = firmware_dir()
+    frozen_dir, out = Path(frozen_dir), Path(out)
+    link = fw / "link"
+    srcs = [frozen_dir / "rct_frozen.c", fw / "verify" / "rct_verify_main.c",
+            *sorted((fw / "kernels").glob("rct_tfl_*.c")), fw / "runtime" / "rct_tfl_mbqm.c",
+            # fault.c reports a crash as a link FAULT frame
+            link / "rct_link_send.c", link / "rct_crc16.c", link / "rct_cobs_encode.c"]
+    out.mkdir(parents=True, exist_ok=True)
+    return _build_arm(get_board(board_name), srcs, [frozen_dir, fw / "include", link], [], out,
+                      None, None)

@@ -38,8 +38,9 @@ def _span(vals: list[float]) -> str:
 
 
 def measured() -> str:
-    paper, engine, mcu, link = (_load(n) for n in ("paper.json", "engine.json", "mcu.json",
-                                                    "link.json"))
+    paper, engine, mcu, link, fleet, tfl = (_load(n) for n in (
+        "paper.json", "engine.json", "mcu.json", "link.json", "fleet.json", "tflite.json"))
+    fl = {r["scenario"]: r for r in fleet["rows"]}
     b = paper["benchmarks"]
     rct = {n: x["rows"]["rct"] for n, x in b.items()}
     names = {"mnist-cnn": "MNIST CNN", "mnist-mlp": "MNIST MLP", "digits": "digits",
@@ -104,6 +105,26 @@ def measured() -> str:
          f"(model {mem['ram_total'] / 1000:.1f} KB of it)", "`bench/mcu.json`, `bench/engine.json`"),
         ("serial link, 64-byte samples (qemu-stm32f405)",
          f"{_pct(q['overhead_fraction'])} protocol overhead", "`tools/bench_link.py` → `bench/link.json`"),
+        (f"fleet of {fl['iid']['boards']} host boards (Flower, integer FedAvg), digits 0–4 head "
+         f"learning all ten, {fl['iid']['rounds']} rounds",
+         f"IID {_pct(fl['iid']['final_accuracy'])} vs centralised "
+         f"{_pct(fl['iid']['centralised_accuracy'][-1])} (centralised − fleet, mean of the last "
+         f"{fl['iid']['last_k']} rounds: {fl['iid']['gap_points_last_k']:+.1f} pt); Dirichlet 0.5 "
+         f"{_pct(fl['dirichlet']['final_accuracy'])} ({fl['dirichlet']['gap_points_last_k']:+.1f} pt)"
+         .replace("-", "−").replace("Dirichlet 0.5", "Dirichlet α = 0.5"),
+         "`tools/bench_fleet.py` → `bench/fleet.json`"),
+        ("frozen int8 .tflite vs the tflite-micro interpreter (`rct-tflm verify`): "
+         + ", ".join(r["model"] for r in tfl["rows"]),
+         "; ".join(f"{t} {sum(r['targets'][t].get('mismatches', 0) for r in tfl['rows'])} "
+                   f"mismatches in {sum(r['targets'][t].get('compared', 0) for r in tfl['rows'])}"
+                   for t in ("golden", "host", "qemu-mps2-an500", "qemu-stm32f405"))
+         + (" (" + ", ".join(f"{r['model']} does not fit {t}" for r in tfl["rows"]
+                            for t, v in r["targets"].items() if "error" in v) + ")"
+            if any("error" in v for r in tfl["rows"] for v in r["targets"].values()) else ""),
+         "`tools/bench_tflite.py` → `bench/tflite.json`"),
+        ("fleet of 4 qemu-stm32f405 boards vs 4 host boards, 3 rounds",
+         "identical global weights" if fl["qemu-vs-host: qemu"]["equals_host"] else
+         "DIFFERENT global weights", "`bench/fleet.json`, `make test`"),
         ("linked RAM vs the partition plan (qemu-stm32f405; digits MLP/CNN, MNIST MLP, "
          "MobileNetV1-0.25 96×96)",
          f"within {worst:.1f} % for all {len(built)} builds; MobileNet: {mb['planned_total']:,} B "

@@ -181,6 +181,13 @@ def engine_config(kw: dict[str, Any], max_batch: int):
                         acc_policy=kw["acc_policy"])
 
 
+def device_defaults(max_batch: int = 1):
+    """The EngineConfig `rct-tflm build` compiles when given no engine options."""
+    from .build import build_cmd
+    ctx = build_cmd.make_context("build", ["--out", ".", "--model", "."], resilient_parsing=True)
+    return engine_config(ctx.params, max_batch)
+
+
 def plan_target(art: Any, model_path: str, board: str | None, max_batch: int | None,
                 kw: dict[str, Any]) -> Any:
     """partition.Target of a command's --board/--batch-size/split flags against the model's

@@ -59,7 +59,8 @@ def fedavg_tensor(parts: list[ClientTensor], rng: Rng, bits_cap: int = 16) -> QT
         acc = acc + np.asarray(p.tensor.q, dtype=object) * (w << (p.tensor.exp - e_min))
     v = np.vectorize(lambda s: (s << FRAC_BITS) // n, otypes=[object])(acc)
     shift = exp - e_min + FRAC_BITS
-    return QTensor(saturate(_stochastic(v, shift, rng), bits).astype(np.int32), exp, bits)
+    return QTensor(saturate(_stochastic(v, shift, rng), bits).astype(np.int32), exp, bits,
+                   parts[0].tensor.out_major)  # the device layout travels with the values
 
 
 def _stochastic(v: np.ndarray, shift: int, rng: Rng) -> np.ndarray:

@@ -8,6 +8,9 @@ rct_tflm is one clear line, not a KeyError.
 | compare.json | rct-tflm-compare | `rct-tflm compare` (report/compare.py) |
 | emulate.json | rct-tflm-emulate | `rct-tflm emulate` (emulator/run.py) |
 | stream.json | rct-tflm-stream | `rct-tflm stream` (stream/session.py) |
+| fleet.json | rct-tflm-fleet | `rct-tflm fleet` (fleet/run.py) |
+| verify.json | rct-tflm-verify | `rct-tflm verify` (verify/run.py) |
+| export.json | rct-tflm-export | `rct-tflm export` (trainer/export.py) |
 | build.json | rct-tflm-build | `rct-tflm build` (firmware_build.py) |
 | profile.json | rct-tflm-profile | `rct-tflm profile` (profile/report.py) |
 | report.json | rct-tflm-report | `rct-tflm report` (report/summary.py) |
@@ -27,6 +30,9 @@ KINDS: dict[str, tuple[str, int, str]] = {  # file name -> (format, version, wri
     "compare.json": ("rct-tflm-compare", 1, "rct-tflm compare"),
     "emulate.json": ("rct-tflm-emulate", 1, "rct-tflm emulate"),
     "stream.json": ("rct-tflm-stream", 1, "rct-tflm stream"),
+    "fleet.json": ("rct-tflm-fleet", 1, "rct-tflm fleet"),
+    "verify.json": ("rct-tflm-verify", 1, "rct-tflm verify"),
+    "export.json": ("rct-tflm-export", 1, "rct-tflm export"),
     "build.json": ("rct-tflm-build", 1, "rct-tflm build"),
     "profile.json": ("rct-tflm-profile", 1, "rct-tflm profile"),
     "report.json": ("rct-tflm-report", 1, "rct-tflm report"),

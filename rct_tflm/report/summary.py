@@ -2,7 +2,8 @@
 
 It reads what the other stages wrote — `compare.json` (the trainer's fp32/QAT/RCT), `metrics.json`
 (`rct-tflm train`), a partitioned `model.rct`, `build.json` (firmware size), `emulate.json`
-(golden / host C engine) and `stream.json` (on-device training over the link) — and writes
+(golden / host C engine), `stream.json` (on-device training over the link) and `fleet.json`
+(`rct-tflm fleet`) — and writes
 `report.md`, `report.json` and plots (device_plots.py: bitwidths, accuracy over samples with
 the known/new classes split, confusion matrix, RAM/flash) when there is something to draw. Runs
 are grouped by the model and stream they trained; weights are compared only inside a group. Nothing is recomputed: the report only shows measured numbers. numpy and
@@ -21,9 +22,11 @@ from .compare import json_safe
 from ..formats.atomic import write_text
 from ..program import load_artefact
 from .device_plots import plot_confusion, plot_device_accuracy, plot_memory
+from .fleet_section import fleet_section
 from .train_plots import plot_bitwidth_history
 
-RUN_FILES = ("compare.json", "metrics.json", "emulate.json", "stream.json", "build.json")
+RUN_FILES = ("compare.json", "metrics.json", "emulate.json", "stream.json", "build.json",
+             "fleet.json")
 
 
 def _pct(v: Any) -> str:
@@ -111,7 +114,7 @@ def build_report(dirs: list[Path], out: Path) -> dict:
     found = collect(dirs)
     if not any(found.values()):
         raise UserError(f"no rct-tflm results under {', '.join(map(str, dirs))}; give folders "
-                        f"written by train, compare, partition, build, emulate or stream")
+                        f"written by train, compare, partition, build, emulate, stream or fleet")
     out.mkdir(parents=True, exist_ok=True)
     md = ["# rct_tflm report", ""]
     summary: dict[str, Any] = {"sources": [str(d) for d in dirs]}
@@ -194,6 +197,11 @@ def build_report(dirs: list[Path], out: Path) -> dict:
             "board", "target", "model", "test_accuracy_before", "test_accuracy_after", "samples",
             "samples_per_s", "weights_sha256", "wire_bytes", "payload_bytes")}}
             for n, k, r in members]
+    for p, f in found["fleet.json"]:
+        md += fleet_section(_rel(p.parent), f, lambda png, alt: img(p.parent / png, alt))
+        summary.setdefault("fleets", []).append(
+            {"path": str(p), **{k: f.get(k) for k in ("boards", "rounds", "final_test_accuracy",
+                                                      "gap_points_last_k", "weights_sha256")}})
     if len(groups) == 1:
         summary["weights_identical"] = summary["groups"][0]["weights_identical"]
     write_text(out / "report.md", "\n".join(md) + "\n")

@@ -184,7 +184,7 @@ def _evaluate(link: Link, dm: DeviceModel, x: np.ndarray, y: np.ndarray, metric:
     return r, blob
 
 
-def _check_hello(h: msg.Hello, dm: DeviceModel, url: str) -> None:
+def check_hello(h: msg.Hello, dm: DeviceModel, url: str) -> None:
     m = dm.model
     expected_blob = 2 * len(m.trainable) + 2 * sum(m.tensors[n].size for n in m.trainable)
     if (h.input_size, h.num_classes, h.num_trainable, h.weights_size) != (
@@ -209,7 +209,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
     like = [dm.model.tensors[n] for n in names]  # shapes for parse_weights_blob
 
     h = link.hello(dm.hash)
-    _check_hello(h, dm, link.url)
+    check_hello(h, dm, link.url)
     link.reset(cfg.seed)
     hp = link.hparams()
     hp = replace(hp, seed=cfg.seed & 0xFFFFFFFF,
@@ -333,7 +333,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
                 final = link.stats()
                 after, blob = _evaluate(link, dm, prep.x_test, prep.y_test, prep.data.metric,
                                         known)
-                _confirm(link, blob, sched.total - origin)
+                confirm_digest(link, blob, sched.total - origin)
                 finished = (final, after, blob)
             except BoardReset as e:
                 reset: BoardReset | None = e
@@ -442,11 +442,11 @@ def _verified_weights(link: Link, samples: int) -> bytes:
     session (no restart since), the expected sample count, the CRC-32 of what was read. Any
     doubt raises (BoardReset: recovered; LinkError: the run stops) before anything is written."""
     blob = link.weights_read()
-    _confirm(link, blob, samples)
+    confirm_digest(link, blob, samples)
     return blob
 
 
-def _confirm(link: Link, blob: bytes | None, samples: int,
+def confirm_digest(link: Link, blob: bytes | None, samples: int,
              doubt: str = "its weights are not trusted (nothing written)") -> None:
     """The board's DIGEST must show this session, `samples` since RESET and the CRC-32 of `blob`
     (None: a fresh start, no weights to compare); else LinkError ending with `doubt`."""
@@ -466,7 +466,7 @@ def _recover(link: Link, dm: DeviceModel, hp: msg.HParams, sched: Schedule, good
     link.reset(seed)
     if good.blob is None:
         link.set_hparams(hp)
-        _confirm(link, None, 0, RESTORE_DOUBT)
+        confirm_digest(link, None, 0, RESTORE_DOUBT)
     else:
         _restore(link, hp, sched, good.samples, good.blob, seed)
 
@@ -477,7 +477,7 @@ def _restore(link: Link, hp: msg.HParams, sched: Schedule, start: int, blob: byt
     verified by the board's DIGEST."""
     link.set_hparams(replace(hp, seed=segment_seed(seed, start // sched.period)))
     link.weights_write(blob)
-    _confirm(link, blob, 0, RESTORE_DOUBT)
+    confirm_digest(link, blob, 0, RESTORE_DOUBT)
 
 
 def _qt(bits: int, exp: int):

@@ -16,6 +16,7 @@
 #include <string.h>
 #include "harness_io.h"
 #include "rct.h"
+#include "rct_tfl.h"
 
 #define MAGIC_REQ 0x51544352u   /* "RCTQ" */
 #define MAGIC_RSP 0x41544352u   /* "RCTA" */
@@ -554,6 +555,110 @@ static void dispatch(uint32_t op)
         } else {
             out_int(rct_err_add((const int16_t *)A(0), I(0), (const int16_t *)A(1), I(1), dx, N(0)));
         }
+        break;
+    }
+    /* -- TFLite arithmetic (rct_tfl.h); conv ints: shape@0 (14), dil_h, dil_w, zp_in, zp_out,
+     *    act_min, act_max, has_bias; arrays x (i8), w (i8), bias (i32), qm (i32), shift (i32) */
+    case 90: case 91: {
+        rct_tfl_conv_t p;
+        int8_t *y;
+        shape_in(&p.s, 0);
+        p.dil_h = I(14); p.dil_w = I(15); p.zp_in = I(16); p.zp_out = I(17);
+        p.act_min = I(18); p.act_max = I(19);
+        y = (int8_t *)out_array(T_I8, out_size(&p.s));
+        if (y == NULL || N(0) != in_size(&p.s)) {
+            failed = ST_BAD;
+            break;
+        }
+        if (op == 90)
+            rct_tfl_conv2d((const int8_t *)A(0), (const int8_t *)A(1),
+                           I(20) ? (const int32_t *)A(2) : NULL, (const int32_t *)A(3),
+                           (const int32_t *)A(4), y, &p);
+        else
+            rct_tfl_depthwise_conv2d((const int8_t *)A(0), (const int8_t *)A(1),
+                                     I(20) ? (const int32_t *)A(2) : NULL,
+                                     (const int32_t *)A(3), (const int32_t *)A(4), y, &p);
+        break;
+    }
+    case 92: { /* fully_connected: n, in, out, zp_in, zp_out, act_min, act_max, has_bias,
+                  per_channel; x, w, bias, qm, shift */
+        int8_t *y = (int8_t *)out_array(T_I8, I(0) * I(2));
+        if (y == NULL || N(0) != I(0) * I(1) || N(1) != I(1) * I(2)) {
+            failed = ST_BAD;
+            break;
+        }
+        rct_tfl_fully_connected((const int8_t *)A(0), (const int8_t *)A(1),
+                                I(7) ? (const int32_t *)A(2) : NULL, (const int32_t *)A(3),
+                                (const int32_t *)A(4), I(8), y, I(0), I(1), I(2), I(3), I(4),
+                                I(5), I(6));
+        break;
+    }
+    case 93: { /* add: zp_a, qm_a, shift_a, zp_b, qm_b, shift_b, qm_out, shift_out, zp_out,
+                  act_min, act_max, in_place; a, b */
+        rct_tfl_add_t p;
+        int8_t *y = (int8_t *)out_array(T_I8, N(0));
+        if (y == NULL || N(1) != N(0)) {
+            failed = ST_BAD;
+            break;
+        }
+        p.zp_a = I(0); p.qm_a = I(1); p.shift_a = I(2); p.zp_b = I(3); p.qm_b = I(4);
+        p.shift_b = I(5); p.qm_out = I(6); p.shift_out = I(7); p.zp_out = I(8);
+        p.act_min = I(9); p.act_max = I(10);
+        if (I(11)) { /* y aliases a */
+            memcpy(y, A(0), (size_t)N(0));
+            rct_tfl_add(y, (const int8_t *)A(1), y, N(0), &p);
+        } else {
+            rct_tfl_add((const int8_t *)A(0), (const int8_t *)A(1), y, N(0), &p);
+        }
+        break;
+    }
+    case 94: case 95: { /* avg/max pool: n, in_h, in_w, c, out_h, out_w, k_h, k_w, stride_h,
+                           stride_w, pad_top, pad_left, act_min, act_max; x */
+        rct_tfl_pool_t p;
+        int8_t *y;
+        p.n = I(0); p.in_h = I(1); p.in_w = I(2); p.c = I(3); p.out_h = I(4); p.out_w = I(5);
+        p.k_h = I(6); p.k_w = I(7); p.stride_h = I(8); p.stride_w = I(9); p.pad_top = I(10);
+        p.pad_left = I(11); p.act_min = I(12); p.act_max = I(13);
+        y = (int8_t *)out_array(T_I8, p.n * p.out_h * p.out_w * p.c);
+        if (y == NULL || N(0) != p.n * p.in_h * p.in_w * p.c) {
+            failed = ST_BAD;
+            break;
+        }
+        if (op == 94) rct_tfl_avgpool2d((const int8_t *)A(0), y, &p);
+        else rct_tfl_maxpool2d((const int8_t *)A(0), y, &p);
+        break;
+    }
+    case 96: { /* mean_hw: n, h, w, c, zp_in, qm, shift, zp_out; x */
+        int8_t *y = (int8_t *)out_array(T_I8, I(0) * I(3));
+        if (y == NULL || N(0) != I(0) * I(1) * I(2) * I(3)) {
+            failed = ST_BAD;
+            break;
+        }
+        rct_tfl_mean_hw((const int8_t *)A(0), y, I(0), I(1), I(2), I(3), I(4), I(5), I(6), I(7));
+        break;
+    }
+    case 97: { /* pad: n, h, w, c, top, bottom, left, right, value; x */
+        const int32_t oh = I(1) + I(4) + I(5), ow = I(2) + I(6) + I(7);
+        int8_t *y = (int8_t *)out_array(T_I8, I(0) * oh * ow * I(3));
+        if (y == NULL || N(0) != I(0) * I(1) * I(2) * I(3)) {
+            failed = ST_BAD;
+            break;
+        }
+        rct_tfl_pad((const int8_t *)A(0), y, I(0), I(1), I(2), I(3), I(4), I(5), I(6), I(7),
+                    I(8));
+        break;
+    }
+    case 98: { /* requantize: zp_in, qm, shift, zp_out; x */
+        int8_t *y = (int8_t *)out_array(T_I8, N(0));
+        if (y == NULL) break;
+        rct_tfl_requantize((const int8_t *)A(0), y, N(0), I(0), I(1), I(2), I(3));
+        break;
+    }
+    case 99: { /* mbqm: qm, shift; x (i32) -> i32 */
+        int32_t *y = (int32_t *)out_array(T_I32, N(0));
+        int32_t i;
+        if (y == NULL) break;
+        for (i = 0; i < N(0); i++) y[i] = rct_tfl_mbqm(((const int32_t *)A(0))[i], I(0), I(1));
         break;
     }
     default:

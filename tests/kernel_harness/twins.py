@@ -251,3 +251,78 @@ class CKernels:
     def err_add(self, da, da_exp, db, db_exp, in_place: bool = False):
         ints, arrs = self.h.call(82, [da_exp, db_exp, int(in_place)], [_i16(da), _i16(db)])
         return arrs[0].reshape(np.shape(da)), ints[0]
+
+    # -- TFLite arithmetic (rct_tfl.h), same arguments as rct_tflm.fixedpoint.tflite -----------
+    def _tfl_conv(self, op, x, zp_in, w, bias, qms, shifts, zp_out, act, stride, dilation,
+                  padding, dm=1):
+        from rct_tflm.fixedpoint.tflite.geometry import out_size, pad_before
+        n, h, wd, c = x.shape
+        kh, kw = (w.shape[1], w.shape[2])
+        o = w.shape[0] if op == 90 else w.shape[3]
+        oh = out_size(padding, h, kh, stride[0], dilation[0])
+        ow = out_size(padding, wd, kw, stride[1], dilation[1])
+        shape = [n, h, wd, c, oh, ow, o, kh, kw, stride[0], stride[1],
+                 pad_before(padding, h, kh, stride[0], dilation[0]),
+                 pad_before(padding, wd, kw, stride[1], dilation[1]), dm]
+        ints = shape + [dilation[0], dilation[1], zp_in, zp_out, act[0], act[1],
+                        int(bias is not None)]
+        b = _i32(bias if bias is not None else [0])
+        return self.h.call(op, ints, [_i8(x), _i8(w), b, _i32(qms), _i32(shifts)])[1][0] \
+            .reshape(n, oh, ow, o)
+
+    def tfl_conv2d(self, x, zp_in, w, bias, qms, shifts, zp_out, act, stride=(1, 1),
+                   dilation=(1, 1), padding="valid"):
+        return self._tfl_conv(90, x, zp_in, w, bias, qms, shifts, zp_out, act, stride,
+                              dilation, padding)
+
+    def tfl_depthwise_conv2d(self, x, zp_in, w, bias, qms, shifts, zp_out, act,
+                             depth_multiplier=1, stride=(1, 1), dilation=(1, 1),
+                             padding="valid"):
+        return self._tfl_conv(91, x, zp_in, w, bias, qms, shifts, zp_out, act, stride,
+                              dilation, padding, depth_multiplier)
+
+    def tfl_fully_connected(self, x, zp_in, w, bias, qms, shifts, zp_out, act):
+        n, i = x.shape
+        o = w.shape[0]
+        qms, shifts = np.atleast_1d(qms), np.atleast_1d(shifts)
+        ints = [n, i, o, zp_in, zp_out, act[0], act[1], int(bias is not None),
+                int(qms.size > 1)]
+        b = _i32(bias if bias is not None else [0])
+        return self.h.call(92, ints, [_i8(x), _i8(w), b, _i32(qms), _i32(shifts)])[1][0] \
+            .reshape(n, o)
+
+    def tfl_add(self, a, zp_a, b, zp_b, params, zp_out, act, in_place=False):
+        (q1, e1), (q2, e2), (qo, eo) = params
+        ints = [zp_a, q1, e1, zp_b, q2, e2, qo, eo, zp_out, act[0], act[1], int(in_place)]
+        return self.h.call(93, ints, [_i8(a), _i8(b)])[1][0].reshape(np.shape(a))
+
+    def _tfl_pool(self, op, x, filt, stride, padding, act):
+        from rct_tflm.fixedpoint.tflite.geometry import out_size, pad_before
+        n, h, w, c = x.shape
+        oh, ow = out_size(padding, h, filt[0], stride[0]), out_size(padding, w, filt[1], stride[1])
+        ints = [n, h, w, c, oh, ow, filt[0], filt[1], stride[0], stride[1],
+                pad_before(padding, h, filt[0], stride[0]),
+                pad_before(padding, w, filt[1], stride[1]), act[0], act[1]]
+        return self.h.call(op, ints, [_i8(x)])[1][0].reshape(n, oh, ow, c)
+
+    def tfl_average_pool(self, x, filt, stride, padding, act):
+        return self._tfl_pool(94, x, filt, stride, padding, act)
+
+    def tfl_max_pool(self, x, filt, stride, padding, act):
+        return self._tfl_pool(95, x, filt, stride, padding, act)
+
+    def tfl_mean_hw(self, x, zp_in, qm, shift, zp_out):
+        n, h, w, c = x.shape
+        return self.h.call(96, [n, h, w, c, zp_in, qm, shift, zp_out], [_i8(x)])[1][0] \
+            .reshape(n, c)
+
+    def tfl_pad(self, x, top, bottom, left, right, value):
+        n, h, w, c = x.shape
+        return self.h.call(97, [n, h, w, c, top, bottom, left, right, value], [_i8(x)])[1][0] \
+            .reshape(n, h + top + bottom, w + left + right, c)
+
+    def tfl_requantize(self, x, zp_in, qm, shift, zp_out):
+        return self.h.call(98, [zp_in, qm, shift, zp_out], [_i8(x)])[1][0].reshape(np.shape(x))
+
+    def tfl_mbqm(self, x, qm, shift):
+        return self.h.call(99, [qm, shift], [_i32(x)])[1][0].reshape(np.shape(x))

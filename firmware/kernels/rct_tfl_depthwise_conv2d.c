@@ -1,0 +1,34 @@
+/* DEPTHWISE_CONV_2D int8 per-channel, as tflite-micro's reference DepthwiseConvPerChannel:
+ * output channel ic * depth_multiplier + m reads input channel ic. */
+#include "rct_tfl.h"
+
+void rct_tfl_depthwise_conv2d(const int8_t *x, const int8_t *w, const int32_t *bias,
+                              const int32_t *qm, const int32_t *shift, int8_t *y,
+                              const rct_tfl_conv_t *p)
+{
+    const rct_conv_shape_t *s = &p->s;
+    const int32_t dm = s->depth_multiplier;
+    int32_t b, oy, ox, ic, m, ky, kx;
+    for (b = 0; b < s->n; b++)
+        for (oy = 0; oy < s->out_h; oy++)
+            for (ox = 0; ox < s->out_w; ox++)
+                for (ic = 0; ic < s->in_c; ic++)
+                    for (m = 0; m < dm; m++) {
+                        const int32_t oc = ic * dm + m;
+                        int32_t acc = 0, v;
+                        for (ky = 0; ky < s->k_h; ky++) {
+                            const int32_t iy = oy * s->stride_h - s->pad_top + ky * p->dil_h;
+                            if (iy < 0 || iy >= s->in_h) continue;
+                            for (kx = 0; kx < s->k_w; kx++) {
+                                const int32_t ix = ox * s->stride_w - s->pad_left + kx * p->dil_w;
+                                if (ix < 0 || ix >= s->in_w) continue;
+                                acc += (x[((b * s->in_h + iy) * s->in_w + ix) * s->in_c + ic]
+                                        - p->zp_in) * w[(ky * s->k_w + kx) * s->out_c + oc];
+                            }
+                        }
+                        if (bias != NULL) acc += bias[oc];
+                        v = rct_tfl_mbqm(acc, qm[oc], shift[oc]) + p->zp_out;
+                        v = v < p->act_min ? p->act_min : (v > p->act_max ? p->act_max : v);
+                        y[((b * s->out_h + oy) * s->out_w + ox) * s->out_c + oc] = (int8_t)v;
+                    }
+}

@@ -1,0 +1,14 @@
+/* PAD of an NHWC int8 tensor with a constant (the output zero point: real 0). */
+#include "rct_tfl.h"
+
+void rct_tfl_pad(const int8_t *x, int8_t *y, int32_t n, int32_t h, int32_t w, int32_t c,
+                 int32_t top, int32_t bottom, int32_t left, int32_t right, int32_t value)
+{
+    const int32_t oh = h + top + bottom, ow = w + left + right;
+    int32_t b, iy;
+    memset(y, (int8_t)value, (size_t)(n * oh * ow * c));
+    for (b = 0; b < n; b++)
+        for (iy = 0; iy < h; iy++)
+            memcpy(y + ((b * oh + iy + top) * ow + left) * c, x + (b * h + iy) * w * c,
+                   (size_t)(w * c));
+}

@@ -1,0 +1,97 @@
+"""`rct-tflm export`: a (device-)trained artefact back to the formats users deploy with.
+
+The artefact's graph is rebuilt as tf_keras (each kind's `to_keras`) holding its integer weights
+dequantised exactly (q · 2^exp: the frozen int8 tables and the head the board trained), saved as
+`.keras`, and converted by TensorFlow's TFLiteConverter to a fully int8 `.tflite` (per-channel
+weights, int8 input and output) with a representative set from the training split. The export
+then runs the test split through the `.tflite` in the tflite-micro interpreter and through the
+golden engine (which predicts what the board predicts, bit for bit) and reports how often the
+two agree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data import load_dataset
+from ..errors import UserError
+from ..formats import results
+from ..formats.atomic import atomic_path
+from ..program import Engine, load_artefact
+from ..fixedpoint.config import quantise_inputs
+from .baselines import keras_from_artefact
+from .quiet_tf import tf
+
+REPRESENTATIVE = 2000  # training samples (at most) that calibrate the activation ranges
+RESULT = "export.json"
+
+
+@dataclass
+class ExportConfig:
+    model: str
+    data: str
+    tflite: str | None
+    keras: str | None
+    report_dir: str | None = None  # where export.json goes (default: beside the .tflite)
+    seed: int | None = None
+
+
+def _convert(model, x_rep: np.ndarray) -> bytes:
+    t = tf
+    conv = t.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [t.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([x[None].astype(np.float32)] for x in x_rep)
+    conv.target_spec.supported_ops = [t.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = t.int8
+    conv.inference_output_type = t.int8
+    return conv.convert()
+
+
+def _tflm_predict(path: Path, x: np.ndarray) -> np.ndarray:
+    from ..formats.tflite_model import read_tflite
+    from ..program.tflite_graph import quantize_input
+    from ..verify.tflm_reference import tflm_tensors
+    m = read_tflite(path)
+    out = m.outputs[0]
+    y = tflm_tensors(m, quantize_input(m, x), [out])[out]
+    return np.argmax(y.reshape(len(x), -1), axis=1)
+
+
+def export(cfg: ExportConfig) -> dict:
+    if not cfg.tflite and not cfg.keras:
+        raise UserError("give --tflite OUT.tflite and/or --keras OUT.keras")
+    for p, ext in ((cfg.tflite, ".tflite"), (cfg.keras, ".keras")):
+        if p and not str(p).endswith(ext):
+            raise UserError(f"'{p}' must end in {ext}")
+    art = load_artefact(cfg.model)
+    seed = int(art.training.get("seed", 0)) if cfg.seed is None else cfg.seed
+    d = load_dataset(cfg.data, seed)
+    shape = tuple(art.input_shape)
+    x_train = d.x_train.reshape(len(d.x_train), *shape)
+    x_test = d.x_test.reshape(len(d.x_test), *shape)
+    model = keras_from_artefact(art)
+    r: dict = {"model": str(cfg.model), "data": cfg.data, "test_samples": int(len(x_test))}
+    if cfg.keras:
+        with atomic_path(cfg.keras) as tmp:
+            model.save(str(tmp.with_suffix(".keras")))
+            tmp.with_suffix(".keras").replace(tmp)
+        r["keras"] = str(cfg.keras)
+    if cfg.tflite:
+        rep = x_train[np.random.default_rng(seed).permutation(len(x_train))[:REPRESENTATIVE]]
+        blob = _convert(model, rep)
+        with atomic_path(cfg.tflite) as tmp:
+            tmp.write_bytes(blob)
+        device = Engine.from_artefact(art).predict(
+            quantise_inputs(x_test, int(art.preprocess["input_exp"]))
+            .reshape(len(x_test), -1))
+        exported = _tflm_predict(Path(cfg.tflite), x_test)
+        r.update({"tflite": str(cfg.tflite), "tflite_bytes": len(blob),
+                  "agreement_with_device": float(np.mean(exported == device)),
+                  "device_test_accuracy": float(np.mean(device == d.y_test)),
+                  "tflite_test_accuracy": float(np.mean(exported == d.y_test)),
+                  "reference": "tflite-micro interpreter"})
+    out_dir = Path(cfg.report_dir or Path(cfg.tflite or cfg.keras).parent)
+    results.save(out_dir / RESULT, r)
+    return results.stamp(RESULT, r)
