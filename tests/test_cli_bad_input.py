@@ -9,8 +9,8 @@ import pytest
 
 from conftest import run_cli
 
-DIR_OUT = ["train", "compare", "partition", "generate", "emulate", "build", "stream", "report",
-           "demo", "profile"]
+DIR_OUT = ["train", "compare", "partition", "generate", "emulate", "build", "stream", "fleet",
+           "verify", "report", "demo", "profile"]
 READ_ONLY = Path("/sys/rct-tflm-out")  # refuses new files even for root (tests run as root)
 
 
