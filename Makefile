@@ -54,6 +54,7 @@ bench: setup
 	$(PY) tools/bench_fleet.py
 	$(PY) tools/bench_tflite.py
 	$(PY) tools/bench_mcu.py --kernels portable,fast
+	$(PY) tools/bench_memory.py
 
 # The long fuzz run of the firmware's frame receiver + dispatch (make test runs 30 s of it).
 fuzz: setup

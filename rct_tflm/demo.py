@@ -84,7 +84,8 @@ def run_demo(out: Path, cfg: DemoConfig, say: Callable[[str], None] = print) -> 
     say(f"   test accuracy on all ten digits: {100 * m['test_accuracy']:.2f}% (knows 0-4 only)")
 
     d = stage(3, "partition", "partition for " + cfg.board)
-    part = partition(load_artefact(out / "2-pretrain" / "model.rct"), cfg.board)
+    part = partition(load_artefact(out / "2-pretrain" / "model.rct"), cfg.board,
+                     trainable_layers=1)  # the story: a frozen feature layer, a trainable head
     part_path = part.save(d / "model.rct")
     say("   " + plan_table(part.partition).replace("\n", "\n   "))
 

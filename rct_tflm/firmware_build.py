@@ -21,7 +21,7 @@ from .boards import HOST, STACK_BYTES, Board, get_board, model_ram_budget
 from .errors import UserError
 from .formats import manifest as manifest_format
 from .formats import results
-from .link.messages import DEFAULT_MAX_PAYLOAD, max_payload_for
+from .link.messages import DEFAULT_MAX_PAYLOAD, max_payload_for, stage_bytes_for
 from .link.transport import BAUD
 from .resources import firmware_dir
 
@@ -119,9 +119,13 @@ def generated_for(model_dir: str | os.PathLike, board: str | None) -> str | None
 
 
 def _link_defines(model_dir: Path) -> list[str]:
-    """Frames big enough for one training sample of this model (docs/protocol.md)."""
-    n = max_payload_for(int(manifest_format.load(_model_root(model_dir))["input_size"]))
-    return [] if n == DEFAULT_MAX_PAYLOAD else [f"-DRCT_LINK_MAX_PAYLOAD={n}u"]
+    """Frames big enough for one training sample of this model, or a staging buffer for a
+    micro-batch of large samples (docs/protocol.md)."""
+    man = manifest_format.load(_model_root(model_dir))
+    n = max_payload_for(int(man["input_size"]))
+    stage = stage_bytes_for(int(man["input_size"]), int(man.get("max_batch", 1)))
+    return ([] if n == DEFAULT_MAX_PAYLOAD else [f"-DRCT_LINK_MAX_PAYLOAD={n}u"]) + \
+        ([f"-DRCT_APP_STAGE_BYTES={stage}u"] if stage else [])
 
 
 def _model_sources(model_dir: Path) -> tuple[list[Path], list[Path]]:
@@ -162,8 +166,9 @@ def _run(cmd: list[str], what: str) -> subprocess.CompletedProcess:
         err = (r.stderr or r.stdout).strip()
         if "overflowed" in err or "RAM overflow" in err:
             lines = [l for l in err.splitlines() if "overflow" in l]
-            raise UserError(f"{what} does not fit the board: {lines[0].strip()}; shrink the "
-                            f"trainable part (`rct-tflm partition`) or pick a bigger board")
+            raise UserError(f"{what} does not fit the board: {lines[0].strip()}; partition the "
+                            f"model for it first (`rct-tflm partition --board B` picks the deepest "
+                            f"split that fits, or names what overflows) or pick a bigger board")
         raise UserError(f"{what} failed:\n{err[-3000:]}")
     return r
 
@@ -203,7 +208,7 @@ def build_firmware(board_name: str, model_dir: str | os.PathLike, out: str | os.
             manifest = _build_arm(board, msrc + asrc, minc + ainc,
                                   dflags + board.kernel_flags(kernels)
                                   + [f"-DRCT_UART_BAUD={int(baud)}u"], tmp, flash_budget,
-                                  ram_budget)
+                                  ram_budget, _model_root(model_dir))
             manifest["kernels"] = board.kernel_set(kernels)
             manifest["baud"] = int(baud)
         # The model tree travels with the image: `rct-tflm stream --firmware DIR` reads its
@@ -229,10 +234,15 @@ def build_artefact(board_name: str, art: "ModelArtefact", out: str | os.PathLike
                    baud: int = BAUD) -> dict:
     """Generate the model's C tree (rct_tflm.codegen) and build it for the board in one go.
 
-    `ram_budget` limits the whole image (default: the board's RAM); the generator gets what the
-    firmware leaves of it for the model (boards.model_ram_budget), as `partition` did."""
+    `ram_budget` limits the whole image (default: the plan's --ram-budget, else the board's
+    RAM); the generator gets what the firmware leaves of it for the model
+    (boards.model_ram_budget), as `partition` did."""
     from .codegen import generate
-    model_budget = model_ram_budget(board_name, prod(art.input_shape), ram_budget)
+    planned_limit = (art.partition or {}).get("ram", {}).get("limit")
+    if ram_budget is None and planned_limit and board_name == (art.partition or {}).get("board") \
+            and planned_limit < get_board(board_name).ram_bytes:
+        ram_budget = int(planned_limit)  # partition --ram-budget: the image keeps to it
+    model_budget = model_ram_budget(board_name, prod(art.input_shape), ram_budget, cfg.max_batch)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     gen = Path(tempfile.mkdtemp(prefix=f".{out.name}.gen-", dir=out.parent))
@@ -255,12 +265,15 @@ def _build_host(srcs: list[Path], incs: list[Path], dflags: list[str], tmp: Path
 
 
 def _build_arm(board: Board, srcs: list[Path], incs: list[Path], dflags: list[str], tmp: Path,
-               flash_budget: int | None, ram_budget: int | None) -> dict:
+               flash_budget: int | None, ram_budget: int | None,
+               model_root: Path | None = None) -> dict:
     bsrc, binc = _board_sources(board)
     elf = tmp / "firmware.elf"
     ld = firmware_dir() / "boards" / board.name / "linker.ld"
+    ci = tmp / "callgraph"  # GCC's per-file call graphs: the stack bound (memory_check)
+    ci.mkdir(exist_ok=True)
     cmd = ([ARM_GCC, *board.cpu_flags(), "-Os", "-g", *COMMON_CFLAGS, "-DRCT_FAULT_REPORT=1",
-            *dflags]
+            "-fcallgraph-info=su", "-dumpdir", f"{ci}/", *dflags]
            + [f"-I{i}" for i in incs + binc] + [str(s) for s in srcs + bsrc]
            + ["-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", f"-T{ld}",
               f"-L{firmware_dir() / 'boards' / 'common'}", "-Wl,--gc-sections",
@@ -274,12 +287,35 @@ def _build_arm(board: Board, srcs: list[Path], incs: list[Path], dflags: list[st
     if ram_budget:
         size.ram_total = min(size.ram_total, int(ram_budget))
     if not size.fits:
-        raise UserError(f"firmware does not fit: {size.text_report()}; shrink the trainable part "
-                        f"(`rct-tflm partition`) or pick a bigger board")
-    (tmp / "size.json").write_text(json.dumps(asdict(size), indent=1))
+        raise UserError(f"firmware does not fit: {size.text_report()}; partition the model for "
+                        f"this budget first (`rct-tflm partition --board B --ram-budget N` picks "
+                        f"the deepest split that fits) or pick a bigger board")
+    memory = _measured_vs_planned(elf, ci, model_root, board) if model_root else None
+    shutil.rmtree(ci)
+    (tmp / "size.json").write_text(json.dumps({**asdict(size), "memory": memory}, indent=1))
     return {"board": board.name, "elf": "firmware.elf", "bin": "firmware.bin",
             "hex": "firmware.hex", "size": asdict(size), "size_text": size.text_report(),
-            "cmd": cmd}
+            "memory": memory, "cmd": cmd}
+
+
+def _measured_vs_planned(elf: Path, ci: Path, model_root: Path, board: Board) -> dict | None:
+    """The image's memory against the model tree's plan (memory_check); UserError beyond the
+    margin. None for a hand-written tree without a plan (no memory.json, e.g. a test double)."""
+    from . import memory_check
+    man = manifest_format.load(model_root)
+    if not (model_root / "memory.json").exists():
+        return None
+    try:
+        plan = json.loads((model_root / "memory.json").read_text())
+    except (OSError, ValueError):
+        raise UserError(f"'{model_root}' has an unreadable memory.json; regenerate it with "
+                        f"`rct-tflm generate`") from None
+    planned = memory_check.planned_items(plan, int(man["input_size"]),
+                                         int(man.get("max_batch", 1)))
+    rec = memory_check.compare(planned, memory_check.elf_memory(elf),
+                               memory_check.stack_bound(ci), int(plan["flash"]["tables"]))
+    memory_check.check(rec, board.name)
+    return rec
 
 
 def build_frozen_verifier(board_name: str, frozen_dir: str | os.PathLike,

@@ -43,6 +43,7 @@ class FakeBoard(CannedPort):
 
     def answer(self, f: Frame) -> bytes:
         ans = self.answers.get(f.type, b"")
-        if f.type == m.HELLO and len(ans) >= 51:
-            ans = ans[:-4] + f.payload[:4]
+        end = 47 + ans[46] if f.type == m.HELLO and len(ans) > 46 else 0
+        if end and len(ans) >= end + 4:  # the session nonce follows the board name
+            ans = ans[:end] + f.payload[:4] + ans[end + 4:]
         return encode_frame(m.ACK, f.seq, ans)

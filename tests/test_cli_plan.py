@@ -19,7 +19,8 @@ def planned(tmp_path_factory, digits_mlp_artefact) -> Path:
     d = tmp_path_factory.mktemp("plan")
     (d / "run").mkdir()
     digits_mlp_artefact.save(d / "run" / "model.rct")
-    partition(digits_mlp_artefact, "nucleo-f411re", cfg=EngineConfig(max_batch=2)).save(d / "p.rct")
+    partition(digits_mlp_artefact, "nucleo-f411re", trainable_layers=1,
+              cfg=EngineConfig(max_batch=2)).save(d / "p.rct")
     return d
 
 

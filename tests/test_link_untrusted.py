@@ -90,7 +90,7 @@ def test_hparams_the_board_would_refuse_are_a_link_error():
 
 
 @pytest.mark.parametrize("hello,match", [
-    (GOOD_HELLO.pack()[:-5], "does not speak the rct_tflm protocol"),  # board name cut short
+    (GOOD_HELLO.pack()[:-9], "does not speak the rct_tflm protocol"),  # board name cut short
     (m.Hello(m.PROTO_VERSION, 7, 512, 0, 3, 2, 40, bytes(32), "x").pack(), "input_size 0"),
     (m.Hello(m.PROTO_VERSION, 7, 512, 4, 0, 2, 40, bytes(32), "x").pack(), "num_classes 0"),
     (m.Hello(m.PROTO_VERSION, 7, 3, 4, 3, 2, 40, bytes(32), "x").pack(), "max_payload 3 B"),

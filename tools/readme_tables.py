@@ -50,6 +50,10 @@ def measured() -> str:
     gap = max(abs(r["underflow-rct"]["score"] - r["underflow-fp32"]["score"]) for r in under)
     lr_small = sorted({x["underflow_lr"] for x in b.values()})
     acc = {a["model"]: a for a in engine["accuracy"]}
+    memory = _load("memory.json")["rows"]
+    built = [r for r in memory if r["outcome"] == "built"]
+    worst = max(abs(r["ram_diff_pct"]) for r in built)
+    mb = next(r for r in built if r["model"].startswith("mobilenet"))
 
     def int_row(m: str) -> str:
         a = acc[m]
@@ -121,6 +125,11 @@ def measured() -> str:
         ("fleet of 4 qemu-stm32f405 boards vs 4 host boards, 3 rounds",
          "identical global weights" if fl["qemu-vs-host: qemu"]["equals_host"] else
          "DIFFERENT global weights", "`bench/fleet.json`, `make test`"),
+        ("linked RAM vs the partition plan (qemu-stm32f405; digits MLP/CNN, MNIST MLP, "
+         "MobileNetV1-0.25 96×96)",
+         f"within {worst:.1f} % for all {len(built)} builds; MobileNet: {mb['planned_total']:,} B "
+         f"planned, {mb['measured_total']:,} B linked ({mb['measured']['stage']:,} B staging, "
+         f"{mb['measured']['link']:,} B link buffers)", "`tools/bench_memory.py` → `bench/memory.json`"),
     ]
     out = ["| what | result | reproduce |", "|---|---|---|"]
     out += [f"| {a} | {r} | {c} |" for a, r, c in rows]

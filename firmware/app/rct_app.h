@@ -13,6 +13,14 @@
 #define RCT_CAP_WEIGHTS 0x04u
 #define RCT_CAP_FAULT_REPORT 0x08u
 #define RCT_CAP_TEST_HOOKS 0x10u
+#define RCT_CAP_STAGE 0x20u /* large samples arrive by SAMPLE_WRITE (RCT_APP_STAGE_BYTES > 0) */
+
+/* The staging buffer for samples too large for one frame: a micro-batch of them, written in
+ * chunks by SAMPLE_WRITE, then trained on or inferred (docs/protocol.md). 0: samples travel
+ * whole inside TRAIN and INFER, as the frames are sized for them. */
+#ifndef RCT_APP_STAGE_BYTES
+#define RCT_APP_STAGE_BYTES 0u
+#endif
 
 /* Handles one valid request frame and sends exactly one response frame. */
 void rct_app_dispatch(const rct_frame_t *req);

@@ -26,7 +26,7 @@ static void nak(uint8_t seq, uint8_t reason, const char *text)
 static int is_mutating(uint8_t type)
 {
     return type == RCT_MSG_TRAIN || type == RCT_MSG_WEIGHTS_WRITE || type == RCT_MSG_SET_HPARAMS ||
-           type == RCT_MSG_RESET;
+           type == RCT_MSG_RESET || type == RCT_MSG_TRAIN_STAGED;
 }
 
 /* Sends a response and caches it when the request changed state. */
@@ -55,11 +55,20 @@ static void nak_cached(const rct_frame_t *req, uint8_t reason, const char *text)
 static uint32_t app_samples;
 uint32_t rct_app_session;
 
+#if RCT_APP_STAGE_BYTES > 0
+/* Staged samples: bytes [0, stage_fill) were written in order since the last TRAIN_STAGED. */
+static int8_t stage[RCT_APP_STAGE_BYTES];
+static uint32_t stage_fill;
+#endif
+
 static void do_hello(const rct_frame_t *req)
 {
     size_t n = 0;
     rsp[n++] = RCT_PROTO_VERSION;
     uint8_t caps = RCT_CAP_TRAIN | RCT_CAP_INFER | RCT_CAP_WEIGHTS;
+#if RCT_APP_STAGE_BYTES > 0
+    caps |= RCT_CAP_STAGE;
+#endif
 #ifdef RCT_FAULT_REPORT /* Cortex-M builds link firmware/boards/common/fault.c */
     caps |= RCT_CAP_FAULT_REPORT;
 #endif
@@ -81,26 +90,19 @@ static void do_hello(const rct_frame_t *req)
     /* a new session starts with HELLO: the host's nonce (0 without one) and no cached reply */
     rct_app_session = req->n >= 4 ? rct_get_u32(req->payload) : 0u;
     rct_put_u32(rsp + n, rct_app_session); n += 4;
+    rct_put_u32(rsp + n, RCT_APP_STAGE_BYTES); n += 4;
+#if RCT_APP_STAGE_BYTES > 0
+    stage_fill = 0; /* a new session stages from scratch */
+#endif
     rct_app_reset_session();
     rct_link_send(RCT_MSG_ACK, req->seq, rsp, n);
 }
 
-static void do_train(const rct_frame_t *req)
+/* Trains on `count` samples at x in micro-batches of `batch` (labels checked) and answers. */
+static void train_samples(const rct_frame_t *req, uint32_t batch, uint32_t count,
+                          const int8_t *x, const uint8_t *labels)
 {
     const uint32_t in = RCT_MODEL_INPUT_SIZE;
-    if (req->n < 2)
-        return nak_cached(req, RCT_NAK_BAD_LENGTH, "train: missing batch/count header");
-    uint32_t batch = req->payload[0], count = req->payload[1];
-    if (batch == 0 || count == 0 || count % batch != 0)
-        return nak_cached(req, RCT_NAK_BAD_ARG, "train: count must be a multiple of batch >= 1");
-#ifdef RCT_MODEL_MAX_BATCH
-    if (batch > RCT_MODEL_MAX_BATCH)
-        return nak_cached(req, RCT_NAK_BAD_ARG, "train: batch > RCT_MODEL_MAX_BATCH");
-#endif
-    if (req->n != 2 + count * (in + 1))
-        return nak_cached(req, RCT_NAK_BAD_LENGTH, "train: sample size != model input size");
-    const int8_t *x = (const int8_t *)(req->payload + 2);
-    const uint8_t *labels = req->payload + 2 + count * in;
     for (uint32_t i = 0; i < count; i++)
         if (labels[i] >= RCT_MODEL_NUM_CLASSES)
             return nak_cached(req, RCT_NAK_BAD_ARG, "train: label >= number of classes");
@@ -115,19 +117,49 @@ static void do_train(const rct_frame_t *req)
     reply(req, RCT_MSG_ACK, p, sizeof p);
 }
 
-static void do_infer(const rct_frame_t *req)
+/* The batch/count header of TRAIN and TRAIN_STAGED; 0 = NAKed. */
+static int train_header(const rct_frame_t *req, uint32_t *batch, uint32_t *count)
+{
+    if (req->n < 2) {
+        nak_cached(req, RCT_NAK_BAD_LENGTH, "train: missing batch/count header");
+        return 0;
+    }
+    *batch = req->payload[0], *count = req->payload[1];
+    if (*batch == 0 || *count == 0 || *count % *batch != 0) {
+        nak_cached(req, RCT_NAK_BAD_ARG, "train: count must be a multiple of batch >= 1");
+        return 0;
+    }
+#ifdef RCT_MODEL_MAX_BATCH
+    if (*batch > RCT_MODEL_MAX_BATCH) {
+        nak_cached(req, RCT_NAK_BAD_ARG, "train: batch > RCT_MODEL_MAX_BATCH");
+        return 0;
+    }
+#endif
+    return 1;
+}
+
+static void do_train(const rct_frame_t *req)
+{
+    const uint32_t in = RCT_MODEL_INPUT_SIZE;
+    uint32_t batch, count;
+    if (!train_header(req, &batch, &count))
+        return;
+    if (req->n != 2 + count * (in + 1))
+        return nak_cached(req, RCT_NAK_BAD_LENGTH, "train: sample size != model input size");
+    train_samples(req, batch, count, (const int8_t *)(req->payload + 2),
+                  req->payload + 2 + count * in);
+}
+
+/* Infers `count` samples at x and answers their classes (and logits). */
+static void infer_samples(const rct_frame_t *req, uint32_t count, uint32_t logits,
+                          const int8_t *x)
 {
     const uint32_t in = RCT_MODEL_INPUT_SIZE, c = RCT_MODEL_NUM_CLASSES;
-    if (req->n < 2)
-        return nak(req->seq, RCT_NAK_BAD_LENGTH, "infer: missing count/flags header");
-    uint32_t count = req->payload[0], logits = req->payload[1] & 1u;
-    if (req->n != 2 + count * in)
-        return nak(req->seq, RCT_NAK_BAD_LENGTH, "infer: sample size != model input size");
     if (count * (1 + (logits ? 4 * c : 0)) > RCT_LINK_MAX_PAYLOAD)
         return nak(req->seq, RCT_NAK_BAD_ARG, "infer: response would exceed max payload");
     int32_t lg[RCT_MODEL_NUM_CLASSES];
     for (uint32_t s = 0; s < count; s++) {
-        int k = rct_model_infer((const int8_t *)(req->payload + 2 + s * in), lg);
+        int k = rct_model_infer(x + s * in, lg);
         if (k < 0)
             return nak(req->seq, RCT_NAK_MODEL, "infer: model error");
         rsp[s] = (uint8_t)k;
@@ -137,6 +169,62 @@ static void do_infer(const rct_frame_t *req)
     }
     rct_link_send(RCT_MSG_ACK, req->seq, rsp, count * (1 + (logits ? 4 * c : 0)));
 }
+
+static void do_infer(const rct_frame_t *req)
+{
+    const uint32_t in = RCT_MODEL_INPUT_SIZE;
+    if (req->n < 2)
+        return nak(req->seq, RCT_NAK_BAD_LENGTH, "infer: missing count/flags header");
+    uint32_t count = req->payload[0], logits = req->payload[1] & 1u;
+    if (req->n != 2 + count * in)
+        return nak(req->seq, RCT_NAK_BAD_LENGTH, "infer: sample size != model input size");
+    infer_samples(req, count, logits, (const int8_t *)(req->payload + 2));
+}
+
+#if RCT_APP_STAGE_BYTES > 0
+/* offset u32 + data: continues (or, at offset 0, restarts) the staged bytes. Rewriting the
+ * last chunk is harmless, so a retransmission needs no duplicate cache. */
+static void do_sample_write(const rct_frame_t *req)
+{
+    if (req->n < 4)
+        return nak(req->seq, RCT_NAK_BAD_LENGTH, "sample_write: need offset u32 + data");
+    uint32_t off = rct_get_u32(req->payload), n = (uint32_t)req->n - 4;
+    if (off > stage_fill || off > RCT_APP_STAGE_BYTES || n > RCT_APP_STAGE_BYTES - off)
+        return nak(req->seq, RCT_NAK_BAD_ARG, "sample_write: offset past the staged bytes");
+    for (uint32_t i = 0; i < n; i++)
+        stage[off + i] = (int8_t)req->payload[4 + i];
+    stage_fill = off + n;
+    uint8_t p[4];
+    rct_put_u32(p, stage_fill);
+    rct_link_send(RCT_MSG_ACK, req->seq, p, sizeof p);
+}
+
+/* batch u8, count u8, labels[count]: trains on exactly the staged samples, then empties the
+ * stage (a retransmitted request is answered from the duplicate cache). */
+static void do_train_staged(const rct_frame_t *req)
+{
+    uint32_t batch, count;
+    if (!train_header(req, &batch, &count))
+        return;
+    if (req->n != 2 + count)
+        return nak_cached(req, RCT_NAK_BAD_LENGTH, "train_staged: need count labels");
+    if (stage_fill != count * RCT_MODEL_INPUT_SIZE)
+        return nak_cached(req, RCT_NAK_BAD_LENGTH, "train_staged: staged bytes != count samples");
+    stage_fill = 0;
+    train_samples(req, batch, count, stage, req->payload + 2);
+}
+
+/* count u8, flags u8: infers the staged samples (they stay staged: a retransmission works). */
+static void do_infer_staged(const rct_frame_t *req)
+{
+    if (req->n != 2)
+        return nak(req->seq, RCT_NAK_BAD_LENGTH, "infer_staged: need count/flags header");
+    uint32_t count = req->payload[0], logits = req->payload[1] & 1u;
+    if (stage_fill != count * RCT_MODEL_INPUT_SIZE)
+        return nak(req->seq, RCT_NAK_BAD_LENGTH, "infer_staged: staged bytes != count samples");
+    infer_samples(req, count, logits, stage);
+}
+#endif
 
 static void do_weights_read(const rct_frame_t *req)
 {
@@ -257,6 +345,11 @@ void rct_app_dispatch(const rct_frame_t *req)
     case RCT_MSG_RESET: do_reset(req); break;
     case RCT_MSG_HPARAMS_GET: do_hparams_get(req); break;
     case RCT_MSG_DIGEST: do_digest(req); break;
+#if RCT_APP_STAGE_BYTES > 0
+    case RCT_MSG_SAMPLE_WRITE: do_sample_write(req); break;
+    case RCT_MSG_TRAIN_STAGED: do_train_staged(req); break;
+    case RCT_MSG_INFER_STAGED: do_infer_staged(req); break;
+#endif
 #ifdef RCT_TEST_HOOKS
     case RCT_MSG_FAULT_TEST: {
         /* Jump to an address in the never-executable system region: the fault handler reports. */

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RCT_PROTO_VERSION 3u /* 3: session nonce (HELLO, TRAIN, STATS), DIGEST */
+#define RCT_PROTO_VERSION 4u /* 3: session nonce (HELLO, TRAIN, STATS), DIGEST; 4: staged samples */
 
 #ifndef RCT_LINK_MAX_PAYLOAD
 #define RCT_LINK_MAX_PAYLOAD 512u /* request/response payload bytes; reported in HELLO */
@@ -29,6 +29,9 @@ enum {
     RCT_MSG_RESET = 0x08,
     RCT_MSG_HPARAMS_GET = 0x09,
     RCT_MSG_DIGEST = 0x0A, /* session, samples and CRC-32 of the weights the board holds */
+    RCT_MSG_SAMPLE_WRITE = 0x0B, /* a chunk of large samples into the staging buffer */
+    RCT_MSG_TRAIN_STAGED = 0x0C, /* train on the staged samples (labels in the request) */
+    RCT_MSG_INFER_STAGED = 0x0D, /* infer the staged samples */
     RCT_MSG_FAULT_TEST = 0x7E, /* only with RCT_TEST_HOOKS: provoke a fault */
     RCT_MSG_ACK = 0x80,
     RCT_MSG_NAK = 0x81,

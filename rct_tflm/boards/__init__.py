@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import UserError
-from ..link.messages import max_payload_for
+from ..link.messages import max_payload_for, stage_bytes_for
 
 DEFAULT_BOARD = "qemu-stm32f405"
 # Kernel sets of a build: "fast" compiles the Cortex-M DSP paths (RCT_FAST_KERNELS: SMLAD and
@@ -38,9 +38,17 @@ def link_ram_bytes(input_size: int) -> int:
     return (-(-wire // 4) * 4 + rx_counters) + raw + wire + payload
 
 
-def firmware_ram_bytes(input_size: int) -> int:
-    """RAM the firmware needs besides the model: stack, link buffers, app statics."""
-    return STACK_BYTES + link_ram_bytes(input_size) + APP_RAM_BYTES
+def firmware_ram(input_size: int, max_batch: int = 1) -> dict[str, int]:
+    """RAM the firmware holds besides the model, by what holds it: the reserved stack, the link
+    buffers, the staging buffer for large samples (firmware/app/rct_app_stage.c; none when
+    samples travel whole in a frame) and the app's statics."""
+    return {"stack": STACK_BYTES, "link": link_ram_bytes(input_size),
+            "stage": stage_bytes_for(input_size, max_batch), "app": APP_RAM_BYTES}
+
+
+def firmware_ram_bytes(input_size: int, max_batch: int = 1) -> int:
+    """RAM the firmware needs besides the model: stack, link and staging buffers, app statics."""
+    return sum(firmware_ram(input_size, max_batch).values())
 
 
 @dataclass(frozen=True)
@@ -82,10 +90,10 @@ class Board:
     def flash_bytes(self) -> int:
         return self.flash_kb * 1024
 
-    def model_ram_budget(self, input_size: int) -> int:
+    def model_ram_budget(self, input_size: int, max_batch: int = 1) -> int:
         """RAM left for the model's arena and state on this board: what `partition` and
         `generate` allow, so that an image they accept links (`build` checks the whole)."""
-        return self.ram_bytes - firmware_ram_bytes(input_size)
+        return self.ram_bytes - firmware_ram_bytes(input_size, max_batch)
 
     def kernel_set(self, kernels: str = "auto") -> str:
         """The kernel set a build uses: `kernels`, with "auto" resolved for this core."""
@@ -160,7 +168,7 @@ def get_board(name: str) -> Board:
 
 
 def model_ram_budget(board_name: str, input_size: int,
-                     ram_limit: int | None = None) -> int | None:
+                     ram_limit: int | None = None, max_batch: int = 1) -> int | None:
     """RAM left for the model (arena + state) when the whole firmware may use `ram_limit` bytes
     (--ram-budget; default the board's RAM, for the host build no limit)."""
     if ram_limit is not None and ram_limit <= 0:
@@ -169,7 +177,7 @@ def model_ram_budget(board_name: str, input_size: int,
         if board_name == HOST:
             return None
         ram_limit = get_board(board_name).ram_bytes
-    fw = firmware_ram_bytes(input_size)
+    fw = firmware_ram_bytes(input_size, max_batch)
     if ram_limit <= fw:
         raise UserError(f"a RAM limit of {ram_limit} B leaves nothing for the model: the firmware "
                         f"itself needs {fw} B (stack, link buffers for {input_size}-byte samples, "

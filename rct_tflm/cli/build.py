@@ -23,6 +23,23 @@ def size_table(size: dict) -> str:
     ])
 
 
+def memory_table(mem: dict) -> str:
+    """Planned vs measured RAM per item, flash tables and the stack bound (size.json memory)."""
+    lines = [f"{'RAM item':<10} {'planned':>9} {'measured':>9}"]
+    for k, r in mem["ram"].items():
+        lines.append(f"{k:<10} {r['planned']:>9} {r['measured']:>9}")
+    t, ft, st = mem["ram_total"], mem["flash"]["tables"], mem["stack"]
+    lines.append(f"{'total':<10} {t['planned']:>9} {t['measured']:>9}  "
+                 f"({100 * (t['measured'] - t['planned']) / t['planned']:+.1f}%, margin "
+                 f"{100 * mem['margin']:.0f}%)")
+    lines.append(f"flash: code {mem['flash']['code']} B, tables {ft['measured']} B "
+                 f"(planned {ft['planned']} B)")
+    if st:
+        lines.append(f"stack: deepest path {st['run']} B + a fault {st['fault']} B = "
+                     f"{st['bound']} B of {st['reserved']} B reserved")
+    return "\n".join(lines)
+
+
 @click.command("build")
 @click.option("--board", default=None,
               help="board from `rct-tflm boards`, or host (the host build of the firmware); "
@@ -91,6 +108,8 @@ def build_cmd(board: str | None, model_path: str | None, generated: str | None, 
                    f"`rct-tflm stream --target host --firmware {dest}`)")
     else:
         click.echo(size_table(manifest["size"]))
+        if manifest.get("memory"):
+            click.echo(memory_table(manifest["memory"]))
         click.echo(f"wrote {dest}/: firmware.elf firmware.bin firmware.hex firmware.map "
                    f"size.json build.json model/")
 

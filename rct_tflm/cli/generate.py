@@ -49,7 +49,7 @@ def generate_cmd(model_path: str, out: str, board: str | None, ram_budget: int |
     from ..program import load_artefact
     art = load_artefact(model_path)
     t = plan_target(art, model_path, board, kw["max_batch"], kw)
-    budget = model_ram_budget(t.board, prod(art.input_shape), ram_budget)
+    budget = model_ram_budget(t.board, prod(art.input_shape), ram_budget, t.max_batch)
     cfg = engine_config(kw, t.max_batch)
     rep = generate(art, out, cfg, t.trainable_layers, t.frozen_layers, ram_budget=budget,
                    artefact_name=str(model_path), board=t.board)

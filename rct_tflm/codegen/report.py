@@ -19,8 +19,8 @@ def memory_report(m: Program, lay: Layout, frozen: list[dict], trainable: list[d
     bufs = [{"name": b.name, "kind": b.kind, "bytes": b.size, "offset": b.offset,
              "live": [b.first, b.last]} for b in sorted(lay.buffers, key=lambda b: b.offset)]
     flash = ([{"name": t["name"], "kind": "frozen", "bytes": t["size"]} for t in frozen]
-             + [{"name": t["name"], "kind": "trainable_init",
-                 "bytes": t["size"] * (1 if t["bits"] <= 8 else 2)} for t in trainable])
+             + [{"name": t["name"], "kind": "trainable_init",  # int16 tables (rct_weights.c)
+                 "bytes": 2 * t["size"]} for t in trainable])
     by_kind: dict[str, int] = {}
     for b in lay.buffers:
         by_kind[b.kind] = by_kind.get(b.kind, 0) + b.size

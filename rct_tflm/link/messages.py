@@ -1,4 +1,4 @@
-"""Message types and payload layouts of protocol version 3 (docs/protocol.md). Little-endian.
+"""Message types and payload layouts of protocol version 4 (docs/protocol.md). Little-endian.
 
 Mirrors firmware/link/rct_link.h and firmware/app/rct_app.h; docs/protocol.md is the spec.
 """
@@ -7,24 +7,26 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-PROTO_VERSION = 3  # 3: the host's session nonce echoed in HELLO, TRAIN and STATS; DIGEST
+PROTO_VERSION = 4  # 3: the host's session nonce echoed in HELLO, TRAIN and STATS; DIGEST
+# 4: large samples are staged (SAMPLE_WRITE in chunks, then TRAIN_STAGED / INFER_STAGED)
 
 (HELLO, TRAIN, INFER, STATS, WEIGHTS_READ, WEIGHTS_WRITE, SET_HPARAMS, RESET, HPARAMS_GET,
- DIGEST) = range(1, 11)
+ DIGEST, SAMPLE_WRITE, TRAIN_STAGED, INFER_STAGED) = range(1, 14)
 FAULT_TEST = 0x7E
 ACK, NAK, FAULT = 0x80, 0x81, 0x82
 NAMES = {HELLO: "HELLO", TRAIN: "TRAIN", INFER: "INFER", STATS: "STATS",
          WEIGHTS_READ: "WEIGHTS_READ", WEIGHTS_WRITE: "WEIGHTS_WRITE", SET_HPARAMS: "SET_HPARAMS",
-         RESET: "RESET", HPARAMS_GET: "HPARAMS_GET", DIGEST: "DIGEST", FAULT_TEST: "FAULT_TEST",
+         RESET: "RESET", HPARAMS_GET: "HPARAMS_GET", DIGEST: "DIGEST", SAMPLE_WRITE: "SAMPLE_WRITE",
+         TRAIN_STAGED: "TRAIN_STAGED", INFER_STAGED: "INFER_STAGED", FAULT_TEST: "FAULT_TEST",
          ACK: "ACK",
          NAK: "NAK", FAULT: "FAULT"}
-MUTATING = {TRAIN, WEIGHTS_WRITE, SET_HPARAMS, RESET}
+MUTATING = {TRAIN, WEIGHTS_WRITE, SET_HPARAMS, RESET, TRAIN_STAGED}
 
 NAK_CRC, NAK_TOO_LONG, NAK_UNKNOWN, NAK_BAD_LENGTH, NAK_BAD_ARG, NAK_MODEL = range(1, 7)
 NAK_NAMES = {NAK_CRC: "crc", NAK_TOO_LONG: "too_long", NAK_UNKNOWN: "unknown_type",
              NAK_BAD_LENGTH: "bad_length", NAK_BAD_ARG: "bad_argument", NAK_MODEL: "model_error"}
 
-CAP_TRAIN, CAP_INFER, CAP_WEIGHTS, CAP_FAULT_REPORT, CAP_TEST_HOOKS = 1, 2, 4, 8, 16
+CAP_TRAIN, CAP_INFER, CAP_WEIGHTS, CAP_FAULT_REPORT, CAP_TEST_HOOKS, CAP_STAGE = 1, 2, 4, 8, 16, 32
 
 EXCEPTIONS = {3: "HardFault", 4: "MemManage", 5: "BusFault", 6: "UsageFault"}
 
@@ -41,15 +43,17 @@ class Hello:
     model_hash: bytes
     board: str
     session: int = 0  # the nonce of the HELLO request, echoed (version 3)
+    stage_bytes: int = 0  # the sample staging buffer (version 4; 0: samples travel whole)
 
-    _FMT = "<BBHHHHI"  # 14 bytes, then the 32-byte hash, u8 name length, name, u32 session
+    _FMT = "<BBHHHHI"  # 14 bytes, then the 32-byte hash, u8 name length, name, u32 session,
+    # u32 stage_bytes
 
     def pack(self) -> bytes:
         name = self.board.encode("ascii")[:80]
         return (struct.pack(self._FMT, self.version, self.capabilities, self.max_payload,
                             self.input_size, self.num_classes, self.num_trainable,
                             self.weights_size) + bytes(self.model_hash) + bytes([len(name)]) + name
-                + struct.pack("<I", self.session))
+                + struct.pack("<II", self.session, self.stage_bytes))
 
     @classmethod
     def unpack(cls, p: bytes) -> "Hello":
@@ -63,7 +67,8 @@ class Hello:
         name = p[47:47 + p[46]].decode("ascii", "replace")
         end = 47 + p[46]
         session = struct.unpack_from("<I", p, end)[0] if len(p) >= end + 4 else 0
-        return cls(v, caps, mp, ins, nc, nt, ws, bytes(p[14:46]), name, session)
+        stage = struct.unpack_from("<I", p, end + 4)[0] if len(p) >= end + 8 else 0
+        return cls(v, caps, mp, ins, nc, nt, ws, bytes(p[14:46]), name, session, stage)
 
     def problem(self) -> str | None:
         """Why these fields cannot describe a working board (None if they can)."""
@@ -79,10 +84,30 @@ class Hello:
 DEFAULT_MAX_PAYLOAD = 512  # RCT_LINK_MAX_PAYLOAD unless the model needs more
 
 
+# A sample whose TRAIN frame would exceed this is staged instead: the firmware keeps 512-byte
+# frames and one staging buffer of max_batch samples that SAMPLE_WRITE fills in chunks, rather
+# than four link buffers (receive, send raw and wire, response) each holding a whole sample.
+STAGE_ABOVE = 1024
+
+
+def stages_samples(input_size: int) -> bool:
+    """Whether a firmware for `input_size`-byte samples receives them staged (SAMPLE_WRITE)."""
+    return 2 + int(input_size) + 1 > STAGE_ABOVE
+
+
 def max_payload_for(input_size: int) -> int:
     """The frame payload limit a firmware is built with (`RCT_LINK_MAX_PAYLOAD`): 512 B, or
-    enough for one TRAIN sample (2-byte header + inputs + label) rounded up to 16 B."""
+    enough for one TRAIN sample (2-byte header + inputs + label) rounded up to 16 B; 512 B
+    again when samples are staged."""
+    if stages_samples(input_size):
+        return DEFAULT_MAX_PAYLOAD
     return max(DEFAULT_MAX_PAYLOAD, -(-(2 + int(input_size) + 1) // 16) * 16)
+
+
+def stage_bytes_for(input_size: int, max_batch: int) -> int:
+    """The staging buffer a firmware holds (`RCT_APP_STAGE_BYTES`): a micro-batch of samples
+    when they are staged, else none."""
+    return int(max_batch) * int(input_size) if stages_samples(input_size) else 0
 
 
 HPARAMS_FMT = "<BiiIII"  # 21 bytes

@@ -13,6 +13,10 @@ clean runs, halving when a request needed retries (a retransmission must repeat 
 or the board could apply part of it twice); the reading ones (WEIGHTS_READ, INFER) start whole and
 are re-asked smaller at once when a try fails.
 
+A sample too large for one frame is staged (protocol version 4): SAMPLE_WRITE carries it in
+chunks into the board's staging buffer (a micro-batch of samples), then TRAIN_STAGED (with the
+labels) or INFER_STAGED uses it; `train` and `infer` do this by themselves when HELLO says so.
+
 Every session carries a random nonce (HELLO); the board echoes it in TRAIN, STATS and DIGEST, so
 a board that restarted (its nonce is 0 again) raises BoardReset on its very next answer.
 """
@@ -117,6 +121,7 @@ class Link:
         self.last_tries = 0
         # request sizes that adapt to the wire (Adaptive), set by HELLO
         self.read_size = self.write_size = self.train_size = self.infer_size = None
+        self.stage_size: Adaptive | None = None  # SAMPLE_WRITE chunk bytes
 
     # -- transport -------------------------------------------------------------------------
     def _next_frame(self, deadline: float) -> Frame | str | None:
@@ -246,7 +251,38 @@ class Link:
         self.write_size = Adaptive(16, h.max_payload - 4, 64)
         self.train_size = Adaptive(1, max(per, 1), 1)
         self.infer_size = Adaptive(1, 255)
+        self.stage_size = Adaptive(16, h.max_payload - 4, 64)
         return h
+
+    @staticmethod
+    def _staged(h: m.Hello) -> bool:
+        """Samples go through the staging buffer: one does not fit a frame and the board has one."""
+        return h.input_size + 1 > h.max_payload - 2 and bool(h.capabilities & m.CAP_STAGE) \
+            and h.stage_bytes >= h.input_size
+
+    def _stage(self, x: np.ndarray) -> None:
+        """SAMPLE_WRITE the rows of x into the staging buffer from offset 0, in adaptive chunks
+        (a retransmitted chunk rewrites the same bytes: harmless)."""
+        data = np.ascontiguousarray(x, dtype=np.int8).tobytes()
+        off = 0
+        while off < len(data):
+            n = self.stage_size.size
+            p = self.request(m.SAMPLE_WRITE, struct.pack("<I", off) + data[off:off + n])
+            filled = self._parse(lambda q: struct.unpack("<I", q)[0], p, "SAMPLE_WRITE")
+            if filled != off + len(data[off:off + n]):
+                raise self._bad("SAMPLE_WRITE", p, f"staged {filled} B, expected "
+                                                   f"{off + len(data[off:off + n])}")
+            self.stage_size.update(self.last_tries)
+            off += n
+
+    def _samples_per_stage(self, h: m.Hello, batch: int) -> int:
+        per = min(255, h.stage_bytes // h.input_size)
+        per -= per % batch
+        if per == 0:
+            raise UserError(f"a micro-batch of {batch} samples does not fit the board's staging "
+                            f"buffer ({h.stage_bytes} B, {h.input_size} B per sample); use a "
+                            f"smaller --batch-size or build for it (`partition --batch-size`)")
+        return per
 
     def _shrinking(self, msg_type: int, payload_for: Callable[[int], bytes], size: Adaptive,
                    want: int) -> tuple[int, bytes]:
@@ -284,8 +320,10 @@ class Link:
         return per - per % batch
 
     def samples_per_frame(self, batch: int = 1) -> int:
-        """Most samples one TRAIN frame carries: a multiple of `batch`, at most 255."""
+        """Most samples one TRAIN (or TRAIN_STAGED) carries: a multiple of `batch`, <= 255."""
         h = self._need_hello()
+        if self._staged(h):
+            return self._samples_per_stage(h, batch)
         per = self._samples_per_frame(h, batch)
         if per == 0:
             raise UserError(f"a micro-batch of {batch} samples does not fit one frame "
@@ -298,9 +336,13 @@ class Link:
         `batch`. Returns the board's count of samples trained since RESET."""
         labels = np.asarray(labels, dtype=np.uint8)
         x = np.ascontiguousarray(x, dtype=np.int8).reshape(len(labels), -1)
-        payload = bytes([batch, len(labels)]) + x.tobytes() + labels.tobytes()
+        if self._staged(self._need_hello()):
+            self._stage(x)
+            msg, payload = m.TRAIN_STAGED, bytes([batch, len(labels)]) + labels.tobytes()
+        else:
+            msg, payload = m.TRAIN, bytes([batch, len(labels)]) + x.tobytes() + labels.tobytes()
         done, session = self._parse(lambda p: struct.unpack(m.TRAIN_ACK, p),
-                                    self.request(m.TRAIN, payload), "TRAIN")
+                                    self.request(msg, payload), "TRAIN")
         self._same_session("TRAIN", session)
         return done
 
@@ -323,15 +365,23 @@ class Link:
         """Class per row of `x`; with logits=True also the (n, classes) int32 logits."""
         h = self._need_hello()
         x = np.ascontiguousarray(x, dtype=np.int8).reshape(-1, h.input_size)
-        per_sample = max(h.input_size, 1 + (4 * h.num_classes if logits else 0))
+        staged = self._staged(h)
+        per_sample = max(0 if staged else h.input_size, 1 + (4 * h.num_classes if logits else 0))
         size = self.infer_size
         size.high = max(1, min(255, (h.max_payload - 2) // per_sample))
+        if staged:
+            size.high = min(size.high, self._samples_per_stage(h, 1))
         size.size = min(size.size, size.high)
         classes, lg = [], []
         s = 0
         while s < len(x):
-            n, p = self._shrinking(m.INFER, lambda k: bytes([k, int(logits)])
-                                   + x[s:s + k].tobytes(), size, len(x) - s)
+            if staged:
+                n = min(size.size, len(x) - s)
+                self._stage(x[s:s + n])
+                p = self.request(m.INFER_STAGED, bytes([n, int(logits)]))
+            else:
+                n, p = self._shrinking(m.INFER, lambda k: bytes([k, int(logits)])
+                                       + x[s:s + k].tobytes(), size, len(x) - s)
             xs = x[s:s + n]
             s += n
             want = len(xs) * (1 + (4 * h.num_classes if logits else 0))

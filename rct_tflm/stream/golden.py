@@ -54,6 +54,9 @@ class GoldenDevice:
         self.board = board
         self.engine = Engine(self.model, self.base_cfg)
         self.max_payload = m.max_payload_for(self.model.input_size)  # = RCT_LINK_MAX_PAYLOAD
+        # = RCT_APP_STAGE_BYTES: a micro-batch of large samples, written by SAMPLE_WRITE
+        self.stage = bytearray(m.stage_bytes_for(self.model.input_size, self.base_cfg.max_batch))
+        self.stage_fill = 0
         raw = self.max_payload + 4
         self.max_wire = raw + raw // 254 + 2  # = RCT_LINK_MAX_WIRE, the receive buffer
         self.timeout = 0.05
@@ -74,6 +77,7 @@ class GoldenDevice:
     def reboot(self) -> None:
         """A power cycle: RAM lost (model, session, duplicate cache, half-received frames)."""
         self._buf, self._overflow = bytearray(), False
+        self.stage[:], self.stage_fill = bytes(len(self.stage)), 0
         self._boot()
 
     def _model_init(self, seed: int) -> None:
@@ -169,6 +173,10 @@ class GoldenDevice:
                    m.WEIGHTS_WRITE: self._weights_write_msg, m.SET_HPARAMS: self._set_hparams_msg,
                    m.RESET: self._reset, m.HPARAMS_GET: self._hparams_get,
                    m.DIGEST: self._digest}.get(t)
+        if self.stage:
+            handler = handler or {m.SAMPLE_WRITE: self._sample_write,
+                                  m.TRAIN_STAGED: self._train_staged,
+                                  m.INFER_STAGED: self._infer_staged}.get(t)
         if handler is None:
             self._nak(seq, m.NAK_UNKNOWN, "unknown message type")
         else:
@@ -177,14 +185,15 @@ class GoldenDevice:
     def _hello(self, t: int, seq: int, p: bytes) -> None:
         mdl = self.model
         self.session = struct.unpack_from("<I", p)[0] if len(p) >= 4 else 0
-        h = m.Hello(m.PROTO_VERSION, m.CAP_TRAIN | m.CAP_INFER | m.CAP_WEIGHTS,
-                    self.max_payload, mdl.input_size, mdl.num_classes, len(mdl.trainable),
-                    len(self.engine.weights_blob()), self.model_hash, self.board, self.session)
+        caps = m.CAP_TRAIN | m.CAP_INFER | m.CAP_WEIGHTS | (m.CAP_STAGE if self.stage else 0)
+        h = m.Hello(m.PROTO_VERSION, caps, self.max_payload, mdl.input_size, mdl.num_classes,
+                    len(mdl.trainable), len(self.engine.weights_blob()), self.model_hash,
+                    self.board, self.session, len(self.stage))
         self._last = None
+        self.stage_fill = 0
         self._send(m.ACK, seq, h.pack())
 
-    def _train(self, t: int, seq: int, p: bytes) -> None:
-        n_in, nc = self.model.input_size, self.model.num_classes
+    def _train_header(self, t: int, seq: int, p: bytes) -> tuple[int, int] | None:
         if len(p) < 2:
             return self._nak_cached(t, seq, m.NAK_BAD_LENGTH, "train: missing batch/count header")
         batch, count = p[0], p[1]
@@ -193,33 +202,85 @@ class GoldenDevice:
                                     "train: count must be a multiple of batch >= 1")
         if batch > self.base_cfg.max_batch:
             return self._nak_cached(t, seq, m.NAK_BAD_ARG, "train: batch > RCT_MODEL_MAX_BATCH")
-        if len(p) != 2 + count * (n_in + 1):
-            return self._nak_cached(t, seq, m.NAK_BAD_LENGTH,
-                                    "train: sample size != model input size")
-        x = np.frombuffer(p, np.int8, count * n_in, 2).reshape(count, n_in)
-        labels = np.frombuffer(p, np.uint8, count, 2 + count * n_in)
-        if np.any(labels >= nc):
+        return batch, count
+
+    def _train_samples(self, t: int, seq: int, batch: int, x: np.ndarray,
+                       labels: np.ndarray) -> None:
+        if np.any(labels >= self.model.num_classes):
             return self._nak_cached(t, seq, m.NAK_BAD_ARG, "train: label >= number of classes")
-        for s in range(0, count, batch):
+        for s in range(0, len(labels), batch):
             self.engine.train_step(x[s:s + batch], labels[s:s + batch].astype(np.int64))
             self.app_samples += batch
         self._reply(t, seq, struct.pack(m.TRAIN_ACK, self.app_samples & 0xFFFFFFFF, self.session))
 
-    def _infer(self, t: int, seq: int, p: bytes) -> None:
-        n_in, nc = self.model.input_size, self.model.num_classes
-        if len(p) < 2:
-            return self._nak(seq, m.NAK_BAD_LENGTH, "infer: missing count/flags header")
-        count, logits = p[0], p[1] & 1
-        if len(p) != 2 + count * n_in:
-            return self._nak(seq, m.NAK_BAD_LENGTH, "infer: sample size != model input size")
+    def _train(self, t: int, seq: int, p: bytes) -> None:
+        n_in = self.model.input_size
+        head = self._train_header(t, seq, p)
+        if head is None:
+            return
+        batch, count = head
+        if len(p) != 2 + count * (n_in + 1):
+            return self._nak_cached(t, seq, m.NAK_BAD_LENGTH,
+                                    "train: sample size != model input size")
+        x = np.frombuffer(p, np.int8, count * n_in, 2).reshape(count, n_in)
+        self._train_samples(t, seq, batch, x, np.frombuffer(p, np.uint8, count, 2 + count * n_in))
+
+    def _infer_samples(self, seq: int, logits: int, x: np.ndarray) -> None:
+        count, nc = len(x), self.model.num_classes
         if count * (1 + (4 * nc if logits else 0)) > self.max_payload:
             return self._nak(seq, m.NAK_BAD_ARG, "infer: response would exceed max payload")
-        x = np.frombuffer(p, np.int8, count * n_in, 2).reshape(count, n_in)
         lg = self.engine.logits(x).astype(np.int32) if count else np.zeros((0, nc), np.int32)
         out = np.argmax(lg, axis=1).astype(np.uint8).tobytes() if count else b""
         if logits:
             out += lg.astype("<i4").tobytes()
         self._send(m.ACK, seq, out)
+
+    def _infer(self, t: int, seq: int, p: bytes) -> None:
+        n_in = self.model.input_size
+        if len(p) < 2:
+            return self._nak(seq, m.NAK_BAD_LENGTH, "infer: missing count/flags header")
+        count, logits = p[0], p[1] & 1
+        if len(p) != 2 + count * n_in:
+            return self._nak(seq, m.NAK_BAD_LENGTH, "infer: sample size != model input size")
+        self._infer_samples(seq, logits, np.frombuffer(p, np.int8, count * n_in, 2)
+                            .reshape(count, n_in))
+
+    # staged samples (firmware: RCT_APP_STAGE_BYTES > 0)
+    def _sample_write(self, t: int, seq: int, p: bytes) -> None:
+        if len(p) < 4:
+            return self._nak(seq, m.NAK_BAD_LENGTH, "sample_write: need offset u32 + data")
+        (off,) = struct.unpack_from("<I", p)
+        data = p[4:]
+        if off > self.stage_fill or off > len(self.stage) or len(data) > len(self.stage) - off:
+            return self._nak(seq, m.NAK_BAD_ARG, "sample_write: offset past the staged bytes")
+        self.stage[off:off + len(data)] = data
+        self.stage_fill = off + len(data)
+        self._send(m.ACK, seq, struct.pack("<I", self.stage_fill))
+
+    def _staged(self, count: int) -> np.ndarray:
+        n_in = self.model.input_size
+        return np.frombuffer(bytes(self.stage[:count * n_in]), np.int8).reshape(count, n_in)
+
+    def _train_staged(self, t: int, seq: int, p: bytes) -> None:
+        head = self._train_header(t, seq, p)
+        if head is None:
+            return
+        batch, count = head
+        if len(p) != 2 + count:
+            return self._nak_cached(t, seq, m.NAK_BAD_LENGTH, "train_staged: need count labels")
+        if self.stage_fill != count * self.model.input_size:
+            return self._nak_cached(t, seq, m.NAK_BAD_LENGTH,
+                                    "train_staged: staged bytes != count samples")
+        self.stage_fill = 0
+        self._train_samples(t, seq, batch, self._staged(count), np.frombuffer(p, np.uint8, count, 2))
+
+    def _infer_staged(self, t: int, seq: int, p: bytes) -> None:
+        if len(p) != 2:
+            return self._nak(seq, m.NAK_BAD_LENGTH, "infer_staged: need count/flags header")
+        count, logits = p[0], p[1] & 1
+        if self.stage_fill != count * self.model.input_size:
+            return self._nak(seq, m.NAK_BAD_LENGTH, "infer_staged: staged bytes != count samples")
+        self._infer_samples(seq, logits, self._staged(count))
 
     def _stats(self, t: int, seq: int, p: bytes) -> None:
         self._send(m.ACK, seq, self.stats().pack())

@@ -20,8 +20,10 @@ from rct_tflm.resources import firmware_dir  # noqa: E402
 from rct_tflm.toolchain import generated_sources, runtime_include, runtime_sources  # noqa: E402
 
 CORPUS = HERE / "corpus"  # one valid request of every type (make_corpus.py)
+# The staged-sample messages are compiled in (a staging buffer of two 64-byte samples), so the
+# fuzzer reaches SAMPLE_WRITE, TRAIN_STAGED and INFER_STAGED as well.
 FLAGS = ["-std=c99", "-O1", "-g", "-fsanitize=fuzzer,address,undefined",
-         "-fno-sanitize-recover=all"]
+         "-fno-sanitize-recover=all", "-DRCT_APP_STAGE_BYTES=128u"]
 
 
 def build(gen_dir: Path, out: Path) -> Path:

@@ -14,6 +14,7 @@ seeds = {
  "weights_rw": encode_frame(m.WEIGHTS_READ, 7, struct.pack("<IH", 0, 32)) + encode_frame(m.WEIGHTS_WRITE, 8, struct.pack("<I", 0) + b"\x08\xfd" + bytes(8)),
  "hparams": encode_frame(m.SET_HPARAMS, 9, hp) + encode_frame(m.HPARAMS_GET, 10),
  "digest": encode_frame(m.DIGEST, 11),
+ "staged": encode_frame(m.SAMPLE_WRITE, 12, struct.pack("<I", 0) + x[:40]) + encode_frame(m.SAMPLE_WRITE, 13, struct.pack("<I", 40) + x[40:]) + encode_frame(m.INFER_STAGED, 14, bytes([1, 1])) + encode_frame(m.TRAIN_STAGED, 15, bytes([1, 1, 2])),
  "garbage": b"\x13\x37\x42\x00\x00\x01",
 }
 for k, v in seeds.items():
