@@ -130,6 +130,12 @@ class ModelArtefact:
             path = path / "model.rct"
         if not path.is_file():
             raise UserError(f"model artefact '{path}' does not exist; {fix}")
+        with open(path, "rb") as fh:
+            if fh.read(8)[4:8] == b"TFL3":  # a TensorFlow Lite flatbuffer, not an artefact
+                raise UserError(f"'{path}' is a .tflite model: `rct-tflm verify --model {path}` "
+                                f"checks it against TFLite Micro, but training a head on an "
+                                f"imported .tflite is not supported yet; train from its Keras "
+                                f"model (`rct-tflm train --model MODEL.keras`)")
         try:
             with zipfile.ZipFile(path) as z:
                 meta = json.loads(z.read("model.json"))

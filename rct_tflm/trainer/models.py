@@ -106,6 +106,10 @@ def parse_model_spec(spec: str) -> tuple[str, str]:
             raise UserError(f"model file '{spec}' does not exist; give an existing .keras/.h5 "
                             "file or --model builtin")
         return "file", spec
+    if spec.endswith(".tflite"):
+        raise UserError(f"'{spec}' is a .tflite model: training from one is not supported yet "
+                        f"(`rct-tflm verify --model {spec}` checks it against TFLite Micro); "
+                        f"train from its Keras model, a .keras/.h5 file")
     raise UserError(f"unknown model '{spec}'; use {MODEL_HELP}")
 
 
