@@ -7,7 +7,7 @@ import click
 
 from ..boards import QEMU_BOARDS
 from ..errors import UserError
-from .options import FINITE, device_defaults, lr_kwargs, out_callback
+from .options import FINITE, device_defaults, grouped, lr_kwargs, out_callback
 
 
 def parse_kill(values: tuple[str, ...]) -> dict[int, int]:
@@ -21,6 +21,43 @@ def parse_kill(values: tuple[str, ...]) -> dict[int, int]:
                             f"power halfway through round 2)") from None
         out[b] = r
     return out
+
+
+def _on_board(f):
+    return grouped(f, "On each board", "the integer engine's settings for a round", [
+        (("--batch-size", "batch"), dict(type=int, default=1, show_default=True,
+                                         help="samples per weight update on each board")),
+        (("--lr", "lr_shift"), lr_kwargs(None, "learning rate, rounded to the nearest power "
+                                               "of two (default: the firmware's)")),
+        (("--period-samples",), dict(type=int, default=None,
+                                     help="controller decision period (default: the "
+                                          "firmware's)")),
+    ])
+
+
+def _failures(f):
+    return grouped(f, "Failures", "boards that die, time out or stop answering; a stopped "
+                                  "server", [
+        (("--min-boards",), dict(type=int, default=None,
+                                 help="results a round needs to update the global model "
+                                      "(default: half the fleet)")),
+        (("--round-timeout",), dict(type=FINITE, default=600.0, show_default=True,
+                                    help="seconds a board has for its round before it counts "
+                                         "as missed")),
+        (("--kill", "kill"), dict(multiple=True, metavar="BOARD@ROUND",
+                                  help="fault drill: board BOARD loses power halfway through "
+                                       "round ROUND; it rejoins in the next round "
+                                       "(repeatable)")),
+        (("--resume",), dict(type=click.Path(), default=None,
+                             help="continue from the fleet_checkpoint.json of a server that "
+                                  "stopped")),
+        (("--timeout",), dict(type=FINITE, default=2.0, show_default=True,
+                              help="longest wait for one answer on a link before "
+                                   "retransmitting")),
+        (("--retries",), dict(type=int, default=4, show_default=True,
+                              help="retransmissions of one request before a board misses the "
+                                   "round")),
+    ])
 
 
 @click.command("fleet")
@@ -52,27 +89,10 @@ def parse_kill(values: tuple[str, ...]) -> dict[int, int]:
               help="sample order, PRNG and aggregation seed")
 @click.option("--split-seed", type=int, default=None,
               help="train/test split and shard seed (default: the artefact's training seed)")
-@click.option("--batch-size", "batch", type=int, default=1, show_default=True,
-              help="samples per weight update on each board")
-@click.option("--lr", "lr_shift", **lr_kwargs(None, "learning rate, rounded to the nearest power "
-                                                   "of two (default: the firmware's)"))
-@click.option("--period-samples", type=int, default=None,
-              help="controller decision period (default: the firmware's)")
-@click.option("--min-boards", type=int, default=None,
-              help="results a round needs to update the global model (default: half the fleet)")
-@click.option("--round-timeout", type=FINITE, default=600.0, show_default=True,
-              help="seconds a board has for its round before it counts as missed")
-@click.option("--kill", "kill", multiple=True, metavar="BOARD@ROUND",
-              help="fault drill: board BOARD loses power halfway through round ROUND; it "
-                   "rejoins in the next round (repeatable)")
-@click.option("--resume", type=click.Path(), default=None,
-              help="continue from the fleet_checkpoint.json of a server that stopped")
 @click.option("--centralised/--no-centralised", default=True, show_default=True,
               help="also train one golden board on all the shards, for comparison")
-@click.option("--timeout", type=FINITE, default=2.0, show_default=True,
-              help="longest wait for one answer on a link before retransmitting")
-@click.option("--retries", type=int, default=4, show_default=True,
-              help="retransmissions of one request before a board misses the round")
+@_on_board
+@_failures
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def fleet_cmd(n_boards: int | None, kind: str, ports: tuple[str, ...], firmware: str | None,
               model_path: str, data: str, rounds: int, split: str, local_epochs: int, out: str,
