@@ -261,3 +261,10 @@ def test_a_board_with_other_firmware_stops_the_run_before_round_one(half_model, 
             run_fleet(cfg(half_model, tmp_path / "o", boards=0, ports=[board.url],
                           firmware=str(host_fw), kind="host"))
     assert not (tmp_path / "o" / "fleet_checkpoint.json").exists()
+
+
+def test_a_bad_option_is_refused_before_any_firmware_is_built(capsys, half_model, tmp_path):
+    code, _, err = run_cli(capsys, "fleet", "--board-kind", "host", "--model", str(half_model),
+                           "--kill", "9@1", "--out", str(tmp_path / "o"), "--no-progress")
+    assert code == 2 and "--kill 9@1" in err
+    assert not (tmp_path / "o" / "firmware").exists()

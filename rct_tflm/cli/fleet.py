@@ -108,17 +108,14 @@ def fleet_cmd(n_boards: int | None, kind: str, ports: tuple[str, ...], firmware:
         raise UserError("rct-tflm fleet needs Flower: pip install 'rct_tflm[fleet]' "
                         "(flwr==1.42.0; `make setup` installs it)") from None
     from ..fleet import FleetConfig, run_fleet
-    from ..fleet.shards import parse_split
+    from ..fleet.run import check_options
 
-    parse_split(split)
     if timeout <= 0:
         raise UserError(f"--timeout must be positive, got {timeout}")
     if not 0 <= retries <= 1000:
         raise UserError(f"--retries must be in 0..1000, got {retries}")
     if n_boards is None:
         n_boards = 0 if ports else 3
-    if firmware is None and kind != "golden" and not ports and n_boards > 0:
-        firmware = _build(kind, model_path, Path(out) / "firmware", batch)
     cfg = FleetConfig(model=model_path, data=data, out=out, boards=n_boards, kind=kind,
                       firmware=firmware, ports=list(ports), rounds=rounds, split=split,
                       local_epochs=local_epochs, seed=seed, split_seed=split_seed, batch=batch,
@@ -126,6 +123,9 @@ def fleet_cmd(n_boards: int | None, kind: str, ports: tuple[str, ...], firmware:
                       round_timeout=round_timeout, kill=parse_kill(kill), resume=resume,
                       centralised=centralised, progress=progress, timeout=timeout,
                       retries=retries, engine=device_defaults(batch))
+    check_options(cfg)  # before a firmware is built for nothing
+    if firmware is None and kind != "golden" and not ports and n_boards > 0:
+        cfg.firmware = _build(kind, model_path, Path(out) / "firmware", batch)
     r = run_fleet(cfg)
     acc = " -> ".join(f"{100 * a:.1f}" for a in [r["initial_test_accuracy"], *r["test_accuracy"]])
     click.echo(f"fleet of {r['boards']} {r['board_kind']} boards, {r['split']}, {r['rounds']} "

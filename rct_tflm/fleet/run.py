@@ -73,7 +73,8 @@ class FleetConfig:
     engine: EngineConfig | None = None  # without a firmware manifest (golden): the boards' config
 
 
-def _check(cfg: FleetConfig) -> None:
+def check_options(cfg: FleetConfig) -> None:
+    """Every option that needs no firmware, checked (the CLI runs this before it builds one)."""
     if not 1 <= cfg.boards + len(cfg.ports) <= 64 or cfg.boards < 0:
         raise UserError(f"--boards must be in 1..64 (with the --port boards), got "
                         f"{cfg.boards}" + (f" + {len(cfg.ports)} --port" if cfg.ports else ""))
@@ -95,19 +96,24 @@ def _check(cfg: FleetConfig) -> None:
     if cfg.kill and cfg.kind == GOLDEN:
         raise UserError("--kill needs boards rct-tflm starts as processes (--board-kind host "
                         "or qemu-*), not golden devices or --port boards")
-    if cfg.boards and cfg.kind != GOLDEN:
-        check_target(None, cfg.kind, cfg.firmware)
     if cfg.ports and not cfg.firmware:
         raise UserError("--port boards need --firmware DIR (the build they were flashed with): "
                         "its manifest tells the trainable split and compiled settings")
-        if cfg.kind not in (HOST, GOLDEN):
-            get_board(cfg.kind)
+    if cfg.kind not in (HOST, GOLDEN):
+        get_board(cfg.kind)
+    parse_split(cfg.split)
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder; give a folder path")
     if (out / CHECKPOINT).is_file() and not (out / RESULT).is_file() and not cfg.resume:
         raise UserError(f"--out {out} holds the checkpoint of an unfinished fleet; resume it "
                         f"with --resume {out / CHECKPOINT} or choose another --out")
+
+
+def _check(cfg: FleetConfig) -> None:
+    check_options(cfg)
+    if cfg.boards and cfg.kind != GOLDEN:
+        check_target(None, cfg.kind, cfg.firmware)
 
 
 def run_fleet(cfg: FleetConfig, on_round: Callable[[RoundRecord], None] | None = None) -> dict:
@@ -150,7 +156,11 @@ def run_fleet(cfg: FleetConfig, on_round: Callable[[RoundRecord], None] | None =
         initial = blob_to_arrays(Engine(dm.model, dm.cfg).weights_blob(), like)
         initial_accuracy = _accuracy(dm, initial, like, prep.x_test, prep.y_test)
     first = len(records) + 1
+    # from here on --out is written: fleet.json only once the run has finished; a fresh run
+    # drops the checkpoint of the finished run it replaces (_check refused an unfinished one)
     (out / RESULT).unlink(missing_ok=True)
+    if not cfg.resume:
+        (out / CHECKPOINT).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
 
     handles = [BoardHandle(i, cfg.kind, firmware, dm, timeout=cfg.timeout, retries=cfg.retries)
