@@ -61,8 +61,13 @@ def samples(cfg: VerifyConfig, model) -> np.ndarray:
 
 
 def _host_outputs(plan, x: np.ndarray, model_path: str) -> np.ndarray:
+    import shutil
+
     from ..codegen.tflite_frozen import kernel_sources, render_frozen
     from ..resources import firmware_dir
+    if shutil.which("gcc") is None:
+        raise UserError("--target host needs gcc: install it (`make setup` does) or verify on "
+                        "--target golden")
     with tempfile.TemporaryDirectory(prefix="rct-verify-") as t:
         d = Path(t)
         srcs = render_frozen(plan, d, Path(model_path).name, host_main=True)
