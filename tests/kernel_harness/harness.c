@@ -557,6 +557,26 @@ static void dispatch(uint32_t op)
         }
         break;
     }
+    case 83: case 84: { /* pad2d forward (x i8) / backward (dy i16): n, h, w, c, t, b, l, r */
+        const int32_t n = I(0), h = I(1), w = I(2), c = I(3);
+        const int32_t oh = h + I(4) + I(5), ow = w + I(6) + I(7);
+        if (op == 83) {
+            int8_t *y = (int8_t *)out_array(T_I8, n * oh * ow * c);
+            if (y == NULL || N(0) != n * h * w * c) {
+                failed = ST_BAD;
+                break;
+            }
+            rct_pad2d_forward((const int8_t *)A(0), y, n, h, w, c, I(4), I(5), I(6), I(7));
+        } else {
+            int16_t *dx = (int16_t *)out_array(T_I16, n * h * w * c);
+            if (dx == NULL || N(0) != n * oh * ow * c) {
+                failed = ST_BAD;
+                break;
+            }
+            rct_pad2d_backward((const int16_t *)A(0), dx, n, h, w, c, I(4), I(5), I(6), I(7));
+        }
+        break;
+    }
     /* -- TFLite arithmetic (rct_tfl.h); conv ints: shape@0 (14), dil_h, dil_w, zp_in, zp_out,
      *    act_min, act_max, has_bias; arrays x (i8), w (i8), bias (i32), qm (i32), shift (i32) */
     case 90: case 91: {

@@ -252,6 +252,17 @@ class CKernels:
         ints, arrs = self.h.call(82, [da_exp, db_exp, int(in_place)], [_i16(da), _i16(db)])
         return arrs[0].reshape(np.shape(da)), ints[0]
 
+    def pad2d_forward(self, x, top, bottom, left, right):
+        n, h, w, c = x.shape
+        return self.h.call(83, [n, h, w, c, top, bottom, left, right], [_i8(x)])[1][0] \
+            .reshape(n, h + top + bottom, w + left + right, c)
+
+    def pad2d_backward(self, dy, top, bottom, left, right):
+        n, oh, ow, c = dy.shape
+        h, w = oh - top - bottom, ow - left - right
+        return self.h.call(84, [n, h, w, c, top, bottom, left, right], [_i16(dy)])[1][0] \
+            .reshape(n, h, w, c)
+
     # -- TFLite arithmetic (rct_tfl.h), same arguments as rct_tflm.fixedpoint.tflite -----------
     def _tfl_conv(self, op, x, zp_in, w, bias, qms, shifts, zp_out, act, stride, dilation,
                   padding, dm=1):

@@ -61,9 +61,11 @@ def geometry(l: "Layer", dm: int = 1, out_c: int | None = None) -> ConvShape:
 
 def global_geometry(l: "Layer", dims: int) -> ConvShape:
     """A global pool's geometry at n = 1 over its `dims` (1 or 2) spatial axes: one window
-    covering them (steps as a 1 x steps image), checked against the output shape (C,)."""
+    covering them (steps as a 1 x steps image), checked against the output shape (C,), or
+    1 x 1 x C when it keeps the spatial axes (the same bytes)."""
     shp, out = tuple(l.input_shape), tuple(l.output_shape)
-    if len(shp) != dims + 1 or out != shp[-1:]:
+    kept = (1,) * dims + shp[-1:]
+    if len(shp) != dims + 1 or out not in (shp[-1:], kept):
         raise UserError(f"layer {l.name} ({l.kind}): input {shp} -> output {out} is not a mean "
                         f"over {dims} spatial axes; corrupt artefact")
     h, w = (1, *shp[:-1]) if dims == 1 else shp[:-1]
