@@ -74,14 +74,21 @@ def test_golden_and_host_train_the_same_integers(capsys, tmp_path, trained, trai
     assert moved == (trainable == 2)  # the error reached the conv only through the GAP
 
 
-def test_keepdims_is_refused_in_one_line():
-    """keepdims=True leaves a 1 x 1 x C map, which no kind lowers; the importer says so."""
+def test_keepdims_keeps_a_1x1xC_map_and_other_inputs_are_refused_in_one_line():
+    """keepdims=True leaves a 1 x 1 x C map (the same bytes as C); a 3-D pool is refused in
+    one line naming the supported layers."""
     import tf_keras as k
     from rct_tflm.errors import UserError
     from rct_tflm.trainer.keras_import import import_keras
     L = k.layers
     m = k.Sequential([L.Input((4, 4, 2)), L.GlobalAveragePooling2D(keepdims=True), L.Flatten(),
                       L.Dense(3)])
-    with pytest.raises(UserError, match="is not H x W x C, or keepdims") as e:
-        import_keras(m)
+    art, _ = import_keras(m)
+    assert [(l.kind, tuple(l.output_shape)) for l in art.layers] == [
+        ("gap2d", (1, 1, 2)), ("flatten", (2,)), ("dense", (3,))]
+    bad = k.Sequential([L.Input((4, 2)), L.Reshape((4, 2, 1)), L.Reshape((8,)), L.Dense(3)])
+    import_keras(bad)  # reshapes alone are fine
+    with pytest.raises(UserError, match="GlobalAveragePooling3D.*supported layers") as e:
+        import_keras(k.Sequential([L.Input((4, 4)), L.Reshape((2, 2, 2, 2)),
+                                   L.GlobalAveragePooling3D(), L.Dense(3)]))
     assert "\n" not in str(e.value)
