@@ -12,10 +12,16 @@ import threading
 
 from flwr.common import (Code, DisconnectRes, EvaluateIns, EvaluateRes, FitIns, FitRes,
                          GetParametersIns, GetParametersRes, GetPropertiesIns, GetPropertiesRes,
-                         ReconnectIns, Status)
+                         ReconnectIns, Status, ndarrays_to_parameters, parameters_to_ndarrays)
 from flwr.server.client_proxy import ClientProxy
 
 from .client import BoardClient
+
+
+# Flower's parameters are .npy bytes; np.load parses each header with ast.literal_eval, and
+# CPython 3.11 can fail ast parsing done in several threads at once ("AST constructor recursion
+# depth mismatch", gh-106905): the boards' threads decode their parameters one at a time.
+_DECODE = threading.Lock()
 
 
 class BoardFailed(Exception):
@@ -37,7 +43,10 @@ class BoardProxy(ClientProxy):
 
         def work() -> None:
             try:
-                box["res"] = self.client.to_client().fit(ins)
+                with _DECODE:
+                    arrays = parameters_to_ndarrays(ins.parameters)
+                out, n, metrics = self.client.fit(arrays, dict(ins.config))
+                box["res"] = FitRes(Status(Code.OK, ""), ndarrays_to_parameters(out), n, metrics)
             except Exception as e:  # noqa: BLE001 - every failure of one board is that board's
                 box["err"] = e
 
