@@ -1,5 +1,5 @@
 """`.tflite` import (formats/tflite_model.py) and the frozen part's golden in TFLite's arithmetic
-(program/tflite_graph.py): for int8 models converted by TensorFlow from tf_keras, every output
+(program/tflite_lower.py): for int8 models converted by TensorFlow from tf_keras, every output
 integer equals the tflite-micro interpreter's, on random and on realistic inputs; float, hybrid
 and unsupported models are refused in one line that says how to convert."""
 from __future__ import annotations
@@ -12,7 +12,8 @@ import pytest
 
 from rct_tflm.errors import UserError
 from rct_tflm.formats.tflite_model import SUPPORTED, read_tflite
-from rct_tflm.program.tflite_graph import body, quantize_input, run_graph
+from rct_tflm.program.tflite_graph import body, quantize_input
+from rct_tflm.program.tflite_lower import lower_tflite, run_plan
 
 pytestmark = pytest.mark.tf
 pytest.importorskip("tflite_micro", reason="tflite-micro is installed by `make setup`")
@@ -112,7 +113,7 @@ def test_the_models_cover_every_kernel(files):
 def test_a_wrong_kernel_is_found_with_its_layer(files, monkeypatch):
     """The check can fail: an ADD off by a few is found at ADD on every sample (here the coarse
     MEAN after it happens to round the error away, so only the layer check sees it)."""
-    import rct_tflm.program.tflite_graph as g
+    import rct_tflm.fixedpoint.tflite.add as g
     from rct_tflm.verify.tflm_reference import compare_graph
     path, shape = files["residual"]
     real_add = g.add
@@ -160,7 +161,7 @@ def test_not_a_tflite_and_a_truncated_one(tmp_path, files):
 def test_wrong_input_shape_is_one_line(files):
     path, shape = files["kws"]
     with pytest.raises(UserError, match="quantise them"):
-        run_graph(read_tflite(path), np.zeros((2, 5), np.int8))
+        run_plan(lower_tflite(read_tflite(path)), np.zeros((2, 5), np.int8))
 
 
 QEMU = [pytest.mark.qemu, pytest.mark.slow]
@@ -187,13 +188,13 @@ def test_verify_command_on_every_target(capsys, files, tmp_path, target, n, name
     assert r["format"] == "rct-tflm-verify" and r["arena_bytes"] > 0
 
 
-def test_the_lowered_plan_equals_the_graph_and_keeps_skips_alive(files):
-    from rct_tflm.program.tflite_lower import lower_tflite, run_plan
+def test_the_lowered_plan_equals_tflite_micro_and_keeps_skips_alive(files):
+    from rct_tflm.verify.tflm_reference import tflm_tensors
     for path, shape in files.values():
         m = read_tflite(path)
         plan = lower_tflite(m)
         x = np.random.default_rng(3).integers(-128, 128, (30, *shape), dtype=np.int8)
-        ref = run_graph(m, x)[body(m)[2]]
+        ref = tflm_tensors(m, x, [body(m)[2]])[body(m)[2]]
         assert np.array_equal(run_plan(plan, x).reshape(30, -1), ref.reshape(30, -1))
         # no two tensors alive at the same call share arena bytes (a RESHAPE is its input)
         from rct_tflm.program.tflite_lower import storage

@@ -5,7 +5,7 @@ a placement of every intermediate tensor in one arena (a tensor lives from the c
 it to the last call that reads it; a skip connection stays alive until its ADD; RESHAPE is a view).
 
 `lower_tflite(model)` is the one lowering: `run_plan` executes it with the numpy twins (the
-golden), codegen/tflite_frozen.py prints it as C. Batches run sample by sample, so the arena is
+golden, the only numpy executor of a .tflite graph), codegen/tflite_frozen.py prints it as C. Batches run sample by sample, so the arena is
 sized for one sample.
 """
 from __future__ import annotations
@@ -281,9 +281,20 @@ def run_call(c: FrozenCall, v: dict[int, np.ndarray], shapes) -> np.ndarray:
     raise ValueError(c.kernel)
 
 
-def run_plan(plan: FrozenPlan, x: np.ndarray) -> np.ndarray:
-    """The golden frozen part: `plan` on int8 samples x [n, *input shape] -> [n, *output]."""
-    v = {plan.input: np.asarray(x, np.int8).reshape((len(x),) + plan.shapes[plan.input])}
+def run_plan_tensors(plan: FrozenPlan, x: np.ndarray) -> dict[int, np.ndarray]:
+    """Every tensor the plan computes on int8 samples x [n, *input shape] (a verification names
+    the first layer that disagrees)."""
+    shape = plan.shapes[plan.input]
+    x = np.asarray(x)
+    if x.dtype != np.int8 or x.shape[1:] != shape:
+        raise UserError(f"the frozen part takes int8 samples of shape {shape}, got {x.dtype} "
+                        f"{x.shape[1:]}; quantise them with quantize_input")
+    v = {plan.input: x}
     for c in plan.calls:
         v[c.output] = run_call(c, v, plan.shapes)
-    return v[plan.output]
+    return v
+
+
+def run_plan(plan: FrozenPlan, x: np.ndarray) -> np.ndarray:
+    """The golden frozen part: `plan` on int8 samples x [n, *input shape] -> [n, *output]."""
+    return run_plan_tensors(plan, x)[plan.output]
