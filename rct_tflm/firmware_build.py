@@ -326,8 +326,8 @@ def build_frozen_verifier(board_name: str, frozen_dir: str | os.PathLike,
     fw = firmware_dir()
     frozen_dir, out = Path(frozen_dir), Path(out)
     link = fw / "link"
-    srcs = [frozen_dir / "rct_frozen.c", fw / "verify" / "rct_verify_main.c",
-            *sorted((fw / "kernels").glob("rct_tfl_*.c")), fw / "runtime" / "rct_tfl_mbqm.c",
+    from .codegen.tflite_frozen import kernel_sources
+    srcs = [frozen_dir / "rct_frozen.c", fw / "verify" / "rct_verify_main.c", *kernel_sources(),
             # fault.c reports a crash as a link FAULT frame
             link / "rct_link_send.c", link / "rct_crc16.c", link / "rct_cobs_encode.c"]
     out.mkdir(parents=True, exist_ok=True)

@@ -584,10 +584,11 @@ void rct_add_forward(const int8_t *a, int32_t a_exp, const int8_t *b, int32_t b_
 int32_t rct_err_add(const int16_t *da, int32_t da_exp, const int16_t *db, int32_t db_exp,
                     int16_t *dx, int32_t count);
 
-/* ZeroPadding2D of x[n][h][w][c] by (top, bottom, left, right) zeros, and its backward: dx is
- * the crop of dy[n][h+top+bottom][w+left+right][c] (same exponent). */
+/* Padding of x[n][h][w][c] by (top, bottom, left, right) cells of `value` (ZeroPadding2D: 0;
+ * a TFLite PAD: the output zero point), and its backward: dx is the crop of
+ * dy[n][h+top+bottom][w+left+right][c] (same exponent). */
 void rct_pad2d_forward(const int8_t *x, int8_t *y, int32_t n, int32_t h, int32_t w, int32_t c,
-                       int32_t top, int32_t bottom, int32_t left, int32_t right);
+                       int32_t top, int32_t bottom, int32_t left, int32_t right, int32_t value);
 void rct_pad2d_backward(const int16_t *dy, int16_t *dx, int32_t n, int32_t h, int32_t w,
                         int32_t c, int32_t top, int32_t bottom, int32_t left, int32_t right);
 

@@ -63,9 +63,7 @@ void rct_tfl_maxpool2d(const int8_t *x, int8_t *y, const rct_tfl_pool_t *p);
  * computes them as tflite-micro's QuantizedMeanOrSum does). */
 void rct_tfl_mean_hw(const int8_t *x, int8_t *y, int32_t n, int32_t h, int32_t w, int32_t c,
                      int32_t zp_in, int32_t qm, int32_t shift, int32_t zp_out);
-/* PAD of x[n][h][w][c] by (top, bottom, left, right) with the output zero point. */
-void rct_tfl_pad(const int8_t *x, int8_t *y, int32_t n, int32_t h, int32_t w, int32_t c,
-                 int32_t top, int32_t bottom, int32_t left, int32_t right, int32_t value);
+/* PAD is rct_pad2d_forward (rct.h) with the output zero point as the fill. */
 /* QUANTIZE int8 -> int8: y = clamp(mbqm(x - zp_in, qm, shift) + zp_out). */
 void rct_tfl_requantize(const int8_t *x, int8_t *y, int32_t count, int32_t zp_in, int32_t qm,
                         int32_t shift, int32_t zp_out);

@@ -92,7 +92,7 @@ def _statement(c: FrozenCall, k: int, names: dict, params: list, ptr) -> list[st
         return [f"rct_tfl_mean_hw({x}, {y}, 1, {i['h']}, {i['w']}, {i['c']}, {i['zp_in']}, "
                 f"{i['qm']}, {i['shift']}, {i['zp_out']});"]
     if c.kernel == "tfl_pad":
-        return [f"rct_tfl_pad({x}, {y}, 1, {i['h']}, {i['w']}, {i['c']}, {i['top']}, "
+        return [f"rct_pad2d_forward({x}, {y}, 1, {i['h']}, {i['w']}, {i['c']}, {i['top']}, "
                 f"{i['bottom']}, {i['left']}, {i['right']}, {i['value']});"]
     if c.kernel == "tfl_requantize":
         return [f"rct_tfl_requantize({x}, {y}, {i['count']}, {i['zp_in']}, {i['qm']}, "
@@ -118,6 +118,8 @@ def render_frozen(plan: FrozenPlan, out: str | os.PathLike, source: str,
 
 
 def kernel_sources() -> list[Path]:
-    """The hand-written C the frozen part links: the rct_tfl_ kernels and their rescaling."""
+    """The hand-written C the frozen part links: the rct_tfl_ kernels, their rescaling and the
+    padding kernel it shares with ZeroPadding2D."""
     fw = firmware_dir()
-    return sorted((fw / "kernels").glob("rct_tfl_*.c")) + [fw / "runtime" / "rct_tfl_mbqm.c"]
+    return [*sorted((fw / "kernels").glob("rct_tfl_*.c")), fw / "kernels" / "rct_pad2d_forward.c",
+            fw / "runtime" / "rct_tfl_mbqm.c"]

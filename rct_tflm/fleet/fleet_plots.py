@@ -9,11 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib.ticker import MaxNLocator
 
 from ..report.train_plots import figure, save_png
 
 FILES = ("fleet_accuracy.png", "fleet_bitwidths.png", "fleet_link.png")
+
+
+def _integer_ticks(axis) -> None:
+    """Rounds and bitwidths are integers (matplotlib imported only when plotting)."""
+    from matplotlib.ticker import MaxNLocator
+    axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def plot_accuracy(f: dict, path: Path) -> None:
@@ -31,7 +36,7 @@ def plot_accuracy(f: dict, path: Path) -> None:
     ax.set_title("global test accuracy per round" + (" (red: a board missed the round)"
                                                      if f["missed"] else ""))
     ax.set_xlabel("round")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _integer_ticks(ax.xaxis)
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -54,13 +59,13 @@ def plot_bitwidths(f: dict, path: Path) -> None:
         if g:
             ax.plot(*zip(*g), "k-", lw=2.5, alpha=0.7, label="global")
         ax.set_ylabel(f"{name}\nbits", fontsize=8)
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        _integer_ticks(ax.yaxis)
         lo, hi = ax.get_ylim()
         ax.set_ylim(min(lo, round(lo) - 1), max(hi, round(hi) + 1))
         ax.grid(alpha=0.3)
     axes[0, 0].set_title("bitwidth per tensor after each round")
     axes[-1, 0].set_xlabel("round")
-    axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    _integer_ticks(axes[-1, 0].xaxis)
     if axes[0, 0].get_legend_handles_labels()[0]:  # a fleet whose every round was missed has none
         axes[0, 0].legend(fontsize=6, ncol=min(f["boards"] + 1, 5))
     save_png(fig, path)
@@ -85,7 +90,7 @@ def plot_link(f: dict, path: Path) -> None:
     a2.set_xlabel("round")
     for a in (a1, a2):
         a.grid(alpha=0.3)
-        a.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _integer_ticks(a.xaxis)
     save_png(fig, path)
 
 

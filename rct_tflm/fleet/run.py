@@ -24,7 +24,7 @@ from ..fixedpoint.config import LR_SHIFT_MAX, EngineConfig
 from ..fixedpoint.state import weights_sha256
 from ..formats import results
 from ..formats.checkpoint import (FLEET_FORMAT, FLEET_VERSION, check_compatible, load_checkpoint,
-                                  save_checkpoint)
+                                  refuse_unfinished, save_checkpoint)
 from ..stream import StreamConfig, prepare
 from ..stream.device_model import device_model, find_manifest
 from ..stream.target import GOLDEN, check_target
@@ -102,12 +102,7 @@ def check_options(cfg: FleetConfig) -> None:
     if cfg.kind not in (HOST, GOLDEN):
         get_board(cfg.kind)
     parse_split(cfg.split)
-    out = Path(cfg.out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a folder; give a folder path")
-    if (out / CHECKPOINT).is_file() and not (out / RESULT).is_file() and not cfg.resume:
-        raise UserError(f"--out {out} holds the checkpoint of an unfinished fleet; resume it "
-                        f"with --resume {out / CHECKPOINT} or choose another --out")
+    refuse_unfinished(Path(cfg.out), RESULT, CHECKPOINT, cfg.resume, "fleet")
 
 
 def _check(cfg: FleetConfig) -> None:

@@ -62,6 +62,17 @@ def load_checkpoint(path: str | os.PathLike, fmt: str = FORMAT, version: int = V
     return d, blob
 
 
+def refuse_unfinished(out: Path, result: str, checkpoint: str, resume: str | None,
+                      what: str) -> None:
+    """--out must be a folder, and one holding an unfinished run's checkpoint (a checkpoint, no
+    result file) is only written again by resuming that run."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a folder; give a folder path")
+    if (out / checkpoint).is_file() and not (out / result).is_file() and not resume:
+        raise UserError(f"--out {out} holds the checkpoint of an unfinished {what}; resume it "
+                        f"with --resume {out / checkpoint} or choose another --out")
+
+
 def check_compatible(ck: dict, identity: dict, path: str,
                      keys: tuple[str, ...] = IDENTITY) -> None:
     """Refuse to resume a different run (another model, data, seed, batch or hparams)."""

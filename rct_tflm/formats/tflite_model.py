@@ -79,25 +79,19 @@ def _options(op, name: str) -> dict:
         o = cls()
         o.Init(table.Bytes, table.Pos)
         return o
+    def window(o) -> dict:  # what conv, depthwise and pool options share
+        return {"padding": "same" if o.Padding() == tflite.Padding.SAME else "valid",
+                "stride": (o.StrideH(), o.StrideW()), "activation": o.FusedActivationFunction()}
     if name == "CONV_2D":
         o = load(tflite.Conv2DOptions)
-        return {"padding": "same" if o.Padding() == tflite.Padding.SAME else "valid",
-                "stride": (o.StrideH(), o.StrideW()),
-                "dilation": (o.DilationHFactor(), o.DilationWFactor()),
-                "activation": o.FusedActivationFunction()}
+        return {**window(o), "dilation": (o.DilationHFactor(), o.DilationWFactor())}
     if name == "DEPTHWISE_CONV_2D":
         o = load(tflite.DepthwiseConv2DOptions)
-        return {"padding": "same" if o.Padding() == tflite.Padding.SAME else "valid",
-                "stride": (o.StrideH(), o.StrideW()),
-                "dilation": (o.DilationHFactor(), o.DilationWFactor()),
-                "depth_multiplier": o.DepthMultiplier(),
-                "activation": o.FusedActivationFunction()}
+        return {**window(o), "dilation": (o.DilationHFactor(), o.DilationWFactor()),
+                "depth_multiplier": o.DepthMultiplier()}
     if name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         o = load(tflite.Pool2DOptions)
-        return {"padding": "same" if o.Padding() == tflite.Padding.SAME else "valid",
-                "stride": (o.StrideH(), o.StrideW()),
-                "filter": (o.FilterHeight(), o.FilterWidth()),
-                "activation": o.FusedActivationFunction()}
+        return {**window(o), "filter": (o.FilterHeight(), o.FilterWidth())}
     if name == "FULLY_CONNECTED":
         o = load(tflite.FullyConnectedOptions)
         return {"activation": o.FusedActivationFunction(), "keep_num_dims": o.KeepNumDims()}

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..fixedpoint.kernels.pad import pad2d_forward
 from ..fixedpoint.tflite import add as tadd
 from ..fixedpoint.tflite import conv as tconv
 from ..fixedpoint.tflite import fully_connected as tfc
@@ -270,9 +271,8 @@ def run_call(c: FrozenCall, v: dict[int, np.ndarray], shapes) -> np.ndarray:
         y = mbqm(s - i["zp_in"] * i["h"] * i["w"], i["qm"], i["shift"]) + i["zp_out"]
         return np.clip(y, -128, 127).astype(np.int8).reshape((n,) + shapes[c.output])
     if c.kernel == "tfl_pad":
-        xs = x.reshape(n, i["h"], i["w"], i["c"])
-        return np.pad(xs, [(0, 0), (i["top"], i["bottom"]), (i["left"], i["right"]), (0, 0)],
-                      constant_values=i["value"])
+        return pad2d_forward(x.reshape(n, i["h"], i["w"], i["c"]), i["top"], i["bottom"],
+                             i["left"], i["right"], i["value"])
     if c.kernel == "tfl_requantize":
         y = mbqm(x.astype(np.int64) - i["zp_in"], i["qm"], i["shift"]) + i["zp_out"]
         return np.clip(y, -128, 127).astype(np.int8)

@@ -42,7 +42,8 @@ from ..link import messages as msg
 from ..link.faults import FaultyPort
 from . import stream_plots
 from ..formats.atomic import write_json
-from ..formats.checkpoint import check_compatible, load_checkpoint, save_checkpoint
+from ..formats.checkpoint import (check_compatible, load_checkpoint, refuse_unfinished,
+                                  save_checkpoint)
 from .device_model import DeviceModel, device_model, find_manifest
 from .schedule import Schedule, segment_seed
 
@@ -98,12 +99,7 @@ def prepare(cfg: StreamConfig, firmware: str | None = None) -> Prepared:
                         f"{cfg.period_samples}")
     if cfg.stats_every < 1:
         raise ValueError("stats_every must be >= 1")
-    out = Path(cfg.out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a folder; give a folder path")
-    if (out / CHECKPOINT).is_file() and not (out / RESULT).is_file() and not cfg.resume:
-        raise UserError(f"--out {out} holds the checkpoint of an unfinished stream; resume it "
-                        f"with --resume {out / CHECKPOINT} or choose another --out")
+    refuse_unfinished(Path(cfg.out), RESULT, CHECKPOINT, cfg.resume, "stream")
     art = load_artefact(cfg.model)
     dm = device_model(art, find_manifest(firmware))
     if cfg.batch > dm.cfg.max_batch and find_manifest(firmware) is not None:

@@ -566,7 +566,7 @@ static void dispatch(uint32_t op)
                 failed = ST_BAD;
                 break;
             }
-            rct_pad2d_forward((const int8_t *)A(0), y, n, h, w, c, I(4), I(5), I(6), I(7));
+            rct_pad2d_forward((const int8_t *)A(0), y, n, h, w, c, I(4), I(5), I(6), I(7), 0);
         } else {
             int16_t *dx = (int16_t *)out_array(T_I16, n * h * w * c);
             if (dx == NULL || N(0) != n * oh * ow * c) {
@@ -657,15 +657,15 @@ static void dispatch(uint32_t op)
         rct_tfl_mean_hw((const int8_t *)A(0), y, I(0), I(1), I(2), I(3), I(4), I(5), I(6), I(7));
         break;
     }
-    case 97: { /* pad: n, h, w, c, top, bottom, left, right, value; x */
+    case 97: { /* TFLite PAD (rct_pad2d_forward with a fill): n, h, w, c, t, b, l, r, value; x */
         const int32_t oh = I(1) + I(4) + I(5), ow = I(2) + I(6) + I(7);
         int8_t *y = (int8_t *)out_array(T_I8, I(0) * oh * ow * I(3));
         if (y == NULL || N(0) != I(0) * I(1) * I(2) * I(3)) {
             failed = ST_BAD;
             break;
         }
-        rct_tfl_pad((const int8_t *)A(0), y, I(0), I(1), I(2), I(3), I(4), I(5), I(6), I(7),
-                    I(8));
+        rct_pad2d_forward((const int8_t *)A(0), y, I(0), I(1), I(2), I(3), I(4), I(5), I(6),
+                          I(7), I(8));
         break;
     }
     case 98: { /* requantize: zp_in, qm, shift, zp_out; x */

@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def pad2d_forward(x: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
-    """x [n,h,w,c] int8 -> [n,h+top+bottom,w+left+right,c] int8, zeros around."""
-    return np.pad(np.asarray(x, np.int8), [(0, 0), (top, bottom), (left, right), (0, 0)])
+def pad2d_forward(x: np.ndarray, top: int, bottom: int, left: int, right: int,
+                  value: int = 0) -> np.ndarray:
+    """x [n,h,w,c] int8 -> [n,h+top+bottom,w+left+right,c] int8, `value` around (ZeroPadding2D:
+    0; a TFLite PAD: the output zero point)."""
+    return np.pad(np.asarray(x, np.int8), [(0, 0), (top, bottom), (left, right), (0, 0)],
+                  constant_values=value)
 
 
 def pad2d_backward(dy: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:

@@ -117,7 +117,8 @@ def _run_backward(c: Call, st: "State") -> None:
 def _c_call(name: str, src: str, dst: str, c: Call, cx: "CContext") -> str:
     a = c.args
     return (f"    {name}({cx.buf(c.buffers[src])}, {cx.buf(c.buffers[dst])}, n, {a['h']}, "
-            f"{a['w']}, {a['c']}, {a['top']}, {a['bottom']}, {a['left']}, {a['right']});")
+            f"{a['w']}, {a['c']}, {a['top']}, {a['bottom']}, {a['left']}, {a['right']}"
+            + (", 0);" if name == "rct_pad2d_forward" else ");"))  # forward: the zero fill
 
 
 KERNELS = {
