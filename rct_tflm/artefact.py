@@ -2,7 +2,8 @@
 
 A `.rct` file is a zip archive holding
 
-* `model.json` — format name and version, the layer graph (a sequential chain), per-tensor
+* `model.json` — format name and version, the layer graph (layers in topological order; a
+  layer reads the previous one unless its `inputs` name its producers: residual graphs), per-tensor
   metadata (shape, dtype, exponent, bitwidth, trainable), preprocessing, training record and,
   once partitioned, the partition plan;
 * `tensors/<name>.npy` — one array per tensor: int32 integers for quantised tensors (real value
@@ -38,6 +39,7 @@ VERSION = 1
 # What a refusal tells the user to do.
 RECREATE = "re-create it with `rct-tflm train`"
 ACTIVATIONS = ("linear", "relu", "relu6")
+MODEL_INPUT = "@input"  # in a layer's `inputs`: the model's input (no layer is named so by Keras)
 
 
 @dataclass
@@ -49,16 +51,23 @@ class Layer:
     output_shape: tuple[int, ...]
     params: dict[str, str] = field(default_factory=dict)  # role ("kernel", "bias") -> tensor name
     act_exp: int | None = None  # output activation exponent (8-bit), once calibrated
+    # producers (layer names or MODEL_INPUT) of a layer in a graph; None: the previous layer
+    inputs: list[str] | None = None
 
     def to_json(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "config": self.config,
-                "input_shape": list(self.input_shape), "output_shape": list(self.output_shape),
-                "params": self.params, "act_exp": self.act_exp}
+        d = {"name": self.name, "kind": self.kind, "config": self.config,
+             "input_shape": list(self.input_shape), "output_shape": list(self.output_shape),
+             "params": self.params, "act_exp": self.act_exp}
+        if self.inputs is not None:  # a chain's JSON (and model hash) stays what it was
+            d["inputs"] = list(self.inputs)
+        return d
 
     @classmethod
     def from_json(cls, d: dict) -> "Layer":
+        inputs = d.get("inputs")
         return cls(d["name"], d["kind"], dict(d["config"]), tuple(d["input_shape"]),
-                   tuple(d["output_shape"]), dict(d.get("params", {})), d.get("act_exp"))
+                   tuple(d["output_shape"]), dict(d.get("params", {})), d.get("act_exp"),
+                   None if inputs is None else [str(i) for i in inputs])
 
 
 Tensor = QTensor | np.ndarray  # int tensor with exponent/bitwidth, or a float32 array
@@ -84,6 +93,35 @@ class ModelArtefact:
 
     def param_layers(self) -> list[Layer]:
         return [l for l in self.layers if l.params]
+
+    # -- the graph (layers are in topological order) ----------------------------------------
+    def sources(self, i: int) -> list[int]:
+        """Indices of the layers layer i reads (-1: the model input)."""
+        l = self.layers[i]
+        if l.inputs is None:
+            return [i - 1]
+        pos = {x.name: j for j, x in enumerate(self.layers)}
+        return [-1 if s == MODEL_INPUT else pos[s] for s in l.inputs]
+
+    def consumers(self) -> dict[int, list[int]]:
+        """Layer index (-1: the model input) -> the layers that read its output, in order."""
+        out: dict[int, list[int]] = {i: [] for i in range(-1, len(self.layers))}
+        for i in range(len(self.layers)):
+            for s in self.sources(i):
+                out[s].append(i)
+        return out
+
+    def is_chain(self) -> bool:
+        return all(self.sources(i) == [i - 1] for i in range(len(self.layers)))
+
+    def run_graph(self, x: Any, fn: Any) -> list[Any]:
+        """Every layer's output: fn(layer, x) in layer order, x its input (a list of the
+        inputs for a layer reading several). The executors of every stage walk this."""
+        outs: list[Any] = []
+        for i, l in enumerate(self.layers):
+            ins = [x if s < 0 else outs[s] for s in self.sources(i)]
+            outs.append(fn(l, ins[0] if len(ins) == 1 else ins))
+        return outs
 
     def bitwidths(self) -> dict[str, int]:
         """Bitwidth of every integer tensor, by tensor name."""
@@ -169,11 +207,17 @@ class ModelArtefact:
             raise
         except (zipfile.BadZipFile, KeyError, ValueError, OSError, json.JSONDecodeError) as e:
             raise UserError(f"corrupt model artefact '{path}' ({type(e).__name__}: {e}); {fix}") from None
+        seen = {MODEL_INPUT}
         for l in layers:
             for t in l.params.values():
                 if t not in tensors:
                     raise UserError(f"corrupt model artefact '{path}': layer {l.name} needs "
                                     f"missing tensor {t}; {fix}")
+            bad = [s for s in (l.inputs or []) if s not in seen]
+            if bad or l.inputs == []:
+                raise UserError(f"corrupt model artefact '{path}': layer {l.name} reads "
+                                f"{bad or 'nothing'}, not an earlier layer; {fix}")
+            seen.add(l.name)
         return cls(layers, tensors, tuple(meta["input_shape"]), int(meta["num_classes"]),
                    trainable, meta.get("preprocess", {}), meta.get("training", {}),
                    plan_format.check(meta.get("partition"), path))

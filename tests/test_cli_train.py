@@ -171,7 +171,7 @@ BAD = {
     "unknown data set": (lambda t: ["--data", "cifar"], "unknown data set 'cifar'"),
     "unknown method": (lambda t: ["--method", "adam"], "Invalid value for '--method': 'adam' is not one of 'rct', 'qat', 'fp32'"),
     "LSTM layer": (lambda t: ["--model", _saved(t, "lstm")],
-                   "layer 'my_lstm' (LSTM) is not supported; supported layers: InputLayer, "
+                   "layer 'my_lstm' (LSTM) is not supported; supported layers: InputLayer, Add, "
                    "AveragePooling2D, Conv1D, Conv2D, Dense"),
     "Lambda layer": (lambda t: ["--model", _saved(t, "lambda")],
                      "layer 'my_lambda' (Lambda) is not supported; supported layers: "),

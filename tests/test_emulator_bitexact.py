@@ -1,7 +1,8 @@
 """Golden (numpy) and host (generated C under ASan + UBSan) train to the same integers: same
 weights_sha256, same bitwidth history (with controller decisions inside the run), same PRNG
-position and test accuracies — for the numpy MLP, the Keras-shaped MLP with a leading Flatten
-and a CNN with conv, depthwise, max/avg-pool and ReLU6 trained in micro-batches of 4.
+position and test accuracies — for the numpy MLP, the Keras-shaped MLP with a leading Flatten,
+a CNN with conv, depthwise, max/avg-pool and ReLU6 trained in micro-batches of 4, and a
+residual net (identity skip, strided projection, Add, global pooling: errors summed at the skip).
 
 The sanitized shared library is loaded by ctypes in a child Python whose environment preloads
 the ASan runtime (rct_tflm.emulator.targets.sanitizer_env); a control library with a planted
@@ -25,7 +26,8 @@ from rct_tflm.fixedpoint.config import EngineConfig
 # name, batch, steps, lr_shift, gavg_ref_samples. Period 512 samples: the MLPs (batch 1) decide
 # at 512 and 1024, the CNN (4 x 500 samples) at 512, 1024 and 1536. Gavg per 32 samples (the
 # engine's default) on two of them, the per-step mean (the host trainer's rule) on one.
-JOBS = [("numpy_mlp", 1, 1100, 4, 32), ("keras_mlp", 1, 1100, 4, 0), ("tiny_cnn", 4, 500, 6, 32)]
+JOBS = [("numpy_mlp", 1, 1100, 4, 32), ("keras_mlp", 1, 1100, 4, 0), ("tiny_cnn", 4, 500, 6, 32),
+        ("resnet_tiny", 4, 300, 6, 32)]
 
 DRIVER = r"""
 import json, sys
@@ -65,7 +67,8 @@ def runs(tmp_path_factory, digits, digits_mlp_artefact):
     require_tools("gcc")
     root = tmp_path_factory.mktemp("bitexact")
     arts = {"numpy_mlp": digits_mlp_artefact, "keras_mlp": zoo.build("mlp", digits, seed=1),
-            "tiny_cnn": zoo.build("tiny_cnn", digits, seed=2)}
+            "tiny_cnn": zoo.build("tiny_cnn", digits, seed=2),
+            "resnet_tiny": zoo.build("resnet_tiny", digits, seed=3)}
     jobs, golden = [], {}
     for name, batch, steps, lr, ref in JOBS:
         path = root / f"{name}.rct"

@@ -71,7 +71,7 @@ def test_generate_bad_input_exits_2_and_writes_nothing(capsys, tmp_path, art_pat
     out = tmp_path / "gen"
     args = ["generate", "--model", str(art_path), "--out", str(out)]
     expect = {"budget": "over the budget of 1000 B (", "board": "unknown board 'nosuch'",
-              "layer": "kind 'conv1d' is not supported by the integer engine; supported: avgpool2d, conv2d, dense",
+              "layer": "kind 'conv1d' is not supported by the integer engine; supported: add, avgpool2d, conv2d, dense",
               "kind": "has unknown layer kind 'lstm'; re-create it with `rct-tflm train`",
               "missing": "does not exist", "notgen": "is not a generated project",
               "lr": "--lr 1e-12 is outside the integer engine's 2^-30 .. 1"}[case]

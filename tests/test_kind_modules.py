@@ -38,7 +38,7 @@ def test_host_only_kinds_lower_to_one_clear_line():
                                                "padding": "valid", "activation": "linear"},
                                (4, 2), (4, 2))], {}, (4, 2), 8, preprocess={"input_exp": -7})
     with pytest.raises(UserError, match="layer c: kind 'conv1d' is not supported by the integer "
-                                        "engine; supported: avgpool2d, conv2d"):
+                                        "engine; supported: add, avgpool2d, conv2d"):
         lower(art, EngineConfig())
 
 

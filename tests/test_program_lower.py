@@ -29,7 +29,7 @@ def test_mlp_program_calls_in_order(digits_mlp_artefact):
 
 
 def test_registry_holds_every_kind_once():
-    assert set(kinds.supported()) == {"dense", "conv2d", "depthwise_conv2d", "maxpool2d",
+    assert set(kinds.supported()) == {"add", "dense", "conv2d", "depthwise_conv2d", "maxpool2d",
                                       "avgpool2d", "gap1d", "gap2d", "relu", "relu6", "flatten",
                                       "dropout", "reshape", "zeropad2d"}
     for k in kinds.supported():
@@ -74,3 +74,80 @@ def test_golden_engine_runs_the_program_calls(digits_mlp_artefact, monkeypatch):
     x = np.zeros((1, p.input_size), np.int8)
     eng.train_step(x, np.array([3]))
     assert ran == [c.kernel for c in p.calls()]
+
+
+def _graph(spec: list, digits) -> "object":
+    from rct_tflm.emulator.floatref import calibrate_act_exps, quantise_artefact, \
+        sequential_artefact
+    art = sequential_artefact(digits.input_shape, spec, 0, int(digits.preprocess["input_exp"]))
+    art.preprocess = dict(digits.preprocess)
+    calibrate_act_exps(art, digits.x_train[:64], 3, 5)
+    return quantise_artefact(art, 8)
+
+
+def test_residual_backward_sums_the_skip_error_and_keeps_the_skip_alive(digits):
+    """resnet_tiny: the Add's error reaches both producers; the skip's waits with its exponent
+    in a register until the branch's error reaches the same tensor, then err_add sums them;
+    the skip's activation lives until the backward of its last reader."""
+    from rct_tflm.emulator import zoo
+    art = zoo.build("resnet_tiny", digits, seed=3)
+    p = lower(art, EngineConfig())
+    idx = {f.name: f.index for f in p.layers}
+    adds = [c for c in p.backward if c.kernel == "err_add"]
+    assert [c.layer for c in adds] == ["b2_conv1", "b1_conv1"]  # where each branch ends
+    for c in adds:
+        saved = [s for s in p.backward if s.kernel == "save_error" and s.args["reg"] ==
+                 c.args["reg"]]
+        assert len(saved) == 1 and saved[0].step < c.step
+    # the sum at conv0's output is what conv0's backward masks with its ReLU
+    relu0 = next(c for c in p.backward if c.kernel == "relu_backward" and c.layer == "conv0")
+    assert relu0.buffers["dy"] == adds[-1].buffers["dx"]
+    # a waiting error's exponent is reloaded before the branch that consumes it runs
+    load = next(c for c in p.backward if c.kernel == "load_error")
+    assert load.layer == "b2_conv2"
+    spans = {b.name: (b.first, b.last) for b in p.buffers}
+    bwd = {f.name: 2 * len(p.layers) - f.index for f in p.layers}
+    assert spans["act0"] == (0, bwd["conv0"])  # conv0's output: read by b1_conv1 and b1_add
+    assert spans["act3"][1] == bwd["b1_relu"]  # b1_relu's output: read by b2_conv1 and b2_proj
+    assert idx["b2_proj"] > idx["b2_conv2"]
+    assert "r_err0" in {c.args.get("reg") for c in p.backward}
+
+
+def test_an_error_shared_by_two_branches_is_copied_before_one_masks_it_in_place(digits, tmp_path):
+    from conftest import require_tools
+    from rct_tflm.emulator.run import EmulateConfig, emulate_run, prepare
+    require_tools("gcc")
+    """Add(relu-conv(x), relu-conv(x)): the first branch's backward masks its ReLU on the Add's
+    error in place, so the other branch's (the same buffer) is copied first; the golden engine
+    and the C build then see two distinct buffers."""
+    conv = {"filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu"}
+    art = _graph([("c0", "conv2d", {**conv, "activation": "linear"}),
+                  ("a", "conv2d", conv), ("b", "conv2d", conv, ["c0"]),
+                  ("add", "add", {}, ["a", "b"]), ("flat", "flatten", {}),
+                  ("logits", "dense", {"units": 10})], digits)
+    p = lower(art, EngineConfig())
+    copy = next(c for c in p.backward if c.kernel == "copy_error")
+    mask_b = next(c for c in p.backward if c.kernel == "relu_backward" and c.layer == "b")
+    mask_a = next(c for c in p.backward if c.kernel == "relu_backward" and c.layer == "a")
+    assert copy.step == mask_b.step and copy.buffers["src"] == mask_b.buffers["dy"]
+    assert mask_a.buffers["dy"] == copy.buffers["dst"] != mask_b.buffers["dy"]
+    assert [c.layer for c in p.backward if c.kernel == "err_add"] == ["a"]
+    path = tmp_path / "twin.rct"
+    art.save(path)
+    runs = {}
+    for target in ("golden", "host"):
+        cfg = EmulateConfig(target=target, model=str(path), data="digits", epochs=1, seed=5,
+                            batch=2, max_samples=120, eval_every=120,
+                            build_dir=str(tmp_path / target))
+        runs[target] = emulate_run(prepare(cfg), None, progress=False)
+    assert runs["host"]["weights_sha256"] == runs["golden"]["weights_sha256"]
+
+
+def test_graph_lowering_refuses_a_dangling_branch(digits):
+    import pytest
+    from rct_tflm.errors import UserError
+    dense = {"units": 10}
+    art = _graph([("flat", "flatten", {}), ("side", "dense", dense), ("logits", "dense", dense,
+                                                                      ["flat"])], digits)
+    with pytest.raises(UserError, match="side is read by no layer"):
+        lower(art, EngineConfig())

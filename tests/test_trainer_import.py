@@ -83,6 +83,40 @@ def test_functional_chain_and_keras3_models_import():
     assert art3.layers[0].kind == "dense" and art3.tensors["d3/kernel"].shape == (6, 3)
 
 
+def test_residual_graph_imports_with_its_skip_and_matches_keras():
+    """A ResNet block: BN folds into the branch's convs, the block's ReLU stays a layer after
+    the Add, the skip is named in `inputs`; the float forward (TF and numpy) is Keras'."""
+    k, L = _k()
+    i = k.Input((8, 8, 3))
+    x = L.Conv2D(4, 3, padding="same", use_bias=False, name="stem")(i)
+    x = L.ReLU(name="stem_relu")(L.BatchNormalization(name="stem_bn")(x))
+    y = L.Conv2D(4, 3, padding="same", activation="relu", name="c1")(x)
+    y = L.BatchNormalization(name="c2_bn")(L.Conv2D(4, 3, padding="same", name="c2")(y))
+    z = L.ReLU(name="out_relu")(L.Add(name="add")([y, x]))
+    p = L.Conv2D(6, 1, strides=2, name="proj")(z)  # a skip that reads the previous layer
+    q = L.Add(name="add2")([L.Conv2D(6, 3, strides=2, padding="same", name="c3")(z), p])
+    model = k.Model(i, L.Dense(3, name="logits")(L.GlobalAveragePooling2D(name="gap")(q)))
+    rng = np.random.default_rng(0)
+    for bn in ("stem_bn", "c2_bn"):
+        layer = model.get_layer(bn)
+        c = layer.get_weights()[0].shape[0]
+        layer.set_weights([rng.uniform(0.5, 2, c), rng.normal(0, 0.3, c), rng.normal(0, 0.5, c),
+                           rng.uniform(0.2, 3, c)])
+    art, notes = import_keras(model)
+    by = {l.name: l for l in art.layers}
+    assert notes["folded_bn"] == ["stem_bn -> stem", "c2_bn -> c2"]
+    assert by["stem"].config["activation"] == "relu"  # the ReLU before the skip: fused
+    assert by["add"].inputs == ["c2", "stem"] and by["out_relu"].inputs is None
+    assert by["add2"].kind == "add" and len(by["add2"].inputs) == 2
+    assert not art.is_chain() and art.layers[-1].name == "logits"
+    order = [l.name for l in art.layers]
+    for l in art.layers:  # topological: every producer comes earlier
+        assert all(order.index(s) < order.index(l.name) for s in (l.inputs or []))
+    x_in = rng.normal(0, 1, (4, 8, 8, 3)).astype(np.float32)
+    np.testing.assert_allclose(_float_forward(art, x_in), model(x_in).numpy(), atol=1e-4)
+    np.testing.assert_allclose(float_forward(art, x_in)[-1], model(x_in).numpy(), atol=1e-4)
+
+
 def test_fake_quant_rounds_saturates_and_passes_gradients_straight_through():
     x = tf.constant([0.26, -0.26, 0.125, 100.0, -100.0])
     with tf.GradientTape() as t:
@@ -113,7 +147,9 @@ def _unsupported_models():
     yield "put Flatten", k.Sequential([L.Input((4, 4, 1)), L.Dense(3), L.Dense(2)])
     inp = k.Input((4,))
     a, b = L.Dense(3)(inp), L.Dense(3)(inp)
-    yield "branching graphs", k.Model(inp, L.Dense(2)(L.Add()([a, b])))
+    yield "Concatenate", k.Model(inp, L.Dense(2)(L.Concatenate()([a, b])))
+    shared = L.Dense(4)
+    yield "used more than once", k.Model(inp, L.Dense(2)(L.Add()([shared(inp), shared(inp)])))
 
 
 @pytest.mark.parametrize("what", [w for w, _ in _unsupported_models()])

@@ -72,7 +72,7 @@ def test_saved_layers_reads_the_stored_config(tmp_path, ext):
 def test_builtins_build_import_and_are_seeded(name):
     from rct_tflm.trainer.models import build_builtin
     from rct_tflm.trainer.keras_import import import_keras
-    shape = {"mlp": (8, 8, 1), "mlp784": (28, 28, 1), "mlp196": (14, 14, 1), "cnn": (28, 28, 1),
+    shape = {"mlp": (8, 8, 1), "mlp784": (28, 28, 1), "mlp196": (14, 14, 1), "cnn": (28, 28, 1), "resnet8": (32, 32, 3),
              "text": (32,), "tabular": (5,)}[name]
     kind = "text" if name == "text" else "tabular" if name == "tabular" else "image"
     d = _ds(kind, shape)

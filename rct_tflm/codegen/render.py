@@ -172,6 +172,8 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
                    for f in m.layers if f.shape is not None],
         "forward": c_statements(m.forward, cx), "loss": c_statements([m.loss], cx)[0],
         "backward": c_statements(m.backward, cx), "frozen": frozen, "trainable": trainable,
+        # exponents of errors waiting at a residual skip (program/error_flow.py)
+        "registers": sorted({c.args["reg"] for c in m.backward if "reg" in c.args}),
         "logits": cx.buf(m.output),
         "model_hash_bytes": [f"0x{b:02x}u" for b in mhash],
         **_toolchain_facts(board),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..artefact import Layer, ModelArtefact
+from ..artefact import MODEL_INPUT, Layer, ModelArtefact
 from ..fixedpoint.qtensor import QTensor, exponent_for
 from ..program import kinds
 
@@ -19,15 +19,12 @@ def float_forward(art: ModelArtefact, x: np.ndarray,
     """Outputs of every layer for a batch x (N, *input_shape), float64 (each kind's
     `float_forward`)."""
     w = weights or {n: art.float_weights(n).astype(np.float64) for n in art.tensors}
-    outs = []
-    a = np.asarray(x, np.float64).reshape(len(x), *art.input_shape)
     for l in art.layers:
-        mod = kinds.kind(l.kind)
-        if not hasattr(mod, "float_forward"):
+        if not hasattr(kinds.kind(l.kind), "float_forward"):
             raise ValueError(f"floatref: layer kind {l.kind} not supported")
-        a = mod.float_forward(l, a, {role: w[t] for role, t in l.params.items()})
-        outs.append(a)
-    return outs
+    return art.run_graph(
+        np.asarray(x, np.float64).reshape(len(x), *art.input_shape),
+        lambda l, a: kinds.kind(l.kind).float_forward(l, a, {r: w[t] for r, t in l.params.items()}))
 
 
 def calibrate_act_exps(art: ModelArtefact, x: np.ndarray, headroom_bits: int = 0,
@@ -89,17 +86,22 @@ def cnn_artefact(input_shape: tuple[int, int, int], filters: int, hidden: int, n
                          set(tensors), {"input_exp": input_exp}, {"method": "init", "seed": seed})
 
 
-def sequential_artefact(input_shape: tuple[int, ...], specs: list[tuple[str, str, dict]],
+def sequential_artefact(input_shape: tuple[int, ...], specs: list[tuple],
                         seed: int = 0, input_exp: int = -7) -> ModelArtefact:
-    """A float32 sequential model from (name, kind, config) specs: Keras defaults and shapes
-    from each kind's `spec`, Glorot-uniform kernels (Keras fan-in/fan-out, the kind's
+    """A float32 model from (name, kind, config) specs, a chain, or (name, kind, config, inputs)
+    for a layer of a graph reading the named layers (MODEL_INPUT: the input): Keras defaults and
+    shapes from each kind's `spec`, Glorot-uniform kernels (Keras fan-in/fan-out, the kind's
     `kernel_shape`), zero biases; classes = last width. Kinds: those with a `spec` (dense,
     conv2d, depthwise_conv2d, maxpool2d, avgpool2d, gap2d, gap1d, flatten, relu, relu6,
-    dropout)."""
+    dropout, add)."""
     rng = np.random.default_rng(seed)
     layers, tensors = [], {}
     shape = tuple(int(v) for v in input_shape)
-    for name, kind, cfg in specs:
+    shapes = {MODEL_INPUT: shape}
+    for name, kind, cfg, *graph in specs:
+        inputs = list(graph[0]) if graph else None
+        if inputs is not None:
+            shape = shapes[inputs[0]]
         mod = kinds.kind(kind)
         if not hasattr(mod, "spec"):
             raise ValueError(f"sequential_artefact cannot build layer kind {kind}")
@@ -111,8 +113,8 @@ def sequential_artefact(input_shape: tuple[int, ...], specs: list[tuple[str, str
             rf = int(np.prod(kshape[:-2]))
             tensors[params["kernel"]] = glorot(rng, kshape, rf * kshape[-2], rf * kshape[-1])
             tensors[params["bias"]] = np.zeros(out[-1], np.float32)
-        layers.append(Layer(name, kind, cfg, shape, out, params))
-        shape = out
+        layers.append(Layer(name, kind, cfg, shape, out, params, inputs=inputs))
+        shape = shapes[name] = out
     return ModelArtefact(layers, tensors, tuple(int(v) for v in input_shape), int(np.prod(shape)),
                          set(tensors), {"input_exp": input_exp}, {"method": "init", "seed": seed})
 

@@ -22,7 +22,7 @@ from .floatref import calibrate_act_exps, quantise_artefact, sequential_artefact
 
 HIDDEN_HEADROOM = 3
 LOGITS_HEADROOM = 5
-ZOO = ("mlp", "cnn", "tiny_cnn")
+ZOO = ("mlp", "cnn", "tiny_cnn", "resnet_tiny")
 
 
 def specs(name: str, input_shape: tuple[int, ...], num_classes: int, hidden: int = 32) -> list:
@@ -48,6 +48,21 @@ def specs(name: str, input_shape: tuple[int, ...], num_classes: int, hidden: int
                 ("relu6", "relu6", {}),
                 ("pool2", "avgpool2d", {"pool_size": 2, "strides": 1}),
                 ("flatten", "flatten", {}),
+                ("logits", "dense", {"units": num_classes})]
+    if name == "resnet_tiny":  # two residual blocks (identity skip, 1x1 strided projection)
+        conv = lambda f, k=3, s=1, a="relu": {"filters": f, "kernel_size": k,  # noqa: E731
+                                              "strides": s, "padding": "same", "activation": a}
+        return [("conv0", "conv2d", conv(8)),
+                ("b1_conv1", "conv2d", conv(8)),
+                ("b1_conv2", "conv2d", conv(8, a="linear")),
+                ("b1_add", "add", {}, ["b1_conv2", "conv0"]),
+                ("b1_relu", "relu", {}),
+                ("b2_conv1", "conv2d", conv(16, s=2)),
+                ("b2_conv2", "conv2d", conv(16, a="linear")),
+                ("b2_proj", "conv2d", conv(16, 1, 2, "linear"), ["b1_relu"]),
+                ("b2_add", "add", {}, ["b2_conv2", "b2_proj"]),
+                ("b2_relu", "relu", {}),
+                ("gap", "gap2d", {}),
                 ("logits", "dense", {"units": num_classes})]
     raise UserError(f"unknown zoo model '{name}'; known: {', '.join(ZOO)}")
 

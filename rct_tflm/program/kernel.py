@@ -5,7 +5,8 @@ them. `run(call, state)` executes the call on the golden engine's state (program
 `c(call, cx)` returns its C statement(s), with buffers, tensors and geometry resolved through
 `cx` (codegen/render.py implements CContext); `c_function` is the C function the call invokes
 (the profiler's name for it; None for a statement that calls nothing), `role` the profiler's
-category of that function.
+category of that function; `in_place` the buffer arguments it overwrites in place (the
+lowering must not share such a buffer with an error that is still waiting).
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class Kernel:
     c: Callable[["Call", CContext], str]
     c_function: str | None
     role: str  # the profiler's category: forward, activation, backward-input, weight-update, bias, softmax-ce
+    in_place: tuple[str, ...] = ()
 
 
 def shaped(cx: CContext, layer: int, body: str) -> str:

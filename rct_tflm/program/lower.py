@@ -20,6 +20,7 @@ from ..errors import UserError
 from ..fixedpoint.config import EngineConfig
 from ..fixedpoint.qtensor import QTensor
 from . import kinds
+from .error_flow import ErrorFlow
 from .model import INPUT, BufferSpec, Call, LayerFacts, Program, TensorEntry
 
 _BUFFER_ORDER = ("activation", "mask", "error", "weights")  # memory report order within a kind
@@ -52,12 +53,14 @@ class Lowering:
 
     def __init__(self, art: ModelArtefact, cfg: EngineConfig, names: set[str]) -> None:
         self.art, self.cfg, self.names = art, cfg, names
+        self.input_exp = int(art.preprocess.get("input_exp", 0))
         self.values: dict[str, QTensor] = {}
         self.table: list[TensorEntry] = []
         self.seen_trainable = False
         self.layers: list[LayerFacts] = []
         self.bufs: dict[str, BufferSpec] = {}
-        self.in_of: list[str] = []  # buffer holding layer i's input
+        self.srcs = [art.sources(i) for i in range(len(art.layers))]  # producers, -1: input
+        self.consumers = art.consumers()
         self.act_of: list[str] = []  # buffer holding layer i's output
         self.folds: dict[int, int] = {}  # layer -> the max-pool after it that applies its mask
         self.err_in: str = ""  # error at the output of the layer being lowered backward
@@ -85,8 +88,27 @@ class Lowering:
                                        2 * (count + extra))
         return self.err_out
 
+    def inputs(self, f: LayerFacts) -> list[str]:
+        """The buffers holding layer f's inputs, in order."""
+        return [INPUT if s < 0 else self.act_of[s] for s in self.srcs[f.index]]
+
+    def input_exps(self, f: LayerFacts) -> list[int]:
+        return [self.input_exp if s < 0 else self.layers[s].y_exp for s in self.srcs[f.index]]
+
     def x(self, f: LayerFacts) -> str:
-        return self.in_of[f.index]
+        return self.inputs(f)[0]
+
+    def shared(self, f: LayerFacts, buf: str) -> bool:
+        """Whether a layer other than f reads `buf` and does not itself write it (a skip's
+        other consumer): then f may not overwrite it in place."""
+        writers = {p for p in range(f.index) if self.act_of[p] == buf}
+        readers = {c for p in writers for c in self.consumers[p]}
+        return bool(readers - writers - {f.index})
+
+    def sole_consumer(self, i: int) -> LayerFacts | None:
+        """The layer reading layer i's output, when exactly one does and reads nothing else."""
+        c = self.consumers.get(i, [])
+        return self.layers[c[0]] if len(c) == 1 and self.srcs[c[0]] == [i] else None
 
     def y(self, f: LayerFacts) -> str:
         return self.act_of[f.index]
@@ -116,15 +138,25 @@ def lower(art: ModelArtefact, cfg: EngineConfig, trainable_layers: int | None = 
     if "input_exp" not in art.preprocess:
         raise UserError("the model artefact has no preprocess.input_exp (input exponent); "
                         "re-create it with `rct-tflm train`")
-    x_exp = int(art.preprocess["input_exp"])
+    exp_of = {-1: int(art.preprocess["input_exp"])}  # producer (-1: the input) -> exponent
     for i, l in enumerate(art.layers):
         if l.kind not in kinds.supported():  # unknown, or a host-only kind (no lowering)
             raise UserError(f"layer {l.name}: kind '{l.kind}' is not supported by the integer "
                             f"engine; supported: {', '.join(kinds.supported())}")
-        f = LayerFacts(i, l.name, l.kind, tuple(l.input_shape), tuple(l.output_shape), x_exp, x_exp)
+        if len(low.srcs[i]) != kinds.arity(l.kind):
+            raise UserError(f"layer {l.name} ({l.kind}) reads {len(low.srcs[i])} tensors, it "
+                            f"takes {kinds.arity(l.kind)}; corrupt artefact")
+        x_exp = exp_of[low.srcs[i][0]]
+        f = LayerFacts(i, l.name, l.kind, tuple(l.input_shape), tuple(l.output_shape), x_exp,
+                       x_exp, sources=None if l.inputs is None else list(low.srcs[i]))
         kinds.kind(l.kind).shape(l, f, low)
         low.layers.append(f)
-        x_exp = f.y_exp
+        exp_of[i] = f.y_exp
+    dead = [art.layers[i].name for i, c in low.consumers.items() if 0 <= i < len(art.layers) - 1
+            and not c]
+    if dead:
+        raise UserError(f"the output of layer {dead[0]} is read by no layer; the engine runs "
+                        f"graphs with one output (the last layer's logits)")
     if not low.table or not any(t.trainable for t in low.table):
         raise UserError("no trainable tensors: choose --trainable-layers K >= 1")
     last = art.layers[-1]
@@ -136,23 +168,21 @@ def lower(art: ModelArtefact, cfg: EngineConfig, trainable_layers: int | None = 
     layers = low.layers
     low.first = first = next(f.index for f in layers if f.trainable)
     for f in layers:
-        f.needs_dx = f.index > first
+        f.needs_dx = any(s >= first for s in low.srcs[f.index])
     mb = cfg.max_batch
 
     forward: list[Call] = []
-    cur = INPUT
     for f in layers:
-        low.in_of.append(cur)
+        cur = low.x(f)
         mode = kinds.output_mode(f.kind)
-        if mode == "alias" or (mode == "inplace" and cur != INPUT):
+        if mode == "alias" or (mode == "inplace" and cur != INPUT and not low.shared(f, cur)):
             out = cur
         else:
             out = low.new_buffer(f"act{f.index}", "activation", "int8", f.out_size, mb * f.out_size)
         low.act_of.append(out)
-        cur = out
     for f in layers[first:]:
-        nxt = layers[f.index + 1] if f.index + 1 < len(layers) else None
-        after = layers[f.index + 2] if f.index + 2 < len(layers) else None
+        nxt = low.sole_consumer(f.index)
+        after = low.sole_consumer(nxt.index) if nxt else None
         absorbs = getattr(kinds.kind(nxt.kind), "absorbs_mask", None) if nxt else None
         if absorbs is not None and absorbs(f, nxt, after):
             low.folds[f.index] = nxt.index
@@ -163,11 +193,7 @@ def lower(art: ModelArtefact, cfg: EngineConfig, trainable_layers: int | None = 
                          2 * mb * art.num_classes)
     loss = Call("softmax_ce", low.loss_step, None, {"logits": low.act_of[-1], "dz": err},
                 args={"z_exp": layers[-1].y_exp, "classes": art.num_classes}, ret="e_exp")
-    backward: list[Call] = []
-    for f in reversed(layers[first:]):
-        low.err_in, low.err_out = err, None
-        backward += kinds.kind(f.kind).backward(f, low)
-        err = low.err_out or err
+    backward = ErrorFlow(low, err).run()
 
     for t in low.table:
         if t.trainable:

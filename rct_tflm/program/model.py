@@ -45,6 +45,7 @@ class LayerFacts:
     acc: int = 0  # K.ACC32 / K.ACC64
     shape: ConvShape | None = None  # conv/pool geometry at n = 1
     fan_in: int = 0
+    sources: list[int] | None = None  # producers' indices in a graph (-1: the input); None: chain
 
     @property
     def in_size(self) -> int:

@@ -28,19 +28,27 @@ EVAL_BATCH = 500
 
 
 def keras_from_artefact(art: ModelArtefact) -> Any:
-    """A tf_keras Sequential with the artefact's layers (each kind's `to_keras`) and (float)
-    weights (in the kind's PARAMS order, Keras' own)."""
+    """A functional tf_keras model with the artefact's graph (each kind's `to_keras`) and
+    (float) weights (in the kind's PARAMS order, Keras' own)."""
     k = tf_keras()
     L = k.layers
     int_in = kinds.id_count(art.layers[0]) is not None
-    model = k.Sequential(name="rct_graph")
-    model.add(L.Input(art.input_shape, dtype="int32" if int_in else "float32"))
-    for l in art.layers:
+    inp = L.Input(art.input_shape, dtype="int32" if int_in else "float32")
+    made: list[Any] = []
+
+    def build(l: Any, x: Any) -> Any:
         act = l.config.get("activation", "linear")
         fused = act if act in ("linear", "relu") else "linear"  # relu6 becomes its own layer
-        model.add(kinds.kind(l.kind).to_keras(L, l, fused))
+        layer = kinds.kind(l.kind).to_keras(L, l, fused)
+        made.append(layer)
+        y = layer(x)
         if act == "relu6" and l.params:
-            model.add(L.ReLU(6.0, name=f"{l.name}_relu6"))
+            made.append(L.ReLU(6.0, name=f"{l.name}_relu6"))
+            y = made[-1](y)
+        return y
+
+    model = k.Model(inp, art.run_graph(inp, build)[-1], name="rct_graph")
+    for l in art.layers:
         if l.params:
             model.get_layer(l.name).set_weights([art.float_weights(l.params[r])
                                                  for r in kinds.params(l.kind)])

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from ..data import Dataset
 from ..errors import UserError
 
-BUILTIN = ("mlp", "mlp784", "mlp196", "cnn", "text", "tabular")
+BUILTIN = ("mlp", "mlp784", "mlp196", "cnn", "resnet8", "text", "tabular")
 MODEL_HELP = "builtin, builtin:NAME (NAME one of " + ", ".join(BUILTIN) + "), or a .keras/.h5 file"
 
 
@@ -32,6 +32,28 @@ def _cnn(k: Any, shape: tuple, n_cls: int) -> Any:
                          L.Flatten(name="flatten"), L.Dense(n_cls, name="logits")], name="cnn")
 
 
+def _resnet8(k: Any, shape: tuple, n_cls: int) -> Any:
+    """MLPerf Tiny's image-classification ResNet-8 (CIFAR-10, 32x32x3): a 16-filter stem and
+    three stacks of one residual block (16, 32 and 64 filters; the strided ones with a 1x1
+    projection on the skip), conv + BatchNorm + ReLU, then the average pool and the logits.
+    The final 8x8 average pool is written as global average pooling, the same on 32x32 inputs
+    and defined on any size."""
+    L = k.layers
+    i = L.Input(shape)
+    x = L.ReLU(name="stem_relu")(L.BatchNormalization(name="stem_bn")(
+        L.Conv2D(16, 3, padding="same", name="stem_conv")(i)))
+    for s, (filters, stride) in enumerate(((16, 1), (32, 2), (64, 2)), 1):
+        y = L.Conv2D(filters, 3, strides=stride, padding="same", name=f"s{s}_conv1")(x)
+        y = L.ReLU(name=f"s{s}_relu1")(L.BatchNormalization(name=f"s{s}_bn1")(y))
+        y = L.BatchNormalization(name=f"s{s}_bn2")(
+            L.Conv2D(filters, 3, padding="same", name=f"s{s}_conv2")(y))
+        if stride > 1:
+            x = L.Conv2D(filters, 1, strides=stride, padding="same", name=f"s{s}_proj")(x)
+        x = L.ReLU(name=f"s{s}_relu")(L.Add(name=f"s{s}_add")([x, y]))
+    x = L.GlobalAveragePooling2D(name="pool")(x)
+    return k.Model(i, L.Dense(n_cls, name="logits")(x), name="resnet8")
+
+
 def _text(k: Any, shape: tuple, n_cls: int, vocab: int) -> Any:
     """Word embeddings -> 3-word ReLU filters -> mean over the message -> logits.
 
@@ -47,7 +69,8 @@ def _text(k: Any, shape: tuple, n_cls: int, vocab: int) -> Any:
 
 
 _EXPECT = {"mlp": "8x8x1 images", "mlp784": "28x28x1 images", "mlp196": "14x14x1 images",
-           "cnn": "HxWxC images", "text": "token-id sequences (sms:)", "tabular": "any non-text data"}
+           "cnn": "HxWxC images", "resnet8": "HxWxC images of at least 8x8 (CIFAR: 32x32x3)",
+           "text": "token-id sequences (sms:)", "tabular": "any non-text data"}
 
 
 def builtin_name_for(data: Dataset) -> str:
@@ -66,6 +89,7 @@ def check_builtin(name: str, data: Dataset) -> None:
     shape = data.input_shape
     ok = {"mlp": shape == (8, 8, 1), "mlp784": shape == (28, 28, 1), "mlp196": shape == (14, 14, 1),
           "cnn": data.kind == "image" and len(shape) == 3 and min(shape[:2]) >= 4,
+          "resnet8": data.kind == "image" and len(shape) == 3 and min(shape[:2]) >= 8,
           "text": data.kind == "text", "tabular": data.kind != "text"}
     if not ok[name]:
         raise UserError(f"built-in model '{name}' needs {_EXPECT[name]}; {fix}")
@@ -85,6 +109,7 @@ def build_builtin(name: str, data: Dataset, seed: int) -> Any:
         "mlp784": lambda: _mlp(k, shape, c, 64, "mlp784"),
         "mlp196": lambda: _mlp(k, shape, c, 64, "mlp196"),
         "cnn": lambda: _cnn(k, shape, c),
+        "resnet8": lambda: _resnet8(k, shape, c),
         "text": lambda: _text(k, shape, c, int(data.preprocess.get("vocab_size", 2002))),
         "tabular": lambda: _mlp(k, shape, c, 32, "tabular"),
     }

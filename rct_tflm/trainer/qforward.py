@@ -39,6 +39,8 @@ class QForward:
 
     def __init__(self, art: ModelArtefact, quantize: bool = True) -> None:
         self.layers: list[Layer] = list(art.layers)
+        # the layer graph alone (run_graph): the executor holds no weights
+        self.graph = ModelArtefact(self.layers, {}, art.input_shape, art.num_classes)
         self.param_names: list[str] = [t for l in self.layers for t in l.params.values()]
         self.quantize = quantize
         self.quant_layers = []
@@ -66,14 +68,19 @@ class QForward:
         amax = []
         if not self.int_input and self.quantize:
             x = fake_quant(x, in_scale)
-        for i, l in enumerate(self.layers):
+        quant = dict(zip((l.name for l in self.layers), self.quant_layers))
+
+        def layer(l: Layer, a: Any) -> Any:
             p = {role: w[t] for role, t in l.params.items()}
-            x = kinds.kind(l.kind).tf_forward(tf, l, x, p, training, seed)
-            k = self.quant_layers[i]
+            y = kinds.kind(l.kind).tf_forward(tf, l, a, p, training, seed)
+            k = quant[l.name]
             if k >= 0:
-                amax.append(tf.reduce_max(tf.abs(x)))
+                amax.append(tf.reduce_max(tf.abs(y)))
                 if self.quantize:
-                    x = fake_quant(x, scales[k])
+                    y = fake_quant(y, scales[k])
+            return y
+
+        x = self.graph.run_graph(x, layer)[-1]
         return x, tf.stack(amax)
 
 

@@ -214,10 +214,11 @@ class RCTTrainer:
         """act_exp of every layer output: 8-bit exponent covering max |activation| on train."""
         _, amax = self.predict("train")
         exps = [exponent_for(float(a), ACT_BITS) for a in amax]
-        cur = int(self.art.preprocess.get("input_exp", -(ACT_BITS - 1)))
-        for l, k in zip(self.art.layers, self.fwd.quant_layers):
-            cur = exps[k] if k >= 0 else cur
-            l.act_exp = int(cur)
+        exp_of = {-1: int(self.art.preprocess.get("input_exp", -(ACT_BITS - 1)))}
+        for i, (l, k) in enumerate(zip(self.art.layers, self.fwd.quant_layers)):
+            # a kind that passes its input's exponent through keeps its (first) source's
+            exp_of[i] = exps[k] if k >= 0 else exp_of[self.art.sources(i)[0]]
+            l.act_exp = int(exp_of[i])
 
     def artefact(self, training: dict[str, Any]) -> ModelArtefact:
         """The trained artefact: QTensors (shared, not copied), calibrated act_exp, record."""

@@ -14,6 +14,7 @@ facts (defaults in the accessors below)
 * `KERNEL_OUT_AXES`: how many trailing kernel axes index its output channel (depthwise: 2);
 * `PER_CHANNEL`: tfmot's default 8-bit scheme quantises its kernel per output channel;
 * `MLP`: its part in the float SGD reference (`"trained"` or `"skipped"`);
+* `INPUTS`: how many tensors it reads (add: 2; its functions then take a list of inputs);
 * `C_ROLES`: C functions of its kernels that no call invokes, by profiler category;
 
 functions
@@ -89,6 +90,11 @@ def _fact(name: str, attr: str, default: Any) -> Any:
 
 def output_mode(name: str) -> str:
     return _fact(name, "OUTPUT", "new")
+
+
+def arity(name: str) -> int:
+    """How many tensors a layer of the kind reads (`INPUTS`; add: 2)."""
+    return _fact(name, "INPUTS", 1)
 
 
 def role_of(c_function: str) -> str | None:

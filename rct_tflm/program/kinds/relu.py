@@ -81,5 +81,6 @@ def _c_backward(c: Call, cx: "CContext") -> str:
 KERNELS = {
     "relu_forward": Kernel(_run_forward, _c_forward, "rct_relu_forward", "activation"),
     # in place on the error: dy where 0 < y < upper
-    "relu_backward": Kernel(_run_backward, _c_backward, "rct_relu_backward", "activation"),
+    "relu_backward": Kernel(_run_backward, _c_backward, "rct_relu_backward", "activation",
+                            in_place=("dy",)),
 }
