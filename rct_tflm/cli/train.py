@@ -18,7 +18,7 @@ def train_options(with_method: bool) -> Callable:
     def deco(f: Callable) -> Callable:
         opts = [
             click.option("--model", default="builtin", show_default=True,
-                         help="builtin, builtin:NAME (mlp, mlp784, mlp196, cnn, text, tabular), "
+                         help="builtin, builtin:NAME (mlp, mlp784, mlp196, cnn, resnet8, text, tabular), "
                               "or a .keras/.h5 file"),
             click.option("--data", default="digits", show_default=True,
                          help="digits, mnist-idx:DIR[@14x14], sms:PATH, npz:PATH or csv:PATH"),
