@@ -17,6 +17,7 @@ This module imports numpy only.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -83,6 +84,8 @@ class ModelArtefact:
     preprocess: dict[str, Any] = field(default_factory=dict)  # how raw data becomes the input
     training: dict[str, Any] = field(default_factory=dict)  # method, seed, history summary
     partition: dict[str, Any] | None = None  # filled by `rct-tflm partition`
+    # files a layer's config names (a frozen part imported from a .tflite: its flatbuffer)
+    files: dict[str, bytes] = field(default_factory=dict)
 
     # -- queries ---------------------------------------------------------------------------
     def layer(self, name: str) -> Layer:
@@ -143,7 +146,9 @@ class ModelArtefact:
         return {"format": FORMAT, "version": VERSION, "input_shape": list(self.input_shape),
                 "num_classes": self.num_classes, "layers": [l.to_json() for l in self.layers],
                 "tensors": meta, "preprocess": self.preprocess, "training": self.training,
-                "partition": self.partition}
+                "partition": self.partition,
+                **({"files": {n: hashlib.sha256(b).hexdigest() for n, b in self.files.items()}}
+                   if self.files else {})}
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write atomically: a crash never leaves a half-written artefact at `path`."""
@@ -155,6 +160,8 @@ class ModelArtefact:
                 buf = io.BytesIO()
                 np.save(buf, arr, allow_pickle=False)
                 z.writestr(f"tensors/{n}.npy", buf.getvalue())
+            for n, b in self.files.items():
+                z.writestr(f"files/{n}", b)
         return path
 
     @classmethod
@@ -170,10 +177,9 @@ class ModelArtefact:
             raise UserError(f"model artefact '{path}' does not exist; {fix}")
         with open(path, "rb") as fh:
             if fh.read(8)[4:8] == b"TFL3":  # a TensorFlow Lite flatbuffer, not an artefact
-                raise UserError(f"'{path}' is a .tflite model: `rct-tflm verify --model {path}` "
-                                f"checks it against TFLite Micro, but training a head on an "
-                                f"imported .tflite is not supported yet; train from its Keras "
-                                f"model (`rct-tflm train --model MODEL.keras`)")
+                raise UserError(f"'{path}' is a .tflite model, not an artefact: partition it "
+                                f"first (`rct-tflm partition --model {path} --board BOARD "
+                                f"--out DIR`), then give DIR/model.rct")
         try:
             with zipfile.ZipFile(path) as z:
                 meta = json.loads(z.read("model.json"))
@@ -203,6 +209,12 @@ class ModelArtefact:
                     if m.get("trainable"):
                         trainable.add(n)
                 layers = [Layer.from_json(d) for d in meta["layers"]]
+                files = {n: z.read(f"files/{n}") for n in meta.get("files", {})}
+                bad = [n for n, b in files.items()
+                       if hashlib.sha256(b).hexdigest() != meta["files"][n]]
+                if bad:
+                    raise UserError(f"corrupt model artefact '{path}': file {bad[0]} does not "
+                                    f"match its SHA-256; {fix}")
         except UserError:
             raise
         except (zipfile.BadZipFile, KeyError, ValueError, OSError, json.JSONDecodeError) as e:
@@ -220,7 +232,7 @@ class ModelArtefact:
             seen.add(l.name)
         return cls(layers, tensors, tuple(meta["input_shape"]), int(meta["num_classes"]),
                    trainable, meta.get("preprocess", {}), meta.get("training", {}),
-                   plan_format.check(meta.get("partition"), path))
+                   plan_format.check(meta.get("partition"), path), files)
 
 
 def known_classes(art: "ModelArtefact") -> list[int] | None:

@@ -43,6 +43,11 @@ def _kind(file: str, name: str) -> str:
     return "app"
 
 
+# the model's tensor tables in rct_weights.c (frozen int8, trainable initial int16), by name: the
+# linker lists global symbols after every file's locals, so a file cannot attribute them
+TABLE_PREFIXES = ("rct_w_", "rct_init_")
+
+
 def elf_memory(elf: str | Path) -> dict:
     """RAM objects by item and flash by code/tables of a linked ELF (pyelftools)."""
     from elftools.elf.elffile import ELFFile
@@ -66,7 +71,7 @@ def elf_memory(elf: str | Path) -> dict:
             elif kind == "STT_OBJECT" and isinstance(sym["st_shndx"], int):
                 if sym["st_shndx"] in ram_secs:
                     ram[_kind(src, sym.name)] += sym["st_size"]
-                elif src == "rct_weights.c":
+                elif sym.name.startswith(TABLE_PREFIXES):
                     tables += sym["st_size"]
             elif kind == "STT_FUNC" and isinstance(sym["st_shndx"], int):
                 code += sym["st_size"]

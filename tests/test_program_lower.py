@@ -31,7 +31,7 @@ def test_mlp_program_calls_in_order(digits_mlp_artefact):
 def test_registry_holds_every_kind_once():
     assert set(kinds.supported()) == {"add", "dense", "conv2d", "depthwise_conv2d", "maxpool2d",
                                       "avgpool2d", "gap1d", "gap2d", "relu", "relu6", "flatten",
-                                      "dropout", "reshape", "zeropad2d"}
+                                      "dropout", "reshape", "zeropad2d", "tflite_frozen"}
     for k in kinds.supported():
         mod = kinds.kind(k)
         assert all(callable(getattr(mod, fn)) for fn in ("shape", "forward", "backward"))

@@ -222,11 +222,12 @@ def test_verify_refuses_data_of_another_shape(capsys, files, tmp_path):
     assert code == 2 and "shaped like its input" in err
 
 
-@pytest.mark.parametrize("cmd", ["train", "partition"])
-def test_train_and_partition_name_a_tflite_instead_of_calling_it_corrupt(capsys, files,
-                                                                        tmp_path, cmd):
+@pytest.mark.parametrize("cmd", ["train", "build"])
+def test_train_and_build_name_a_tflite_instead_of_calling_it_corrupt(capsys, files, tmp_path,
+                                                                     cmd):
     from conftest import run_cli
     code, _, err = run_cli(capsys, cmd, "--model", str(files["kws"][0]), "--out",
                            str(tmp_path / cmd))
     assert code == 2 and "is a .tflite model" in err and "BadZipFile" not in err
+    assert "rct-tflm partition --model" in err
     assert len(err.strip().splitlines()) == 1

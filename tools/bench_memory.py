@@ -6,7 +6,8 @@
 Models: the built-in digits MLP and CNN (trained briefly with RCT), MNIST 14x14 through the
 built-in mlp196 when ../shared/datasets holds MNIST, and MobileNetV1-0.25 at 96x96x3 (tf_keras,
 built by hand as `tf_keras.applications.MobileNet(alpha=0.25, ...)` lays it out, see
-`mobilenet_v1`; synthetic images, 2 classes). Each is partitioned twice — the deepest trainable
+`mobilenet_v1`; synthetic images, 2 classes) and the built-in ResNet-8 (residual Adds) at
+32x32x3. Each is partitioned twice — the deepest trainable
 suffix that fits (no split given) and the head alone — and built (the MobileNet also at
 micro-batch 2, which partition refuses); the record holds every RAM
 item planned and measured (rct_tflm.memory_check), the stack bound, flash code and tables, and
@@ -171,6 +172,11 @@ def main() -> None:
             synthetic_images(tmp / "images.npz")
             return trained(str(tmp / "mobilenet.keras"), f"npz:{tmp / 'images.npz'}", 1, tmp)
         models.append(("mobilenet_v1_0.25_96", mobilenet))
+
+        def resnet8():  # MLPerf Tiny's ResNet-8 (residual Adds), CIFAR-shaped
+            synthetic_images(tmp / "c32.npz", size=32)
+            return trained("builtin:resnet8", f"npz:{tmp / 'c32.npz'}", 1, tmp)
+        models.append(("resnet8_32", resnet8))
         for name, make in models:
             art = make()
             # the MobileNet at micro-batch 2 (two staged images, arena for two) is refused up front

@@ -7,6 +7,7 @@
 #include "rct_link.h"
 
 static int8_t x[RCT_FROZEN_INPUT_SIZE], y[RCT_FROZEN_OUTPUT_SIZE];
+static int8_t arena[RCT_FROZEN_ARENA_BYTES + 4] __attribute__((aligned(4)));
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -31,7 +32,7 @@ int main(void)
             if (c < 0) return 0;
             x[i] = (int8_t)(uint8_t)c;
         }
-        rct_frozen_forward(x, y, 1);
+        rct_frozen_forward(x, y, 1, arena);
         rct_board_write((const uint8_t *)y, RCT_FROZEN_OUTPUT_SIZE);
     }
 }

@@ -36,6 +36,7 @@ from ..resources import firmware_dir, templates_dir
 from .c_layout import state_bytes
 from .layout import Layout, build_layout
 from .report import memory_report, write_memory_report
+from .tflite_frozen import render_frozen
 
 OUTPUT_TEMPLATES = ("rct_model.h", "rct_model.c", "rct_config.h", "rct_weights.h", "rct_weights.c",
                     "Makefile", "CMakeLists.txt", "cmake/arm-none-eabi.cmake", "platformio.ini",
@@ -49,10 +50,14 @@ def c_ident(name: str) -> str:
 def model_hash(m: Program, art: ModelArtefact) -> bytes:
     """SHA-256 identifying the model a firmware was generated for (HELLO's model hash):
     canonical JSON of the graph (layers, input shape and exponent, classes, trainable tensor
-    names in order) followed by every frozen tensor's int8 values, in layer order."""
+    names in order) followed by the SHA-256 of every file it holds (a frozen .tflite part) and
+    every frozen tensor's int8 values, in layer order."""
     graph = {"layers": [l.to_json() for l in art.layers], "input_shape": list(art.input_shape),
-             "input_exp": m.input_exp, "num_classes": art.num_classes, "trainable": m.trainable}
+             "input_exp": m.input_exp, "num_classes": art.num_classes, "trainable": m.trainable,
+             **({"input_affine": list(m.input_affine)} if m.input_affine else {})}
     h = hashlib.sha256(json.dumps(graph, sort_keys=True, separators=(",", ":")).encode())
+    for n in sorted(art.files):  # a frozen .tflite part: its flatbuffer
+        h.update(hashlib.sha256(art.files[n]).digest())
     for tn in _layer_tensors(m):
         if tn not in m.trainable:
             t = m.tensors[tn]
@@ -175,6 +180,8 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
         # exponents of errors waiting at a residual skip (program/error_flow.py)
         "registers": sorted({c.args["reg"] for c in m.backward if "reg" in c.args}),
         "logits": cx.buf(m.output),
+        # headers of the generated parts some kinds call (a frozen .tflite: rct_frozen.h)
+        "includes": sorted({h for f in m.layers for h in getattr(kinds.kind(f.kind), "C_HEADERS", ())}),
         "model_hash_bytes": [f"0x{b:02x}u" for b in mhash],
         **_toolchain_facts(board),
     }
@@ -190,6 +197,10 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
             (tmp / name).write_text(env.get_template(name + ".j2").render(**ctx))
         for part in RUNTIME_PARTS:
             shutil.copytree(firmware_dir() / part, tmp / RUNTIME_DIR / part)
+        for l in art.layers:  # a frozen .tflite part: its graph printed as rct_frozen.h/.c
+            frozen_plan = getattr(kinds.kind(l.kind), "frozen_plan", None)
+            if frozen_plan is not None:
+                render_frozen(frozen_plan(art, l), tmp, str(l.config["file"]))
         write_memory_report(report, tmp)
         write_json(tmp / "program.json", m.to_json())
         manifest = manifest_format.new(

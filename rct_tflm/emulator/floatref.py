@@ -165,4 +165,4 @@ def quantise_artefact(art: ModelArtefact, bits: int = 8) -> ModelArtefact:
     t = {n: QTensor.from_float(v, bits) if not isinstance(v, QTensor) else v.copy()
          for n, v in art.tensors.items()}
     return ModelArtefact(list(art.layers), t, art.input_shape, art.num_classes, set(art.trainable),
-                         dict(art.preprocess), dict(art.training), art.partition)
+                         dict(art.preprocess), dict(art.training), art.partition, dict(art.files))

@@ -10,8 +10,9 @@
 
 Data order: `rct_tflm.data.run_order` — epoch e visits `epoch_order(n, seed, e)`, the epochs
 are joined and cut into whole micro-batches of `batch` samples, exactly as `rct-tflm stream`
-sends them; the split is the artefact's training seed's unless `split_seed` is set. Inputs are `engine.quantise_inputs(x,
-preprocess['input_exp'])`; labels uint8. Only training steps are timed for samples_per_s.
+sends them; the split is the artefact's training seed's unless `split_seed` is set. Inputs are
+`Program.quantise_inputs(x)` (int8 at 2^input_exp, or a .tflite input's scale and zero point);
+labels uint8. Only training steps are timed for samples_per_s.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from ..artefact import ModelArtefact, known_classes
 from ..data import Dataset, confusion, load_dataset, run_order, split_accuracy
 from ..errors import UserError
 from ..formats import results
-from ..fixedpoint.config import EngineConfig, quantise_inputs
+from ..fixedpoint.config import EngineConfig
 from ..fixedpoint.state import weights_sha256
 from ..partition import target_for
 from ..program import Program, load_artefact, lower
@@ -105,9 +106,7 @@ def prepare(cfg: EmulateConfig, art: ModelArtefact | None = None,
     if data.num_classes > model.num_classes:
         raise UserError(f"data set '{cfg.data}' has {data.num_classes} classes, the model outputs "
                         f"{model.num_classes}; use the data the model was built for")
-    exp = model.input_exp
-    xtr = quantise_inputs(data.x_train.reshape(len(data.x_train), -1), exp)
-    xte = quantise_inputs(data.x_test.reshape(len(data.x_test), -1), exp)
+    xtr, xte = model.quantise_inputs(data.x_train), model.quantise_inputs(data.x_test)
     ytr, yte = data.y_train.astype(np.uint8), data.y_test.astype(np.uint8)
     if cfg.train_classes is not None:
         keep = np.isin(ytr, np.asarray(cfg.train_classes))
@@ -135,7 +134,7 @@ def trained_artefact(p: Prepared, tensors: list[QTensor], record: dict) -> Model
     return ModelArtefact(list(p.art.layers), new, p.art.input_shape, p.art.num_classes,
                          set(m.trainable), dict(p.art.preprocess),
                          {**p.art.training, "method": "rct-int", "emulate": record},
-                         p.art.partition)
+                         p.art.partition, dict(p.art.files))
 
 
 def emulate_run(p: Prepared, out_dir: str | os.PathLike | None, progress: bool = True,

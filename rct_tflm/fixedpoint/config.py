@@ -44,6 +44,13 @@ class EngineConfig:
             object.__setattr__(self, "controller", replace(self.controller, gavg_ref_samples=0))
 
 
+def quantise_affine(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Float inputs -> int8 as a .tflite's input (AffineQuantize: round(x / s) + zp in float32,
+    saturate): the device's input when its first layer is a frozen .tflite part."""
+    q = np.round(np.asarray(x, np.float32) / np.float32(scale)).astype(np.int64) + int(zero_point)
+    return np.clip(q, qmin(8), qmax(8)).astype(np.int8)
+
+
 def quantise_inputs(x: np.ndarray, input_exp: int) -> np.ndarray:
     """Float inputs -> int8 at input_exp (round to nearest, saturate): the device's input."""
     v = np.floor(np.ldexp(np.asarray(x, np.float64), -int(input_exp)) + 0.5)

@@ -132,13 +132,18 @@ def _tensor(model, g, buf: bytes, i: int) -> TfTensor:
 
 def read_tflite(path: str | os.PathLike) -> TfliteModel:
     """The model in `path`, checked (module doc); a one-line UserError otherwise."""
-    import tflite
-
     p = Path(path)
     try:
         buf = p.read_bytes()
     except OSError as e:
         raise UserError(f"cannot read '{p}' ({e.strerror or e})") from None
+    return parse_tflite(buf, str(p))
+
+
+def parse_tflite(buf: bytes, p: str) -> TfliteModel:
+    """The model in the flatbuffer `buf` (named `p` in messages), checked as read_tflite does."""
+    import tflite
+
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise UserError(f"'{p}' is not a TensorFlow Lite flatbuffer (no TFL3 identifier); "
                         f"export it with tf.lite.TFLiteConverter")

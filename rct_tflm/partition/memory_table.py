@@ -49,6 +49,8 @@ def layer_rows(m: Program, lay: Layout) -> list[LayerRow]:
             by_layer[t.layer].weights += 2 * n
         else:
             by_layer[t.layer].flash += n
+    for name, frozen in m.plans.items():  # a frozen .tflite part: its constant tables
+        by_layer[name].flash += frozen.const_bytes
     loss = LayerRow("(loss)", "softmax_ce", "trainable")
     for b in lay.buffers:
         if b.kind == "weights":

@@ -108,7 +108,8 @@ def partition(art: ModelArtefact, board: str = DEFAULT_BOARD, trainable_layers: 
                             f"{overflow_text(last.items, limit, last.lay)}; pick a bigger board, "
                             f"a smaller --batch-size or a smaller model input")
     m = c.m
-    frozen_flash = sum(m.tensors[n].size for n in m.tensors if n not in m.trainable)  # int8
+    frozen_flash = (sum(m.tensors[n].size for n in m.tensors if n not in m.trainable)  # int8
+                    + sum(p.const_bytes for p in m.plans.values()))  # a frozen .tflite part
     if frozen_flash > b.flash_bytes:
         raise UserError(f"the frozen part needs {frozen_flash} B of flash, {b.name} has "
                         f"{b.flash_bytes} B; pick a bigger board")
@@ -120,7 +121,8 @@ def partition(art: ModelArtefact, board: str = DEFAULT_BOARD, trainable_layers: 
     model_total = c.items["arena"] + c.items["state"]
     plan = plan_format.new(
         board=b.name, max_batch=cfg.max_batch,
-        frozen_layers=[l.name for l in pl if not set(l.params.values()) & train_set],
+        frozen_layers=[*m.plans,  # a frozen .tflite part, then frozen parametric layers
+                       *(l.name for l in pl if not set(l.params.values()) & train_set)],
         trainable_layers=[l.name for l in pl if set(l.params.values()) & train_set],
         trainable_tensors=list(m.trainable),
         bits_max={n: int(v) for n, v in m.bits_max.items()},
@@ -134,4 +136,4 @@ def partition(art: ModelArtefact, board: str = DEFAULT_BOARD, trainable_layers: 
              "items": c.items, "total": c.total, "limit": limit})
     return ModelArtefact(list(art.layers), {n: t.copy() for n, t in m.tensors.items()},
                          art.input_shape, art.num_classes, set(m.trainable), dict(art.preprocess),
-                         dict(art.training), plan)
+                         dict(art.training), plan, dict(art.files))

@@ -43,6 +43,7 @@ class State:
         self.t, self.rng, self.gavg = engine.t, engine.rng, engine.last_gavg
         self.lr_shift, self.stochastic = engine.cfg.lr_shift, engine.cfg.stochastic
         self.layers = engine.program.layers
+        self.plans = engine.program.plans  # frozen .tflite parts (kinds/tflite_frozen.py)
         self.labels = labels
         self.regs = {"e_exp": 0, "dx_exp": 0}
         self.loss = self.correct = 0

@@ -63,6 +63,7 @@ class Lowering:
         self.consumers = art.consumers()
         self.act_of: list[str] = []  # buffer holding layer i's output
         self.folds: dict[int, int] = {}  # layer -> the max-pool after it that applies its mask
+        self.plans: dict[str, Any] = {}  # layer -> its lowered frozen .tflite graph (tflite_frozen)
         self.err_in: str = ""  # error at the output of the layer being lowered backward
         self.err_out: str | None = None  # error buffer that layer wrote (its input's)
         self.first = 0
@@ -205,7 +206,15 @@ def lower(art: ModelArtefact, cfg: EngineConfig, trainable_layers: int | None = 
                               "acc_policy": cfg.acc_policy, "seed": cfg.seed}
     return Program(layers, buffers, forward, loss, backward, low.table, tuple(art.input_shape),
                    int(art.preprocess["input_exp"]), art.num_classes, low.act_of[-1],
-                   layers[-1].y_exp, mb, first, config, low.values)
+                   layers[-1].y_exp, mb, first, config, low.values, low.plans,
+                   _input_affine(art.preprocess))
+
+
+def _input_affine(pre: dict) -> tuple[float, int] | None:
+    """(scale, zero point) of an input quantised as a .tflite's (its frozen part reads it)."""
+    if "input_scale" not in pre:
+        return None
+    return float(pre["input_scale"]), int(pre["input_zero_point"])
 
 
 def _lifetimes(low: Lowering, calls: list[Call]) -> None:

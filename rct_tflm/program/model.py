@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..fixedpoint.config import quantise_affine, quantise_inputs
 from ..fixedpoint.kernels.shapes import ConvShape
 from ..fixedpoint.qtensor import QTensor
 
@@ -132,6 +133,10 @@ class Program:
     config: dict[str, Any] = field(default_factory=dict)  # lr_shift, stochastic, acc_policy, seed
     # initial integer values (frozen ones int8): not in program.json (rct_weights.c holds them)
     tensors: dict[str, QTensor] = field(default_factory=dict, compare=False, repr=False)
+    # lowered frozen .tflite parts by layer name (rct_frozen.c holds them on the device)
+    plans: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # (scale, zero point) when the input is quantised as a .tflite's, else None: 2^input_exp
+    input_affine: tuple[float, int] | None = None
 
     # -- facts -----------------------------------------------------------------------------------
     @property
@@ -155,6 +160,13 @@ class Program:
     def tensor(self, name: str) -> TensorEntry:
         return next(t for t in self.table if t.name == name)
 
+    def quantise_inputs(self, x: np.ndarray) -> np.ndarray:
+        """Float samples as the device's int8 input, one row per sample."""
+        x = np.asarray(x).reshape(len(x), -1)
+        if self.input_affine is not None:
+            return quantise_affine(x, *self.input_affine)
+        return quantise_inputs(x, self.input_exp)
+
     def buffer(self, name: str) -> BufferSpec:
         return next(b for b in self.buffers if b.name == name)
 
@@ -167,7 +179,8 @@ class Program:
         return {
             "format": FORMAT, "version": VERSION,
             "input": {"shape": list(self.input_shape), "exp": self.input_exp,
-                      "size": self.input_size},
+                      "size": self.input_size,
+                      **({"affine": list(self.input_affine)} if self.input_affine else {})},
             "output": {"buffer": self.output, "exp": self.output_exp,
                        "num_classes": self.num_classes},
             "max_batch": self.max_batch, "first_trainable": self.first_trainable,
@@ -197,4 +210,5 @@ class Program:
             input_shape=tuple(d["input"]["shape"]), input_exp=d["input"]["exp"],
             num_classes=d["output"]["num_classes"], output=d["output"]["buffer"],
             output_exp=d["output"]["exp"], max_batch=d["max_batch"],
-            first_trainable=d["first_trainable"], config=dict(d["config"]))
+            first_trainable=d["first_trainable"], config=dict(d["config"]),
+            input_affine=tuple(d["input"]["affine"]) if "affine" in d["input"] else None)

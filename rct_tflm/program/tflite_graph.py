@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UserError
+from ..fixedpoint.config import quantise_affine
 from ..formats.tflite_model import TfliteModel, TfOp
 
 HEAD_OPS = ("SOFTMAX", "DEQUANTIZE")
@@ -36,6 +37,5 @@ def quantize_input(model: TfliteModel, x: np.ndarray) -> np.ndarray:
     """Float samples as the graph's int8 input (TFLite's AffineQuantize: round(x / s) + zp)."""
     _, start, _ = body(model)
     t = model.tensors[start]
-    s = np.float32(t.scale[0])
-    q = np.round(np.asarray(x, np.float32) / s).astype(np.int64) + int(t.zero_point[0])
-    return np.clip(q, -128, 127).astype(np.int8).reshape((len(x),) + t.shape[1:])
+    q = quantise_affine(x, float(t.scale[0]), int(t.zero_point[0]))
+    return q.reshape((len(x),) + t.shape[1:])

@@ -35,7 +35,7 @@ from ..artefact import known_classes
 from ..program import load_artefact
 from ..data import Dataset, confusion, f1_score, load_dataset, split_accuracy
 from ..errors import UserError
-from ..fixedpoint.config import LR_SHIFT_MAX, quantise_inputs
+from ..fixedpoint.config import LR_SHIFT_MAX
 from ..fixedpoint.state import bitwidth_history, parse_weights_blob, weights_sha256
 from ..link import BoardReset, Link, LinkError
 from ..link import messages as msg
@@ -115,7 +115,7 @@ def prepare(cfg: StreamConfig, firmware: str | None = None) -> Prepared:
     d.check_flat_for(m.input_shape, f"model {Path(cfg.model).name}")
 
     def q(x: np.ndarray) -> np.ndarray:
-        return quantise_inputs(x, m.input_exp).reshape(len(x), -1)
+        return m.quantise_inputs(x)
 
     xtr, xte = q(d.x_train), q(d.x_test)
     for y, part in ((d.y_train, "training"), (d.y_test, "test")):

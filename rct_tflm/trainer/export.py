@@ -20,11 +20,10 @@ from ..errors import UserError
 from ..formats import results
 from ..formats.atomic import atomic_path
 from ..program import Engine, load_artefact
-from ..fixedpoint.config import quantise_inputs
 from .baselines import keras_from_artefact
-from .quiet_tf import tf
+from .export_tflite_head import export_head, is_tflite_head
+from .keras_tflite import REPRESENTATIVE, int8_tflite
 
-REPRESENTATIVE = 2000  # training samples (at most) that calibrate the activation ranges
 RESULT = "export.json"
 
 
@@ -36,17 +35,6 @@ class ExportConfig:
     keras: str | None
     report_dir: str | None = None  # where export.json goes (default: beside the .tflite)
     seed: int | None = None
-
-
-def _convert(model, x_rep: np.ndarray) -> bytes:
-    t = tf
-    conv = t.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [t.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([x[None].astype(np.float32)] for x in x_rep)
-    conv.target_spec.supported_ops = [t.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = t.int8
-    conv.inference_output_type = t.int8
-    return conv.convert()
 
 
 def _tflm_predict(path: Path, x: np.ndarray) -> np.ndarray:
@@ -71,7 +59,11 @@ def export(cfg: ExportConfig) -> dict:
     shape = tuple(art.input_shape)
     x_train = d.x_train.reshape(len(d.x_train), *shape)
     x_test = d.x_test.reshape(len(d.x_test), *shape)
-    model = keras_from_artefact(art)
+    head = is_tflite_head(art)  # imported from a .tflite: its flatbuffer, the head replaced
+    if head and cfg.keras:
+        raise UserError(f"{cfg.model} was imported from a .tflite, which holds no Keras graph: "
+                        f"export it with --tflite OUT.tflite only")
+    model = None if head else keras_from_artefact(art)
     r: dict = {"model": str(cfg.model), "data": cfg.data, "test_samples": int(len(x_test))}
     if cfg.keras:
         with atomic_path(cfg.keras) as tmp:
@@ -80,12 +72,11 @@ def export(cfg: ExportConfig) -> dict:
         r["keras"] = str(cfg.keras)
     if cfg.tflite:
         rep = x_train[np.random.default_rng(seed).permutation(len(x_train))[:REPRESENTATIVE]]
-        blob = _convert(model, rep)
+        blob = export_head(art) if head else int8_tflite(model, rep)
         with atomic_path(cfg.tflite) as tmp:
             tmp.write_bytes(blob)
-        device = Engine.from_artefact(art).predict(
-            quantise_inputs(x_test, int(art.preprocess["input_exp"]))
-            .reshape(len(x_test), -1))
+        engine = Engine.from_artefact(art)
+        device = engine.predict(engine.program.quantise_inputs(x_test))
         exported = _tflm_predict(Path(cfg.tflite), x_test)
         r.update({"tflite": str(cfg.tflite), "tflite_bytes": len(blob),
                   "agreement_with_device": float(np.mean(exported == device)),

@@ -132,9 +132,9 @@ def parse_model_spec(spec: str) -> tuple[str, str]:
                             "file or --model builtin")
         return "file", spec
     if spec.endswith(".tflite"):
-        raise UserError(f"'{spec}' is a .tflite model: training from one is not supported yet "
-                        f"(`rct-tflm verify --model {spec}` checks it against TFLite Micro); "
-                        f"train from its Keras model, a .keras/.h5 file")
+        raise UserError(f"'{spec}' is a .tflite model, already trained: train its head on the "
+                        f"board with `rct-tflm partition --model {spec} --board BOARD --out DIR`, "
+                        f"or train on the host from its Keras model (.keras/.h5)")
     raise UserError(f"unknown model '{spec}'; use {MODEL_HELP}")
 
 

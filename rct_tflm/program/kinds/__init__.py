@@ -16,6 +16,9 @@ facts (defaults in the accessors below)
 * `MLP`: its part in the float SGD reference (`"trained"` or `"skipped"`);
 * `INPUTS`: how many tensors it reads (add: 2; its functions then take a list of inputs);
 * `C_ROLES`: C functions of its kernels that no call invokes, by profiler category;
+* `DEVICE_ONLY`: it runs in integer arithmetic only (a frozen `.tflite` part): no float
+  reference, no Keras form; `C_HEADERS`: headers rct_model.c includes for its calls;
+  `frozen_plan(art, layer)`: the lowered TFLite graph codegen prints as rct_frozen.h/.c;
 
 functions
 * `macs(layer)`: multiply-accumulates of one sample's forward GEMM (a GEMM kind; its two
