@@ -126,7 +126,7 @@ def measured() -> str:
          "identical global weights" if fl["qemu-vs-host: qemu"]["equals_host"] else
          "DIFFERENT global weights", "`bench/fleet.json`, `make test`"),
         ("linked RAM vs the partition plan (qemu-stm32f405; digits MLP/CNN, MNIST MLP, "
-         "MobileNetV1-0.25 96×96)",
+         "MobileNetV1-0.25 96×96, ResNet-8 32×32)",
          f"within {worst:.1f} % for all {len(built)} builds; MobileNet: {mb['planned_total']:,} B "
          f"planned, {mb['measured_total']:,} B linked ({mb['measured']['stage']:,} B staging, "
          f"{mb['measured']['link']:,} B link buffers)", "`tools/bench_memory.py` → `bench/memory.json`"),
