@@ -9,6 +9,9 @@
 6. device  boot the board in QEMU, stream all ten digits over its UART: the board trains itself;
             evaluate before and after, pull the weights, compare them with the golden model's
 7. report  report.md: accuracy before/after, bitwidth trajectories, energy, memory, link
+8. tflite   TFLite in, TFLite out: a Keras CNN pretrained on digits 0-4 as an int8 .tflite, its
+            backbone frozen on the board in TFLite's arithmetic (verified against tflite-micro),
+            its head trained over serial on all ten digits, exported back as .tflite
 
 Every stage calls the same module the corresponding command uses; each writes its artefacts into
 its own numbered folder under --out, so any stage can be inspected or re-run alone.
@@ -117,4 +120,9 @@ def run_demo(out: Path, cfg: DemoConfig, say: Callable[[str], None] = print) -> 
     d = stage(7, "report", "report")
     summary = build_report([out], d)
     say(f"   {out.name}/{d.name}/report.md")
+
+    from .demo_tflite import run_tflite_stage
+    d = stage(8, "tflite", "TFLite in, TFLite out: a Keras CNN's int8 .tflite, its head trained "
+                           "on the board")
+    run_tflite_stage(d, spec, cfg, say)
     return summary

@@ -1,4 +1,5 @@
-"""`rct-tflm demo --quick`: every stage end to end on the default QEMU board, and the report."""
+"""`rct-tflm demo --quick`: every stage end to end on the default QEMU board, the report, and
+the TFLite scenario."""
 from __future__ import annotations
 
 import json
@@ -16,7 +17,7 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     main(["demo", "--quick", "--no-progress", "--out", str(out)])
     said = capsys.readouterr().out
-    for n in range(1, 8):
+    for n in range(1, 9):
         assert f"== {n}." in said
     assert "board weights == golden model weights" in said
     compare = json.loads((out / "1-host" / "compare.json").read_text())
@@ -35,6 +36,14 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     for png in ("bitwidths_device.png", "device_accuracy.png"):
         assert (out / "7-report" / png).stat().st_size > 1000
     assert not list(tmp_path.glob(".demo*"))  # no temp or backup folder left behind
+    # TFLite in, TFLite out: a Keras CNN's int8 .tflite, backbone frozen in TFLite's arithmetic
+    tfl = json.loads((out / "8-tflite" / "tflite.json").read_text())
+    assert tfl["verify"]["compared"] == 500 and tfl["verify"]["mismatches"] == 0
+    assert tfl["board_golden_mismatches"] == 0
+    assert tfl["test_accuracy_before"] < 0.55
+    assert tfl["test_accuracy_after"] > tfl["test_accuracy_before"] + 0.15
+    assert tfl["export_agreement"] >= 0.99  # the exported .tflite in tflite-micro vs the board
+    assert all(a is not None for a in tfl["per_class_after"])
 
 
 def test_demo_refuses_a_real_board(tmp_path, capsys):

@@ -14,6 +14,7 @@ rct_tflm is one clear line, not a KeyError.
 | build.json | rct-tflm-build | `rct-tflm build` (firmware_build.py) |
 | profile.json | rct-tflm-profile | `rct-tflm profile` (profile/report.py) |
 | report.json | rct-tflm-report | `rct-tflm report` (report/summary.py) |
+| tflite.json | rct-tflm-demo-tflite | `rct-tflm demo`, its TFLite stage (demo_tflite.py) |
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ KINDS: dict[str, tuple[str, int, str]] = {  # file name -> (format, version, wri
     "build.json": ("rct-tflm-build", 1, "rct-tflm build"),
     "profile.json": ("rct-tflm-profile", 1, "rct-tflm profile"),
     "report.json": ("rct-tflm-report", 1, "rct-tflm report"),
+    "tflite.json": ("rct-tflm-demo-tflite", 1, "rct-tflm demo"),
 }
 
 

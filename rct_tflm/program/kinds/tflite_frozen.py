@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ...artefact import MODEL_INPUT
 from ...errors import UserError
 from ...fixedpoint.tflite.multiplier import mbqm, quantize_multiplier
 from ..kernel import Kernel
@@ -71,7 +72,7 @@ def boundary(p: "FrozenPlan", y_exp: int) -> dict[str, int]:
 
 # -- the integer engine ---------------------------------------------------------------------------
 def shape(l: "Layer", f: LayerFacts, low: "Lowering") -> None:
-    if f.index != 0 or l.inputs not in (None, ["@input"]):
+    if f.index != 0 or l.inputs not in (None, [MODEL_INPUT]):
         raise UserError(f"layer {l.name}: a frozen .tflite part must be the model's first layer, "
                         f"reading its input; corrupt artefact")
     if sum(x.kind in KINDS for x in low.art.layers) != 1:
