@@ -175,7 +175,7 @@ def profile_firmware(fw: Path, art: Any, board: Board, x: np.ndarray | None = No
         nonlocal stack
         xi, yi = x[i % len(x)], int(y[i % len(y)])
         f.m.uc.mem_write(xa, xi.tobytes())
-        f.m.uc.mem_write(la, bytes([yi]))
+        f.m.uc.mem_write(la, int(yi).to_bytes(2, "little"))  # a uint16 label
         rc, tr, st = f.call("rct_model_train", xa, la, 1, traced=traced)
         if rc != 0:
             raise UserError(f"rct_model_train returned {rc} on the emulated firmware")
@@ -198,7 +198,7 @@ def profile_firmware(fw: Path, art: Any, board: Board, x: np.ndarray | None = No
         raise UserError(_mismatch(fw_blob, gold_blob, dm, done))
     logits = f.m.alloc(4 * classes)
     f.m.uc.mem_write(xa, x[0].tobytes())
-    am, itr, st = f.call("rct_model_infer", xa, logits, traced=True)
+    am, itr, st = f.call("rct_model_infer", xa, 0, logits, traced=True)  # no target: NULL
     stack = max(stack, st)
     fw_logits = np.frombuffer(f.m.read(logits, 4 * classes), "<i4")
     g_logits = gold.logits(x[:1])[0].astype(np.int32)

@@ -60,7 +60,8 @@ def _registry() -> tuple[dict[str, ModuleType], dict[str, Kernel], dict[str, Mod
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
         mod = importlib.import_module(f"{__name__}.{info.name}")
         if hasattr(mod, "LOSS"):
-            losses[mod.LOSS] = mod
+            for name in (mod.LOSS, *getattr(mod, "ALIASES", ())):
+                losses[name] = mod
         for k in getattr(mod, "KINDS", ()):
             assert k not in kinds, f"layer kind {k} declared twice"
             kinds[k] = mod
@@ -96,7 +97,7 @@ def loss(name: str) -> ModuleType:
     mods = _registry()[2]
     if name not in mods:
         raise UserError(f"the artefact's training.loss is {name!r}; the engine has "
-                        f"{', '.join(sorted(mods))}; {RECREATE}")
+                        f"{', '.join(sorted({m.LOSS for m in mods.values()}))}; {RECREATE}")
     return mods[name]
 
 

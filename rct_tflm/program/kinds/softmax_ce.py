@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..model import Program
 
 LOSS = "softmax_ce"
+ALIASES = ("softmax cross-entropy",)  # what `rct-tflm train` has always written in training.loss
 MAX_CLASSES = 65535  # labels are uint16 (host, golden, C runtime, link)
 
 
