@@ -178,7 +178,8 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
         "registers": sorted({c.args["reg"] for c in m.backward if "reg" in c.args}),
         "logits": cx.buf(m.output),
         # the loss head's parts of the API: target type, target check, infer's result
-        "loss_mse": int(m.loss_kind == "mse"), **kinds.loss(m.loss_kind).c_api(m, cx.buf(m.output)),
+        "loss_mse": int(m.loss_kind == "mse"),
+        **kinds.loss(m.loss_kind).c_api(m, cx.buf(m.output)),
         "model_hash_bytes": [f"0x{b:02x}u" for b in mhash],
         **_toolchain_facts(board),
     }

@@ -156,6 +156,9 @@ def profile_firmware(fw: Path, art: Any, board: Board, x: np.ndarray | None = No
         raise UserError(f"--steps must be >= 1, got {steps}")
     f = Firmware.load(fw, art, board)
     dm = f.dm
+    if dm.model.loss_kind != "softmax_ce":
+        raise UserError("profile drives a classifier's training steps (uint16 labels); this "
+                        "model has an MSE head: measure it with `rct-tflm emulate`")
     size, classes = dm.model.input_size, dm.model.num_classes
     if x is None or y is None:
         x, y = synthetic_samples(size, classes, max(steps, 64), seed)
