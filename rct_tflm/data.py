@@ -3,10 +3,16 @@
 numpy and scikit-learn only (no TensorFlow). Specs (docs/training.md):
 
 * `digits`                 scikit-learn's 8x8 digits, /16 -> [0, 1], stratified 80/20 split
+* `anomaly`                synthetic spectra (640 = 5 frames x 128 bins, [0, 1]) for anomaly
+                           detection: 2,000 normal training samples (an autoencoder's targets
+                           are its inputs), 500 normal + 500 anomalous test samples (y_test 1)
 * `mnist-idx:DIR[@14x14]`  MNIST IDX files (gzip or raw), /255; a t10k-only folder gets one fixed
                            (seed 0) 8,000/2,000 split; `@14x14` averages 2x2 blocks (196 inputs)
 * `sms:PATH`               SMS Spam Collection TSV (`Label<TAB>SMS` header): word ids, F1 metric
-* `npz:PATH`               arrays x_train, y_train, x_test, y_test (NxHxW, NxHxWxC or NxF)
+* `npz:PATH`               arrays x_train, y_train, x_test, y_test (NxHxW, NxHxWxC or NxF);
+                           y 1-D integer labels (classification), 2-D float (N, m) targets
+                           (regression, MSE), or no y_train at all (autoencoder: the targets are
+                           the inputs; an optional 1-D y_test marks anomalies with 1)
 * `csv:PATH`               numeric columns; label column `label` or the last one; stratified 80/20
 
 Every problem with a spec or a file raises `UserError` naming it and the fix.
@@ -25,7 +31,7 @@ import numpy as np
 from .errors import UserError
 from .fixedpoint.qtensor import exponent_for
 
-SPEC_HELP = "digits, mnist-idx:DIR[@14x14], sms:PATH, npz:PATH or csv:PATH"
+SPEC_HELP = "digits, anomaly, mnist-idx:DIR[@14x14], sms:PATH, npz:PATH or csv:PATH"
 TEXT_VOCAB = 2000  # most frequent training words; ids 0 = padding, 1 = out of vocabulary
 TEXT_LEN = 32  # words kept per message: all of 95% of SMS (spam median 27); the mean pool
               # of the text model then averages less padding than at 64 (2x the signal)
@@ -39,12 +45,29 @@ class Dataset:
     name: str
     kind: str  # "image" | "tabular" | "text"
     x_train: np.ndarray  # float32 (image/tabular) or int32 token ids (text)
-    y_train: np.ndarray  # int64 labels 0..C-1
+    y_train: np.ndarray  # int64 labels 0..C-1; regression: float32 (N, m) targets
     x_test: np.ndarray
-    y_test: np.ndarray
-    num_classes: int
-    metric: str = "accuracy"  # "f1" (positive class 1) for the spam set
+    y_test: np.ndarray  # autoencoder: 1 marks an anomalous sample (0 for all when unknown)
+    num_classes: int  # classes; an MSE data set: output values per sample (m, or the input size)
+    metric: str = "accuracy"  # "f1" (positive class 1) for the spam set; "mse" / "auc" for MSE
     preprocess: dict[str, Any] = field(default_factory=dict)  # stored in the model artefact
+    targets: str = "labels"  # "labels", "vector" (regression: y) or "input" (autoencoder: x)
+
+    @property
+    def loss(self) -> str:
+        """The loss a model of this data trains with: softmax_ce on labels, else mse."""
+        return "softmax_ce" if self.targets == "labels" else "mse"
+
+    def as_autoencoder(self) -> "Dataset":
+        """This data with the inputs as the targets (y kept as anomaly marks when 0/1 labels)."""
+        if self.kind == "text":
+            raise UserError(f"data set {self.name} is text (token ids); an autoencoder "
+                            f"reconstructs image or tabular inputs")
+        flags = lambda y: y if y.ndim == 1 and set(np.unique(y).tolist()) <= {0, 1} \
+            else np.zeros(len(y), np.int64)  # noqa: E731
+        return replace(self, y_train=flags(self.y_train), y_test=flags(self.y_test),
+                       num_classes=int(np.prod(self.input_shape)),
+                       metric="auc" if flags(self.y_test).any() else "mse", targets="input")
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -161,6 +184,44 @@ def _scaled_preprocess(kind: str, x_train: np.ndarray, scale: float, **extra: An
 
 
 # -- loaders ---------------------------------------------------------------------------------
+def anomaly_spectra(n: int, seed: int, anomalous: bool) -> np.ndarray:
+    """n synthetic "machine sound" spectrograms (5 frames x 128 bins = 640 values in [0, 1]),
+    deterministic from the seed. Normal: two smooth resonances and a tilted floor, drawn from a
+    5-parameter generator, slowly modulated over the frames, with a little noise. Anomalous:
+    the resonances shifted in frequency, or 2-4 narrow peaks added (a bearing fault's tones)."""
+    rng = np.random.default_rng([int(seed), 640, int(anomalous)])
+    f = np.linspace(0.0, 1.0, 128)
+    amp = rng.uniform(0.35, 0.8, (n, 2, 1))
+    mu = np.stack([rng.uniform(0.15, 0.3, n), rng.uniform(0.55, 0.7, n)], 1)[..., None]
+    width = rng.uniform(0.04, 0.08, (n, 1, 1))
+    tilt = rng.uniform(-0.15, 0.15, (n, 1))
+    if anomalous:
+        shift = rng.random(n) < 0.5
+        mu = mu + (shift * rng.uniform(0.08, 0.15, n) * rng.choice([-1, 1], n))[:, None, None]
+    spec = (amp * np.exp(-0.5 * ((f - mu) / width) ** 2)).sum(1) + 0.15 + tilt * (f - 0.5)
+    if anomalous:
+        for i in np.flatnonzero(~shift):
+            for c in rng.uniform(0.05, 0.95, rng.integers(2, 5)):
+                spec[i] += rng.uniform(0.3, 0.6) * np.exp(-0.5 * ((f - c) / 0.008) ** 2)
+    phase = rng.uniform(0, 2 * np.pi, (n, 1, 1))
+    frames = spec[:, None, :] * (1 + 0.08 * np.sin(phase + np.arange(5)[None, :, None]))
+    x = frames + rng.normal(0, 0.015, frames.shape)
+    return np.clip(x, 0.0, 1.0).reshape(n, 640).astype(np.float32)
+
+
+ANOMALY_SIZES = (2000, 500, 500)  # normal training, normal test, anomalous test samples
+
+
+def _anomaly(seed: int) -> Dataset:
+    n_tr, n_norm, n_anom = ANOMALY_SIZES
+    x = anomaly_spectra(n_tr + n_norm, seed, False)
+    x_te = np.concatenate([x[n_tr:], anomaly_spectra(n_anom, seed, True)])
+    y_te = np.concatenate([np.zeros(n_norm, np.int64), np.ones(n_anom, np.int64)])
+    return Dataset("anomaly", "tabular", x[:n_tr], np.zeros(n_tr, np.int64), x_te, y_te, 640,
+                   metric="auc", targets="input",
+                   preprocess=_scaled_preprocess("tabular", x[:n_tr], 1.0, source="anomaly"))
+
+
 def _digits(seed: int) -> Dataset:
     from sklearn.datasets import load_digits
     d = load_digits()
@@ -307,9 +368,16 @@ def _npz(arg: str, seed: int) -> Dataset:
         arrs = {k: z[k] for k in z.files}
     except Exception as e:  # noqa: BLE001 - any unreadable archive is the user's file
         raise UserError(f"cannot read npz file '{p}' ({type(e).__name__}); {fix}") from None
-    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrs]
+    missing = [k for k in ("x_train", "x_test") if k not in arrs]
     if missing:
         raise UserError(f"'{p}' lacks array(s) {', '.join(missing)}; {fix}")
+    if "y_train" not in arrs:  # an autoencoder's data: the inputs are the targets
+        return _npz_autoencoder(p, arrs, fix)
+    missing = [k for k in ("y_test",) if k not in arrs]
+    if missing:
+        raise UserError(f"'{p}' lacks array(s) {', '.join(missing)}; {fix}")
+    if np.ndim(arrs["y_train"]) == 2:
+        return _npz_regression(p, arrs, fix)
     xs, ys = {}, {}
     for s in ("train", "test"):
         what = f"'{p}' {s} split"
@@ -325,6 +393,52 @@ def _npz(arg: str, seed: int) -> Dataset:
     kind = "image" if xs["train"].ndim == 4 else "tabular"
     return Dataset(p.stem, kind, xs["train"], ys["train"], xs["test"], ys["test"], c,
                    preprocess=_scaled_preprocess(kind, xs["train"], 1.0, source="npz"))
+
+
+def _npz_x(p: Path, arrs: dict, fix: str) -> tuple[np.ndarray, np.ndarray, str]:
+    xs = [_check_features(_as_images(np.asarray(arrs[f"x_{s}"]), f"'{p}' {s} split", fix),
+                          f"'{p}' {s} split", fix) for s in ("train", "test")]
+    if xs[0].shape[1:] != xs[1].shape[1:]:
+        raise UserError(f"'{p}': x_train samples are {xs[0].shape[1:]}, x_test samples "
+                        f"{xs[1].shape[1:]}; both splits need the same sample shape")
+    return xs[0], xs[1], "image" if xs[0].ndim == 4 else "tabular"
+
+
+def _npz_regression(p: Path, arrs: dict, fix: str) -> Dataset:
+    """y_train (N, m) float targets: a regression (MSE) data set; target_exp covers them."""
+    xtr, xte, kind = _npz_x(p, arrs, fix)
+    ys = []
+    for s, x in (("train", xtr), ("test", xte)):
+        y = np.asarray(arrs[f"y_{s}"])
+        if y.ndim != 2 or y.dtype.kind not in "iuf" or not np.all(np.isfinite(y)):
+            raise UserError(f"'{p}' {s} split: regression targets must be a finite numeric "
+                            f"(N, m) array like y_train, got {y.dtype} {y.shape}; {fix}")
+        if len(y) != len(x):
+            raise UserError(f"'{p}' {s} split: x has {len(x)} samples, y has {len(y)}; {fix}")
+        ys.append(y.astype(np.float32))
+    if ys[0].shape[1] != ys[1].shape[1]:
+        raise UserError(f"'{p}': y_train has {ys[0].shape[1]} targets per sample, y_test "
+                        f"{ys[1].shape[1]}; both splits need the same")
+    pre = _scaled_preprocess(kind, xtr, 1.0, source="npz")
+    amax = float(np.max(np.abs(ys[0]))) if ys[0].size else 1.0
+    pre["target_exp"] = int(exponent_for(amax if amax > 0 else 1.0, INPUT_BITS))
+    return Dataset(p.stem, kind, xtr, ys[0], xte, ys[1], int(ys[0].shape[1]), metric="mse",
+                   preprocess=pre, targets="vector")
+
+
+def _npz_autoencoder(p: Path, arrs: dict, fix: str) -> Dataset:
+    """No y_train: the inputs are the targets; y_test, if given, marks anomalies (0/1)."""
+    xtr, xte, kind = _npz_x(p, arrs, fix)
+    y_te = np.zeros(len(xte), np.int64)
+    if "y_test" in arrs:
+        y_te = _check_labels(arrs["y_test"], f"'{p}' test split", fix)
+        if len(y_te) != len(xte) or y_te.max() > 1:
+            raise UserError(f"'{p}': without y_train the data is an autoencoder's; y_test must "
+                            f"then be {len(xte)} anomaly marks 0/1, got {y_te.shape} up to "
+                            f"{y_te.max()}; {fix}")
+    return Dataset(p.stem, kind, xtr, np.zeros(len(xtr), np.int64), xte, y_te,
+                   int(np.prod(xtr.shape[1:])), metric="auc" if y_te.any() else "mse",
+                   preprocess=_scaled_preprocess(kind, xtr, 1.0, source="npz"), targets="input")
 
 
 def _csv(arg: str, seed: int) -> Dataset:
@@ -367,6 +481,8 @@ def load_dataset(spec: str, seed: int = 0) -> Dataset:
     spec = (spec or "").strip()
     if spec == "digits":
         return _digits(seed)
+    if spec == "anomaly":
+        return _anomaly(seed)
     kind, sep, arg = spec.partition(":")
     if not sep or kind not in _LOADERS or not arg:
         raise UserError(f"unknown data set '{spec}'; use {SPEC_HELP}")
@@ -389,6 +505,16 @@ def split_accuracy(pred: np.ndarray, y: np.ndarray, known: list[int] | None) -> 
         out["known"] = float(np.mean(pred[k] == y[k])) if k.any() else 0.0
         out["new"] = float(np.mean(pred[~k] == y[~k])) if (~k).any() else 0.0
     return out
+
+
+def score_metrics(scores: np.ndarray, anomalous: np.ndarray) -> dict[str, float | None]:
+    """An MSE model's test metrics from its Q16.16 scores: mean score and, when the labels mark
+    both normal (0) and anomalous (1) samples, the ROC AUC of the score as anomaly detector."""
+    from sklearn.metrics import roc_auc_score
+    s = np.asarray(scores, np.float64) / 65536.0
+    both = len(anomalous) and 0 < int(np.sum(anomalous == 1)) < len(anomalous)
+    return {"score_mean": float(s.mean()) if len(s) else 0.0,
+            "auc": float(roc_auc_score(anomalous == 1, s)) if both else None}
 
 
 def confusion(pred: np.ndarray, y: np.ndarray, classes: int) -> list[list[int]]:

@@ -21,7 +21,7 @@ from .boards import HOST, STACK_BYTES, Board, get_board, model_ram_budget
 from .errors import UserError
 from .formats import manifest as manifest_format
 from .formats import results
-from .link.messages import DEFAULT_MAX_PAYLOAD, max_payload_for, stage_bytes_for
+from .link.messages import DEFAULT_MAX_PAYLOAD, max_payload_for, stage_bytes_for, target_bytes_of
 from .link.transport import BAUD
 from .resources import firmware_dir
 
@@ -122,8 +122,9 @@ def _link_defines(model_dir: Path) -> list[str]:
     """Frames big enough for one training sample of this model, or a staging buffer for a
     micro-batch of large samples (docs/protocol.md)."""
     man = manifest_format.load(_model_root(model_dir))
-    n = max_payload_for(int(man["input_size"]))
-    stage = stage_bytes_for(int(man["input_size"]), int(man.get("max_batch", 1)))
+    tb = target_bytes_of(man.get("targets", "labels"), int(man.get("target_size", 1)))
+    n = max_payload_for(int(man["input_size"]), tb)
+    stage = stage_bytes_for(int(man["input_size"]), int(man.get("max_batch", 1)), tb)
     return ([] if n == DEFAULT_MAX_PAYLOAD else [f"-DRCT_LINK_MAX_PAYLOAD={n}u"]) + \
         ([f"-DRCT_APP_STAGE_BYTES={stage}u"] if stage else [])
 

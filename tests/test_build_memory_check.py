@@ -59,7 +59,7 @@ def test_the_image_holds_exactly_what_the_plan_counts(tmp_path, which, digits_ml
     n = f.dm.model.input_size
     xa, la = f.m.alloc(2 * n), f.m.alloc(8)
     f.m.uc.mem_write(xa, (np.arange(2 * n) % 200 - 100).astype(np.int8).tobytes())
-    f.m.uc.mem_write(la, b"\x01\x02")
+    f.m.uc.mem_write(la, np.array([1, 2], "<u2").tobytes())  # uint16 labels
     assert f.call("rct_model_init", 0)[0] == 0
     rc, _, peak = f.call("rct_model_train", xa, la, 2)
     f.elf.close()

@@ -10,7 +10,7 @@ import pytest
 from conftest import run_cli
 
 DIR_OUT = ["train", "compare", "partition", "generate", "emulate", "build", "stream", "fleet",
-           "verify", "report", "demo", "profile"]
+           "verify", "report", "demo", "profile", "anomaly"]
 READ_ONLY = Path("/sys/rct-tflm-out")  # refuses new files even for root (tests run as root)
 
 

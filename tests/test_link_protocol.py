@@ -55,7 +55,8 @@ def exchange(port, t: int, seq: int, payload: bytes, raw: bytes | None = None) -
 
 
 def sample_payload(x: np.ndarray, labels, batch: int = 1) -> bytes:
-    return bytes([batch, len(labels)]) + np.asarray(x, np.int8).tobytes() + bytes(labels)
+    return bytes([batch, len(labels)]) + np.asarray(x, np.int8).tobytes() + \
+        np.asarray(labels, "<u2").tobytes()  # protocol 5: uint16 labels
 
 
 def script(digits) -> list[tuple[str, int, bytes, bytes | None]]:
@@ -80,7 +81,8 @@ def script(digits) -> list[tuple[str, int, bytes, bytes | None]]:
         ("train: no header", m.TRAIN, b"\x01", None),
         ("train: label 10", m.TRAIN, sample_payload(x[:1], [10]), None),
         ("train: batch 0", m.TRAIN, sample_payload(x[:2], y[:2], batch=0), None),
-        ("train: count % batch", m.TRAIN, bytes([2, 3]) + ok[2:2 + 3 * 64] + bytes(y[:3]), None),
+        ("train: count % batch", m.TRAIN, bytes([2, 3]) + ok[2:2 + 3 * 64]
+         + np.asarray(y[:3], "<u2").tobytes(), None),
         ("train: batch > max", m.TRAIN, sample_payload(x[:2], y[:2], batch=2), None),
         ("stats untouched", m.STATS, b"", None),
         ("train", m.TRAIN, ok, None),

@@ -96,20 +96,20 @@ def answers(port) -> list[bytes]:
 
     script = [
         (m.HELLO, struct.pack("<I", 5)),
-        (m.TRAIN_STAGED, bytes([1, 1, 0])),  # nothing staged
+        (m.TRAIN_STAGED, bytes([1, 1, 0, 0])),  # nothing staged (protocol 5: u16 labels)
         (m.SAMPLE_WRITE, struct.pack("<I", 8) + b"\x01"),  # past the staged bytes
         *chunks(0, IN),
         (m.SAMPLE_WRITE, struct.pack("<I", 3000) + sample[3000:]),  # a retransmission
         (m.SAMPLE_WRITE, struct.pack("<I", 2 * IN - 4) + b"\x00" * 8),  # past the buffer
         (m.INFER_STAGED, bytes([1, 1])),
         (m.INFER_STAGED, bytes([2, 0])),  # only one sample staged
-        (m.TRAIN_STAGED, bytes([1, 1, 9])),  # label out of range (empties the stage)
+        (m.TRAIN_STAGED, bytes([1, 1, 9, 0])),  # label out of range (empties the stage)
         *chunks(0, 1000),
-        (m.TRAIN_STAGED, bytes([1, 1, int(y[0])])),  # not a whole sample
+        (m.TRAIN_STAGED, bytes([1, 1]) + struct.pack("<H", int(y[0]))),  # not a whole sample
         *chunks(1000, IN),
-        (m.TRAIN_STAGED, bytes([1, 1, int(y[0])])),
-        (m.TRAIN_STAGED, bytes([1, 1, int(y[0])])),  # same seq: the cached answer
-        (m.TRAIN_STAGED, bytes([1, 1, int(y[0])])),  # nothing staged any more
+        (m.TRAIN_STAGED, bytes([1, 1]) + struct.pack("<H", int(y[0]))),
+        (m.TRAIN_STAGED, bytes([1, 1]) + struct.pack("<H", int(y[0]))),  # same seq: the cached answer
+        (m.TRAIN_STAGED, bytes([1, 1]) + struct.pack("<H", int(y[0]))),  # nothing staged any more
         (m.DIGEST, b""),
     ]
     dup = len(script) - 3

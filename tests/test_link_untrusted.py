@@ -40,12 +40,12 @@ def test_a_good_weights_read_still_reads():
     assert link({m.WEIGHTS_READ: bytes(range(40))}).weights_read() == bytes(range(40))
 
 
-@pytest.mark.parametrize("payload,logits,why", [
-    (b"", False, "expected 2 B"),
-    (b"\x00", False, "expected 2 B"),
-    (b"\x00\x01\x02", False, "expected 2 B"),
-    (b"\x00\x01" + bytes(8), True, "expected 26 B"),
-    (b"\x00\x03", False, "class 3 of a 3-class model"),
+@pytest.mark.parametrize("payload,logits,why", [  # protocol 5: an i32 result per sample
+    (b"", False, "expected 8 B"),
+    (bytes(4), False, "expected 8 B"),
+    (bytes(9), False, "expected 8 B"),
+    (bytes(8) + bytes(8), True, "expected 32 B"),
+    (struct.pack("<ii", 0, 3), False, "class 3 of a 3-class model"),
 ])
 def test_a_malformed_infer_ack_is_a_link_error(payload, logits, why):
     with pytest.raises(LinkError, match=f"INFER with {len(payload)} bytes.*{why}"):
@@ -54,7 +54,8 @@ def test_a_malformed_infer_ack_is_a_link_error(payload, logits, why):
 
 def test_a_good_infer_still_parses():
     lg = np.arange(6, dtype="<i4")
-    cls, out = link({m.INFER: b"\x02\x01" + lg.tobytes()}).infer(np.zeros((2, 4), np.int8), True)
+    cls, out = link({m.INFER: struct.pack("<ii", 2, 1) + lg.tobytes()}).infer(
+        np.zeros((2, 4), np.int8), True)
     assert cls.tolist() == [2, 1] and out.tolist() == [[0, 1, 2], [3, 4, 5]]
 
 
@@ -90,7 +91,7 @@ def test_hparams_the_board_would_refuse_are_a_link_error():
 
 
 @pytest.mark.parametrize("hello,match", [
-    (GOOD_HELLO.pack()[:-9], "does not speak the rct_tflm protocol"),  # board name cut short
+    (GOOD_HELLO.pack()[:-14], "does not speak the rct_tflm protocol"),  # board name cut short
     (m.Hello(m.PROTO_VERSION, 7, 512, 0, 3, 2, 40, bytes(32), "x").pack(), "input_size 0"),
     (m.Hello(m.PROTO_VERSION, 7, 512, 4, 0, 2, 40, bytes(32), "x").pack(), "num_classes 0"),
     (m.Hello(m.PROTO_VERSION, 7, 3, 4, 3, 2, 40, bytes(32), "x").pack(), "max_payload 3 B"),

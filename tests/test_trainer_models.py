@@ -73,11 +73,16 @@ def test_builtins_build_import_and_are_seeded(name):
     from rct_tflm.trainer.models import build_builtin
     from rct_tflm.trainer.keras_import import import_keras
     shape = {"mlp": (8, 8, 1), "mlp784": (28, 28, 1), "mlp196": (14, 14, 1), "cnn": (28, 28, 1), "resnet8": (32, 32, 3),
-             "text": (32,), "tabular": (5,)}[name]
-    kind = "text" if name == "text" else "tabular" if name == "tabular" else "image"
+             "text": (32,), "tabular": (5,), "autoencoder": (6,)}[name]
+    kind = "text" if name == "text" else "image" if len(shape) == 3 else "tabular"
     d = _ds(kind, shape)
+    if name == "autoencoder":  # its targets are its inputs: as many outputs as inputs
+        d = d.as_autoencoder()
     art, _ = import_keras(build_builtin(name, d, seed=3))
-    assert tuple(art.input_shape) == shape and art.num_classes == 3
+    assert tuple(art.input_shape) == shape and art.num_classes == d.num_classes
+    if name == "autoencoder":  # MLPerf Tiny's FC-AE: 128 x 3, 8, 128 x 3, then the input size
+        assert [l.output_shape[-1] for l in art.layers if l.kind == "dense"] == \
+            [128, 128, 128, 8, 128, 128, 128, 6]
     again, _ = import_keras(build_builtin(name, d, seed=3))
     other, _ = import_keras(build_builtin(name, d, seed=4))
     n = art.layers[-1].params["kernel"]

@@ -55,6 +55,28 @@ static void nak_cached(const rct_frame_t *req, uint8_t reason, const char *text)
 static uint32_t app_samples;
 uint32_t rct_app_session;
 
+/* A sample's target record on the wire (protocol 5): a uint16 LE label, a regression model's
+ * RCT_MODEL_TARGET_SIZE int8 values, or nothing (an autoencoder: the input is the target).
+ * INFER carries one only for a regression model (its score needs the target). */
+#define TARGET_BYTES ((uint32_t)RCT_MODEL_TARGET_SIZE * (uint32_t)sizeof(rct_target_t))
+#define INFER_TARGET_BYTES (RCT_MODEL_LOSS_MSE ? TARGET_BYTES : 0u)
+#ifndef RCT_MODEL_MAX_BATCH
+#define RCT_MODEL_MAX_BATCH 255
+#endif
+/* One micro-batch's targets decoded from the frame's bytes (labels need 2-byte alignment). */
+static rct_target_t targets_buf[RCT_MODEL_MAX_BATCH * (RCT_MODEL_TARGET_SIZE > 0 ? RCT_MODEL_TARGET_SIZE : 1)];
+
+static const rct_target_t *decode_targets(const uint8_t *p, uint32_t samples)
+{
+    const uint32_t k = samples * (uint32_t)RCT_MODEL_TARGET_SIZE;
+    if (RCT_MODEL_TARGET_SIZE == 0)
+        return NULL;
+    for (uint32_t i = 0; i < k; i++)
+        targets_buf[i] = sizeof(rct_target_t) == 2 ? (rct_target_t)rct_get_u16(p + 2 * i)
+                                                   : (rct_target_t)(int8_t)p[i];
+    return targets_buf;
+}
+
 #if RCT_APP_STAGE_BYTES > 0
 /* Staged samples: bytes [0, stage_fill) were written in order since the last TRAIN_STAGED. */
 static int8_t stage[RCT_APP_STAGE_BYTES];
@@ -91,6 +113,9 @@ static void do_hello(const rct_frame_t *req)
     rct_app_session = req->n >= 4 ? rct_get_u32(req->payload) : 0u;
     rct_put_u32(rsp + n, rct_app_session); n += 4;
     rct_put_u32(rsp + n, RCT_APP_STAGE_BYTES); n += 4;
+    rsp[n++] = (uint8_t)RCT_MODEL_LOSS_MSE; /* protocol 5: the loss head and target record */
+    rct_put_u16(rsp + n, TARGET_BYTES); n += 2;
+    rct_put_u16(rsp + n, INFER_TARGET_BYTES); n += 2;
 #if RCT_APP_STAGE_BYTES > 0
     stage_fill = 0; /* a new session stages from scratch */
 #endif
@@ -98,16 +123,19 @@ static void do_hello(const rct_frame_t *req)
     rct_link_send(RCT_MSG_ACK, req->seq, rsp, n);
 }
 
-/* Trains on `count` samples at x in micro-batches of `batch` (labels checked) and answers. */
+/* Trains on `count` samples at x with their target records at t, in micro-batches of `batch`
+ * (labels checked first, so a bad one changes nothing), and answers. */
 static void train_samples(const rct_frame_t *req, uint32_t batch, uint32_t count,
-                          const int8_t *x, const uint8_t *labels)
+                          const int8_t *x, const uint8_t *t)
 {
     const uint32_t in = RCT_MODEL_INPUT_SIZE;
-    for (uint32_t i = 0; i < count; i++)
-        if (labels[i] >= RCT_MODEL_NUM_CLASSES)
-            return nak_cached(req, RCT_NAK_BAD_ARG, "train: label >= number of classes");
+    if (!RCT_MODEL_LOSS_MSE)
+        for (uint32_t i = 0; i < count; i++)
+            if (rct_get_u16(t + 2 * i) >= RCT_MODEL_NUM_CLASSES)
+                return nak_cached(req, RCT_NAK_BAD_ARG, "train: label >= number of classes");
     for (uint32_t s = 0; s < count; s += batch) {
-        if (rct_model_train(x + s * in, labels + s, (uint16_t)batch) != 0)
+        if (rct_model_train(x + s * in, decode_targets(t + s * TARGET_BYTES, batch),
+                            (uint16_t)batch) != 0)
             return nak_cached(req, RCT_NAK_MODEL, "train: model error");
         app_samples += batch;
     }
@@ -144,30 +172,32 @@ static void do_train(const rct_frame_t *req)
     uint32_t batch, count;
     if (!train_header(req, &batch, &count))
         return;
-    if (req->n != 2 + count * (in + 1))
+    if (req->n != 2 + count * (in + TARGET_BYTES))
         return nak_cached(req, RCT_NAK_BAD_LENGTH, "train: sample size != model input size");
     train_samples(req, batch, count, (const int8_t *)(req->payload + 2),
                   req->payload + 2 + count * in);
 }
 
-/* Infers `count` samples at x and answers their classes (and logits). */
+/* Infers `count` samples at x (a regression model: with their targets at t) and answers a
+ * result i32 per sample (the class, or an MSE model's Q16.16 score), then the logits. */
 static void infer_samples(const rct_frame_t *req, uint32_t count, uint32_t logits,
-                          const int8_t *x)
+                          const int8_t *x, const uint8_t *t)
 {
     const uint32_t in = RCT_MODEL_INPUT_SIZE, c = RCT_MODEL_NUM_CLASSES;
-    if (count * (1 + (logits ? 4 * c : 0)) > RCT_LINK_MAX_PAYLOAD)
+    if (count * (4 + (logits ? 4 * c : 0)) > RCT_LINK_MAX_PAYLOAD)
         return nak(req->seq, RCT_NAK_BAD_ARG, "infer: response would exceed max payload");
     int32_t lg[RCT_MODEL_NUM_CLASSES];
     for (uint32_t s = 0; s < count; s++) {
-        int k = rct_model_infer(x + s * in, lg);
+        const rct_target_t *ts = INFER_TARGET_BYTES ? decode_targets(t + s * TARGET_BYTES, 1) : NULL;
+        int32_t k = rct_model_infer(x + s * in, ts, lg);
         if (k < 0)
             return nak(req->seq, RCT_NAK_MODEL, "infer: model error");
-        rsp[s] = (uint8_t)k;
+        rct_put_u32(rsp + 4 * s, (uint32_t)k);
         if (logits)
             for (uint32_t j = 0; j < c; j++)
-                rct_put_u32(rsp + count + 4 * (s * c + j), (uint32_t)lg[j]);
+                rct_put_u32(rsp + 4 * count + 4 * (s * c + j), (uint32_t)lg[j]);
     }
-    rct_link_send(RCT_MSG_ACK, req->seq, rsp, count * (1 + (logits ? 4 * c : 0)));
+    rct_link_send(RCT_MSG_ACK, req->seq, rsp, count * (4 + (logits ? 4 * c : 0)));
 }
 
 static void do_infer(const rct_frame_t *req)
@@ -176,9 +206,10 @@ static void do_infer(const rct_frame_t *req)
     if (req->n < 2)
         return nak(req->seq, RCT_NAK_BAD_LENGTH, "infer: missing count/flags header");
     uint32_t count = req->payload[0], logits = req->payload[1] & 1u;
-    if (req->n != 2 + count * in)
+    if (req->n != 2 + count * (in + INFER_TARGET_BYTES))
         return nak(req->seq, RCT_NAK_BAD_LENGTH, "infer: sample size != model input size");
-    infer_samples(req, count, logits, (const int8_t *)(req->payload + 2));
+    infer_samples(req, count, logits, (const int8_t *)(req->payload + 2),
+                  req->payload + 2 + count * in);
 }
 
 #if RCT_APP_STAGE_BYTES > 0
@@ -199,30 +230,33 @@ static void do_sample_write(const rct_frame_t *req)
     rct_link_send(RCT_MSG_ACK, req->seq, p, sizeof p);
 }
 
-/* batch u8, count u8, labels[count]: trains on exactly the staged samples, then empties the
+/* batch u8, count u8, count target records: trains on exactly the staged samples, then empties the
  * stage (a retransmitted request is answered from the duplicate cache). */
 static void do_train_staged(const rct_frame_t *req)
 {
     uint32_t batch, count;
     if (!train_header(req, &batch, &count))
         return;
-    if (req->n != 2 + count)
-        return nak_cached(req, RCT_NAK_BAD_LENGTH, "train_staged: need count labels");
+    if (req->n != 2 + count * TARGET_BYTES)
+        return nak_cached(req, RCT_NAK_BAD_LENGTH, "train_staged: need count target records");
     if (stage_fill != count * RCT_MODEL_INPUT_SIZE)
         return nak_cached(req, RCT_NAK_BAD_LENGTH, "train_staged: staged bytes != count samples");
     stage_fill = 0;
     train_samples(req, batch, count, stage, req->payload + 2);
 }
 
-/* count u8, flags u8: infers the staged samples (they stay staged: a retransmission works). */
+/* count u8, flags u8 (a regression model: count target records): infers the staged samples
+ * (they stay staged: a retransmission works). */
 static void do_infer_staged(const rct_frame_t *req)
 {
-    if (req->n != 2)
+    if (req->n < 2)
         return nak(req->seq, RCT_NAK_BAD_LENGTH, "infer_staged: need count/flags header");
     uint32_t count = req->payload[0], logits = req->payload[1] & 1u;
+    if (req->n != 2 + count * INFER_TARGET_BYTES)
+        return nak(req->seq, RCT_NAK_BAD_LENGTH, "infer_staged: need count/flags header");
     if (stage_fill != count * RCT_MODEL_INPUT_SIZE)
         return nak(req->seq, RCT_NAK_BAD_LENGTH, "infer_staged: staged bytes != count samples");
-    infer_samples(req, count, logits, stage);
+    infer_samples(req, count, logits, stage, req->payload + 2);
 }
 #endif
 

@@ -561,8 +561,8 @@ void rct_requantize_i8(const int8_t *x, int8_t *y, int32_t count, int32_t from_e
  * p_j = div_round(e_j << 15, sum_j e_j); dz[s][j] = sat16(p_j - (j == label) * 2^15) at exponent
  * RCT_CE_GRAD_EXP. loss (Q16.16, stats only) = d_label + ln(sum/2^30) summed over samples;
  * written to *loss_q16_sum if not NULL (saturated to int32). Returns the number of samples
- * whose argmax (first maximum) equals the label. labels[s] < classes is required. */
-int32_t rct_softmax_ce(const int8_t *z, int32_t z_exp, const uint8_t *labels, int16_t *dz,
+ * whose argmax (first maximum) equals the label. labels[s] < classes (<= 65535) is required. */
+int32_t rct_softmax_ce(const int8_t *z, int32_t z_exp, const uint16_t *labels, int16_t *dz,
                        int32_t n, int32_t classes, int32_t *loss_q16_sum);
 
 /* First index of the maximum of z[0..count). */

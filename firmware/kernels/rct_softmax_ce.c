@@ -96,7 +96,7 @@ static int64_t log2_q16(int64_t s)
     return ((int64_t)b << 16) + LOG2_Q16[j] + (((int64_t)(LOG2_Q16[j + 1] - LOG2_Q16[j]) * t) >> 8);
 }
 
-int32_t rct_softmax_ce(const int8_t *z, int32_t z_exp, const uint8_t *labels, int16_t *dz,
+int32_t rct_softmax_ce(const int8_t *z, int32_t z_exp, const uint16_t *labels, int16_t *dz,
                        int32_t n, int32_t classes, int32_t *loss_q16_sum)
 {
     int64_t loss = 0;

@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RCT_PROTO_VERSION 4u /* 3: session nonce (HELLO, TRAIN, STATS), DIGEST; 4: staged samples */
+#define RCT_PROTO_VERSION 5u /* 3: session nonce (HELLO, TRAIN, STATS), DIGEST; 4: staged samples;
+                                 5: uint16 labels, MSE targets, i32 INFER results, HELLO loss */
 
 #ifndef RCT_LINK_MAX_PAYLOAD
 #define RCT_LINK_MAX_PAYLOAD 512u /* request/response payload bytes; reported in HELLO */

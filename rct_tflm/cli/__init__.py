@@ -16,7 +16,7 @@ from ..errors import UserError
 # Modules that define commands; each exposes `COMMANDS`, a list of click commands.
 _COMMAND_MODULES = [  # one module per command, named after it; each exposes `COMMANDS`
     "train", "compare", "partition", "generate", "build", "flash", "emulate", "stream", "profile",
-    "fleet", "verify", "export", "report", "demo", "boards", "layers", "ports",
+    "fleet", "verify", "export", "report", "demo", "anomaly", "boards", "layers", "ports",
 ]
 
 

@@ -101,8 +101,15 @@ def emulate_cmd(firmware_dir: str | None, target: str, model_path: str | None,
     with staged_out(out) as tmp:
         rec = emulate_run(prep, tmp, progress=kw["progress"])
     sps = rec["samples_per_s"]
-    click.echo(f"{target}: test accuracy {100 * rec['test_accuracy_before']:.2f}% -> "
-               f"{100 * rec['test_accuracy_after']:.2f}% after {rec['samples']} samples "
+    if rec.get("loss") == "mse":  # scores, and their AUC when the test data marks anomalies
+        auc = rec["test_auc_after"]
+        what = (f"mean test score {rec['test_score_mean_before']:.5f} -> "
+                f"{rec['test_score_mean_after']:.5f}" + ("" if auc is None else
+                                                          f", anomaly AUC {auc:.4f}"))
+    else:
+        what = (f"test accuracy {100 * rec['test_accuracy_before']:.2f}% -> "
+                f"{100 * rec['test_accuracy_after']:.2f}%")
+    click.echo(f"{target}: {what} after {rec['samples']} samples "
                f"({sps:.0f} samples/s), {len(rec['bitwidth_history']['changes'])} bitwidth "
                f"changes, weights sha256 {rec['weights_sha256'][:16]}...")
     click.echo(f"wrote {out}/: emulate.json model.rct bitwidths.png curves.png")

@@ -18,10 +18,17 @@ def train_options(with_method: bool) -> Callable:
     def deco(f: Callable) -> Callable:
         opts = [
             click.option("--model", default="builtin", show_default=True,
-                         help="builtin, builtin:NAME (mlp, mlp784, mlp196, cnn, resnet8, text, tabular), "
-                              "or a .keras/.h5 file"),
+                         help="builtin, builtin:NAME (mlp, mlp784, mlp196, cnn, resnet8, text, "
+                              "tabular, autoencoder), or a .keras/.h5 file"),
             click.option("--data", default="digits", show_default=True,
-                         help="digits, mnist-idx:DIR[@14x14], sms:PATH, npz:PATH or csv:PATH"),
+                         help="digits, anomaly, mnist-idx:DIR[@14x14], sms:PATH, npz:PATH or "
+                              "csv:PATH"),
+            click.option("--loss", type=click.Choice(["auto", "softmax_ce", "mse"]),
+                         default="auto", show_default=True,
+                         help="auto: the Keras model's compile loss, else the data's (labels: "
+                              "softmax_ce; 2-D y or no y: mse)"),
+            click.option("--autoencoder", is_flag=True,
+                         help="targets are the inputs (MSE); y, if 0/1, marks anomalies"),
             click.option("--out", type=click.Path(), callback=out_callback("dir"), required=True,
                          help="output folder (replaced only when the run succeeds)"),
             *([click.option("--method", type=click.Choice(["rct", "qat", "fp32"]), default="rct",
@@ -50,7 +57,7 @@ def train_config(kw: dict[str, Any], method: str) -> Any:
     cfg = TrainConfig(model=kw["model"], data=kw["data"], method=method, epochs=kw["epochs"],
                       seed=kw["seed"], lr=kw["lr"], batch_size=kw["batch_size"],
                       rounding=kw["rounding"], bits="fixed" if kw["fixed_bits"] else "dynamic",
-                      controller=ctrl)
+                      controller=ctrl, loss=kw["loss"], autoencoder=kw["autoencoder"])
     cfg.validate()
     return cfg
 
@@ -58,6 +65,10 @@ def train_config(kw: dict[str, Any], method: str) -> Any:
 def train_summary(m: dict) -> str:
     f1 = f", F1 {100 * m['test_f1']:.2f}%" if m.get("test_f1") is not None else ""
     bits = "/".join(str(b) for b in m["final_bitwidths"].values())
+    if m.get("loss") == "mse":
+        auc = "" if m.get("test_auc") is None else f", anomaly AUC {m['test_auc']:.4f}"
+        return (f"{m['method']}: mean test score (MSE) {m['test_score_mean']:.5f}{auc}, final "
+                f"bits {bits}, {m['steps']} steps in {m['train_seconds']:.1f} s")
     return (f"{m['method']}: test accuracy {100 * m['test_accuracy']:.2f}%{f1}, final bits "
             f"{bits}, {m['steps']} steps in {m['train_seconds']:.1f} s")
 

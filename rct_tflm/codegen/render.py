@@ -50,11 +50,14 @@ def c_ident(name: str) -> str:
 def model_hash(m: Program, art: ModelArtefact) -> bytes:
     """SHA-256 identifying the model a firmware was generated for (HELLO's model hash):
     canonical JSON of the graph (layers, input shape and exponent, classes, trainable tensor
-    names in order) followed by the SHA-256 of every file it holds (a frozen .tflite part) and
+    names in order; an MSE head's loss, targets and target exponent; a .tflite input's scale
+    and zero point) followed by the SHA-256 of every file it holds (a frozen .tflite part) and
     every frozen tensor's int8 values, in layer order."""
     graph = {"layers": [l.to_json() for l in art.layers], "input_shape": list(art.input_shape),
              "input_exp": m.input_exp, "num_classes": art.num_classes, "trainable": m.trainable,
              **({"input_affine": list(m.input_affine)} if m.input_affine else {})}
+    if m.loss_kind != "softmax_ce":  # a classifier's hash stays what it was before MSE heads
+        graph["loss"] = {"kind": m.loss_kind, "targets": m.targets, "t_exp": m.target_exp}
     h = hashlib.sha256(json.dumps(graph, sort_keys=True, separators=(",", ":")).encode())
     for n in sorted(art.files):  # a frozen .tflite part: its flatbuffer
         h.update(hashlib.sha256(art.files[n]).digest())
@@ -182,6 +185,9 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
         "logits": cx.buf(m.output),
         # headers of the generated parts some kinds call (a frozen .tflite: rct_frozen.h)
         "includes": sorted({h for f in m.layers for h in getattr(kinds.kind(f.kind), "C_HEADERS", ())}),
+        # the loss head's parts of the API: target type, target check, infer's result
+        "loss_mse": int(m.loss_kind == "mse"),
+        **kinds.loss(m.loss_kind).c_api(m, cx.buf(m.output)),
         "model_hash_bytes": [f"0x{b:02x}u" for b in mhash],
         **_toolchain_facts(board),
     }
@@ -207,6 +213,7 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
             artefact=artefact_name, board=board,
             model_hash=mhash.hex(), input_shape=list(m.input_shape), input_exp=m.input_exp,
             input_size=m.input_size, num_classes=m.num_classes, max_batch=cfg.max_batch,
+            loss=m.loss_kind, targets=m.targets, target_size=m.target_size,
             trainable=[{"name": t["name"], "shape": t["shape"], "bits": t["bits"],
                         "exp": t["exp"], "bits_max": t["bits_max"]} for t in trainable],
             frozen=[t["name"] for t in frozen], weights_blob_bytes=blob_bytes,

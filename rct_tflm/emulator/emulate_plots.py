@@ -31,7 +31,8 @@ def plot_curves(rec: dict, path: Path) -> None:
     lc = rec["loss_curve"]
     a1.plot(lc["samples"], lc["loss"], color="tab:red")
     a1.set_xlabel("training samples")
-    a1.set_ylabel("cross-entropy (moving mean)")
+    mse = rec.get("loss") == "mse"
+    a1.set_ylabel("mean squared error (moving mean)" if mse else "cross-entropy (moving mean)")
     a1.grid(alpha=0.3)
     ac = rec["accuracy_curve"]
     a2.plot(ac["samples"], [100 * a for a in ac["test_accuracy"]], marker="o", ms=3, label="all")
@@ -42,8 +43,13 @@ def plot_curves(rec: dict, path: Path) -> None:
                 label="new classes")
         a2.legend(fontsize=8)
     a2.set_xlabel("training samples")
-    a2.set_ylabel("test accuracy (%)")
+    a2.set_ylabel("test ROC AUC of the score (%)" if mse else "test accuracy (%)")
     a2.grid(alpha=0.3)
+    if mse:
+        fig.suptitle(f"emulate {rec['target']} (MSE): mean test score "
+                     f"{rec['test_score_mean_before']:.4f} \u2192 {rec['test_score_mean_after']:.4f}")
+        save_png(fig, path)
+        return
     fig.suptitle(f"emulate {rec['target']}: {100 * rec['test_accuracy_before']:.1f}% \u2192 "
                  f"{100 * rec['test_accuracy_after']:.1f}%")
     save_png(fig, path)

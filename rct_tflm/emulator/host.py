@@ -103,11 +103,16 @@ class HostModel:
         self.input_size = int(manifest["input_size"])
         self.num_classes = int(manifest["num_classes"])
         self.max_batch = int(manifest["max_batch"])
+        # a manifest from before MSE heads is a classifier's
+        self.targets = manifest.get("targets", "labels")
+        self.target_size = int(manifest.get("target_size", 1))
+        self.target_dtype = np.uint16 if self.targets == "labels" else np.int8
         self._Stats = _stats_struct(len(self.names))
         L = self.lib
         L.rct_model_init.argtypes = [ctypes.c_uint32]
         L.rct_model_train.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint16]
-        L.rct_model_infer.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        L.rct_model_infer.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        L.rct_model_infer.restype = ctypes.c_int32
         L.rct_model_set_hparams.argtypes = [ctypes.POINTER(HParams)]
         L.rct_model_get_hparams.argtypes = [ctypes.POINTER(HParams)]
         L.rct_model_get_stats.argtypes = [ctypes.POINTER(self._Stats)]
@@ -132,23 +137,37 @@ class HostModel:
     def init(self, seed: int) -> None:
         self.lib.rct_model_init(seed & 0xFFFFFFFF)
 
-    def train(self, x: np.ndarray, labels: np.ndarray) -> int:
-        x = np.ascontiguousarray(x, np.int8).reshape(-1)
-        lab = np.ascontiguousarray(labels, np.uint8)
-        n = len(lab)
-        if x.size != n * self.input_size:
-            raise ValueError(f"{x.size} input values for {n} samples of {self.input_size}")
-        return int(self.lib.rct_model_train(x.ctypes.data, lab.ctypes.data, n))
+    def _targets(self, targets: np.ndarray | None, n: int) -> np.ndarray | None:
+        """The targets as rct_target_t values (labels uint16, regression int8; none: None)."""
+        if self.target_size == 0:
+            return None
+        t = np.ascontiguousarray(targets, self.target_dtype).reshape(-1)
+        if t.size != n * self.target_size:
+            raise ValueError(f"{t.size} target values for {n} samples of {self.target_size}")
+        return t
 
-    def infer(self, x: np.ndarray) -> tuple[int, np.ndarray]:
+    def train(self, x: np.ndarray, targets: np.ndarray | None) -> int:
+        x = np.ascontiguousarray(x, np.int8).reshape(-1)
+        n = x.size // self.input_size
+        if x.size != n * self.input_size:
+            raise ValueError(f"{x.size} input values for samples of {self.input_size}")
+        t = self._targets(targets, n)
+        return int(self.lib.rct_model_train(x.ctypes.data, None if t is None else t.ctypes.data,
+                                            n))
+
+    def infer(self, x: np.ndarray, target: np.ndarray | None = None) -> tuple[int, np.ndarray]:
+        """(the class, or an MSE model's Q16.16 score; the outputs) of one sample."""
         x = np.ascontiguousarray(x, np.int8).reshape(-1)
         logits = np.zeros(self.num_classes, np.int32)
-        cls_ = int(self.lib.rct_model_infer(x.ctypes.data, logits.ctypes.data))
-        return cls_, logits
+        t = None if target is None else self._targets(target, 1)
+        r = int(self.lib.rct_model_infer(x.ctypes.data, None if t is None else t.ctypes.data,
+                                         logits.ctypes.data))
+        return r, logits
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
+    def predict(self, x: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
         x = np.asarray(x, np.int8).reshape(len(x), -1)
-        return np.array([self.infer(row)[0] for row in x], dtype=np.int64)
+        return np.array([self.infer(row, None if targets is None else targets[i])[0]
+                         for i, row in enumerate(x)], dtype=np.int64)
 
     def stats(self) -> dict:
         s = self._Stats()

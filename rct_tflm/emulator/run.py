@@ -12,7 +12,10 @@ Data order: `rct_tflm.data.run_order` — epoch e visits `epoch_order(n, seed, e
 are joined and cut into whole micro-batches of `batch` samples, exactly as `rct-tflm stream`
 sends them; the split is the artefact's training seed's unless `split_seed` is set. Inputs are
 `Program.quantise_inputs(x)` (int8 at 2^input_exp, or a .tflite input's scale and zero point);
-labels uint8. Only training steps are timed for samples_per_s.
+labels uint16; an MSE model's targets int8 at preprocess.target_exp (regression) or none (an
+autoencoder: its input). An MSE model is evaluated by its per-sample scores (Q16.16 mean squared
+error, what INFER reports): their mean and, when the test data marks anomalies, the ROC AUC of
+the scores. Only training steps are timed for samples_per_s.
 """
 from __future__ import annotations
 
@@ -25,10 +28,10 @@ from typing import Callable
 import numpy as np
 
 from ..artefact import ModelArtefact, known_classes
-from ..data import Dataset, confusion, load_dataset, run_order, split_accuracy
+from ..data import Dataset, confusion, load_dataset, run_order, score_metrics, split_accuracy
 from ..errors import UserError
 from ..formats import results
-from ..fixedpoint.config import EngineConfig
+from ..fixedpoint.config import EngineConfig, quantise_inputs
 from ..fixedpoint.state import weights_sha256
 from ..partition import target_for
 from ..program import Program, load_artefact, lower
@@ -66,9 +69,11 @@ class Prepared:
     data: Dataset
     model: Program
     x_train: np.ndarray  # int8 [n, input_size]
-    y_train: np.ndarray  # uint8
+    y_train: np.ndarray  # uint16 labels (autoencoder: anomaly marks)
     x_test: np.ndarray
     y_test: np.ndarray
+    t_train: np.ndarray | None = None  # what a step trains on: labels, int8 vectors, None (input)
+    t_test: np.ndarray | None = None
 
 
 def check_config(cfg: EmulateConfig) -> EmulateConfig:
@@ -103,17 +108,44 @@ def prepare(cfg: EmulateConfig, art: ModelArtefact | None = None,
         raise UserError(f"data set '{cfg.data}' is text (token ids); the integer engine trains on "
                         f"image or tabular inputs")
     data.check_flat_for(tuple(art.input_shape), f"model {Path(cfg.model).name}")
-    if data.num_classes > model.num_classes:
-        raise UserError(f"data set '{cfg.data}' has {data.num_classes} classes, the model outputs "
-                        f"{model.num_classes}; use the data the model was built for")
+    data = matched_targets(data, model, cfg.data)
     xtr, xte = model.quantise_inputs(data.x_train), model.quantise_inputs(data.x_test)
-    ytr, yte = data.y_train.astype(np.uint8), data.y_test.astype(np.uint8)
+    if model.targets == "vector":
+        ytr, yte = np.zeros(len(xtr), np.uint16), np.zeros(len(xte), np.uint16)
+        ttr = quantise_inputs(data.y_train.reshape(len(xtr), -1), model.target_exp)
+        tte = quantise_inputs(data.y_test.reshape(len(xte), -1), model.target_exp)
+    else:
+        ytr, yte = data.y_train.astype(np.uint16), data.y_test.astype(np.uint16)
+        ttr, tte = (ytr, yte) if model.targets == "labels" else (None, None)
     if cfg.train_classes is not None:
         keep = np.isin(ytr, np.asarray(cfg.train_classes))
         if not keep.any():
             raise UserError(f"no training samples of classes {list(cfg.train_classes)}")
         xtr, ytr = xtr[keep], ytr[keep]
-    return Prepared(cfg, art, data, model, xtr, ytr, xte, yte)
+        ttr = ytr if model.targets == "labels" else ttr
+    return Prepared(cfg, art, data, model, xtr, ytr, xte, yte, ttr, tte)
+
+
+def matched_targets(data: Dataset, model: Program, spec: str) -> Dataset:
+    """The data with the targets the model's loss head takes, or a one-line UserError: labels
+    for a classifier, (N, m) vectors for a regression, the inputs for an autoencoder."""
+    if model.targets == "labels":
+        if data.targets != "labels":
+            raise UserError(f"data set '{spec}' has {data.targets} targets, the model is a "
+                            f"classifier (softmax cross-entropy): give labelled data")
+        if data.num_classes > model.num_classes:
+            raise UserError(f"data set '{spec}' has {data.num_classes} classes, the model "
+                            f"outputs {model.num_classes}; use the data the model was built for")
+        return data
+    if model.targets == "input":
+        return data if data.targets == "input" else data.as_autoencoder()
+    if data.targets != "vector" or data.y_train.reshape(len(data.y_train), -1).shape[1] \
+            != model.num_classes:
+        have = data.y_train.shape[1:] if data.targets == "vector" else data.targets
+        raise UserError(f"the model regresses {model.num_classes} values per sample (MSE), data "
+                        f"set '{spec}' has targets {have}; give y_train of shape "
+                        f"(N, {model.num_classes})")
+    return data
 
 
 def schedule(n: int, cfg: EmulateConfig) -> list[np.ndarray]:
@@ -153,21 +185,32 @@ def _train(p: Prepared, target, out_dir, progress: bool, on_eval) -> dict:
     from tqdm import tqdm
 
     cfg = p.cfg
-    steps = schedule(len(p.y_train), cfg)
+    steps = schedule(len(p.x_train), cfg)
     total = int(sum(len(s) for s in steps))
-    n_train = len(p.y_train)
+    n_train = len(p.x_train)
     if cfg.eval_every:  # at the first step that reaches each multiple of eval_every
         eval_at = set(range(cfg.eval_every, total + 1, cfg.eval_every))
     else:  # after every epoch (an epoch's last micro-batch ends exactly there)
         eval_at = {min(n_train * (e + 1), total) for e in range(cfg.epochs)}
     pending = sorted(eval_at | {total})
-    known = known_classes(p.art)
+    mse = p.model.loss_kind == "mse"
+    known = None if mse else known_classes(p.art)
     curve: dict[str, list] = {"samples": [], "test_accuracy": []}
     if known is not None:
         curve.update(known_accuracy=[], new_accuracy=[])
+    if mse:
+        curve.update(test_auc=[], test_score_mean=[])
 
     def evaluate(at: int) -> tuple[float, np.ndarray]:
-        pred = target.predict(p.x_test) if len(p.y_test) else np.zeros(0, np.int64)
+        pred = target.predict(p.x_test, p.t_test if mse else None) if len(p.y_test) \
+            else np.zeros(0, np.int64)
+        if mse:  # the scores; "accuracy" of the curve is the AUC (0 without anomaly marks)
+            sm = score_metrics(pred, p.y_test)
+            curve["test_auc"].append(sm["auc"])
+            curve["test_score_mean"].append(sm["score_mean"])
+            curve["samples"].append(at)
+            curve["test_accuracy"].append(sm["auc"] or 0.0)
+            return sm["auc"] or 0.0, pred
         acc = split_accuracy(pred, p.y_test, known)
         curve["samples"].append(at)
         curve["test_accuracy"].append(acc["all"])
@@ -188,7 +231,7 @@ def _train(p: Prepared, target, out_dir, progress: bool, on_eval) -> dict:
     try:
         for idx in steps:
             t0 = time.perf_counter()
-            loss = target.train(p.x_train[idx], p.y_train[idx])
+            loss = target.train(p.x_train[idx], None if p.t_train is None else p.t_train[idx])
             seconds += time.perf_counter() - t0
             done += len(idx)
             losses.append(loss / LOSS_FRAC / len(idx))
@@ -227,8 +270,17 @@ def _train(p: Prepared, target, out_dir, progress: bool, on_eval) -> dict:
         "accuracy_curve": curve, "loss_curve": loss_curve,
         "final_loss": float(np.mean(losses[-window:])) if losses else None,
         "classes_known": known,
-        "confusion": confusion(pred, p.y_test, p.art.num_classes),  # [true][predicted], at the end
+        "confusion": None if mse else confusion(pred, p.y_test, p.art.num_classes),
     }
+    if mse:  # [true][predicted] means nothing here: the scores and their AUC instead
+        record.update(loss="mse", targets=m.targets, test_accuracy_before=None,
+                      test_accuracy_after=None, metric="auc" if curve["test_auc"][-1]
+                      is not None else "mse",
+                      test_auc_before=curve["test_auc"][0], test_auc_after=curve["test_auc"][-1],
+                      test_score_mean_before=curve["test_score_mean"][0],
+                      test_score_mean_after=curve["test_score_mean"][-1],
+                      test_scores_q16=[int(v) for v in pred],
+                      test_anomalous=[int(v) for v in p.y_test])
     if out_dir is not None:
         write_outputs(p, record, tensors, Path(out_dir))
     return record

@@ -1,7 +1,8 @@
 """The two integer training targets behind one interface: the numpy golden engine and the
 generated C built for the host (a shared library driven through ctypes).
 
-Both take int8 inputs and uint8 labels, train one step on n samples, predict classes, and hand
+Both take int8 inputs and their targets (uint16 labels, int8 regression vectors, or None for an
+autoencoder), train one step on n samples, predict classes (an MSE model: scores), and hand
 back the trainable tensors (in the documented `weights_sha256` order) and every bitwidth change
 as (sample count after the step, tensor, bits, exp) — the raw material of `bitwidth_history`.
 """
@@ -33,12 +34,12 @@ class GoldenTarget:
         self.model: Program = lower(art, cfg, trainable_layers, frozen_layers)
         self.engine = Engine(self.model, cfg)
 
-    def train(self, x: np.ndarray, labels: np.ndarray) -> int:
+    def train(self, x: np.ndarray, targets: np.ndarray | None) -> int:
         """One step; returns the summed loss (Q16.16) of its samples."""
-        return self.engine.train_step(x, labels).loss_q16_sum
+        return self.engine.train_step(x, targets).loss_q16_sum
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.engine.predict(x)
+    def predict(self, x: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
+        return self.engine.predict(x, targets)
 
     def trainable_tensors(self) -> list[QTensor]:
         return self.engine.trainable_tensors()
@@ -115,8 +116,8 @@ class HostTarget:
         self._changes: list[tuple[int, str, int, int]] = []
         self._prng = 0
 
-    def train(self, x: np.ndarray, labels: np.ndarray) -> int:
-        rc = self.hm.train(x, labels)
+    def train(self, x: np.ndarray, targets: np.ndarray | None) -> int:
+        rc = self.hm.train(x, targets)
         if rc != 0:
             raise RuntimeError(f"rct_model_train returned {rc}")
         st = self.hm.stats()
@@ -129,8 +130,8 @@ class HostTarget:
         self._prng = st["prng_counter"]
         return int(st["loss_q16"])
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.hm.predict(x)
+    def predict(self, x: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
+        return self.hm.predict(x, targets)
 
     def trainable_tensors(self) -> list[QTensor]:
         like = [self.model.tensors[n] for n in self.model.trainable]

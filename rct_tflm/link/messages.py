@@ -1,4 +1,4 @@
-"""Message types and payload layouts of protocol version 4 (docs/protocol.md). Little-endian.
+"""Message types and payload layouts of protocol version 5 (docs/protocol.md). Little-endian.
 
 Mirrors firmware/link/rct_link.h and firmware/app/rct_app.h; docs/protocol.md is the spec.
 """
@@ -7,8 +7,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-PROTO_VERSION = 4  # 3: the host's session nonce echoed in HELLO, TRAIN and STATS; DIGEST
+PROTO_VERSION = 5  # 3: the host's session nonce echoed in HELLO, TRAIN and STATS; DIGEST
 # 4: large samples are staged (SAMPLE_WRITE in chunks, then TRAIN_STAGED / INFER_STAGED)
+# 5: a sample's target record is a uint16 label (up to 65,535 classes), an MSE model's int8
+#    target vector or nothing (autoencoder); INFER answers an i32 per sample (the class or the
+#    MSE score) and takes a regression model's targets; HELLO ends with loss, target bytes
 
 (HELLO, TRAIN, INFER, STATS, WEIGHTS_READ, WEIGHTS_WRITE, SET_HPARAMS, RESET, HPARAMS_GET,
  DIGEST, SAMPLE_WRITE, TRAIN_STAGED, INFER_STAGED) = range(1, 14)
@@ -25,6 +28,10 @@ MUTATING = {TRAIN, WEIGHTS_WRITE, SET_HPARAMS, RESET, TRAIN_STAGED}
 NAK_CRC, NAK_TOO_LONG, NAK_UNKNOWN, NAK_BAD_LENGTH, NAK_BAD_ARG, NAK_MODEL = range(1, 7)
 NAK_NAMES = {NAK_CRC: "crc", NAK_TOO_LONG: "too_long", NAK_UNKNOWN: "unknown_type",
              NAK_BAD_LENGTH: "bad_length", NAK_BAD_ARG: "bad_argument", NAK_MODEL: "model_error"}
+
+LOSS_SOFTMAX_CE, LOSS_MSE = 0, 1  # HELLO's loss head (RCT_MODEL_LOSS_MSE)
+LOSSES = {LOSS_SOFTMAX_CE: "softmax_ce", LOSS_MSE: "mse"}
+LABEL_BYTES = 2  # a classifier's target record: the uint16 label
 
 CAP_TRAIN, CAP_INFER, CAP_WEIGHTS, CAP_FAULT_REPORT, CAP_TEST_HOOKS, CAP_STAGE = 1, 2, 4, 8, 16, 32
 
@@ -44,16 +51,20 @@ class Hello:
     board: str
     session: int = 0  # the nonce of the HELLO request, echoed (version 3)
     stage_bytes: int = 0  # the sample staging buffer (version 4; 0: samples travel whole)
+    loss: int = LOSS_SOFTMAX_CE  # version 5: the loss head (LOSS_*)
+    target_bytes: int = 2  # version 5: bytes of a TRAIN sample's target record
+    infer_target_bytes: int = 0  # version 5: of an INFER sample's (a regression model's targets)
 
     _FMT = "<BBHHHHI"  # 14 bytes, then the 32-byte hash, u8 name length, name, u32 session,
-    # u32 stage_bytes
+    # u32 stage_bytes, u8 loss, u16 target_bytes, u16 infer_target_bytes
 
     def pack(self) -> bytes:
         name = self.board.encode("ascii")[:80]
         return (struct.pack(self._FMT, self.version, self.capabilities, self.max_payload,
                             self.input_size, self.num_classes, self.num_trainable,
                             self.weights_size) + bytes(self.model_hash) + bytes([len(name)]) + name
-                + struct.pack("<II", self.session, self.stage_bytes))
+                + struct.pack("<IIBHH", self.session, self.stage_bytes, self.loss,
+                              self.target_bytes, self.infer_target_bytes))
 
     @classmethod
     def unpack(cls, p: bytes) -> "Hello":
@@ -68,11 +79,14 @@ class Hello:
         end = 47 + p[46]
         session = struct.unpack_from("<I", p, end)[0] if len(p) >= end + 4 else 0
         stage = struct.unpack_from("<I", p, end + 4)[0] if len(p) >= end + 8 else 0
-        return cls(v, caps, mp, ins, nc, nt, ws, bytes(p[14:46]), name, session, stage)
+        loss, tb, itb = struct.unpack_from("<BHH", p, end + 8) if len(p) >= end + 13 \
+            else (LOSS_SOFTMAX_CE, 1, 0)  # before version 5: uint8 labels
+        return cls(v, caps, mp, ins, nc, nt, ws, bytes(p[14:46]), name, session, stage, loss,
+                   tb, itb)
 
     def problem(self) -> str | None:
         """Why these fields cannot describe a working board (None if they can)."""
-        if not 1 <= self.input_size or not 1 <= self.num_classes <= 256:
+        if not 1 <= self.input_size or not 1 <= self.num_classes or self.loss not in LOSSES:
             return f"input_size {self.input_size}, num_classes {self.num_classes}"
         if self.max_payload < 16:  # WEIGHTS_WRITE needs 4 B of offset plus data
             return f"max_payload {self.max_payload} B"
@@ -90,24 +104,31 @@ DEFAULT_MAX_PAYLOAD = 512  # RCT_LINK_MAX_PAYLOAD unless the model needs more
 STAGE_ABOVE = 1024
 
 
-def stages_samples(input_size: int) -> bool:
+def target_bytes_of(targets: str, target_size: int) -> int:
+    """Bytes of a TRAIN sample's target record for a model whose program has these `targets`
+    ("labels": a uint16; "vector": target_size int8 values; "input": none)."""
+    return LABEL_BYTES if targets == "labels" else int(target_size)
+
+
+def stages_samples(input_size: int, target_bytes: int = LABEL_BYTES) -> bool:
     """Whether a firmware for `input_size`-byte samples receives them staged (SAMPLE_WRITE)."""
-    return 2 + int(input_size) + 1 > STAGE_ABOVE
+    return 2 + int(input_size) + int(target_bytes) > STAGE_ABOVE
 
 
-def max_payload_for(input_size: int) -> int:
+def max_payload_for(input_size: int, target_bytes: int = LABEL_BYTES) -> int:
     """The frame payload limit a firmware is built with (`RCT_LINK_MAX_PAYLOAD`): 512 B, or
-    enough for one TRAIN sample (2-byte header + inputs + label) rounded up to 16 B; 512 B
-    again when samples are staged."""
-    if stages_samples(input_size):
+    enough for one TRAIN sample (2-byte header + inputs + target record) rounded up to 16 B;
+    512 B again when samples are staged (the target records of a staged micro-batch travel in
+    TRAIN_STAGED: a regression's must fit 512 B)."""
+    if stages_samples(input_size, target_bytes):
         return DEFAULT_MAX_PAYLOAD
-    return max(DEFAULT_MAX_PAYLOAD, -(-(2 + int(input_size) + 1) // 16) * 16)
+    return max(DEFAULT_MAX_PAYLOAD, -(-(2 + int(input_size) + int(target_bytes)) // 16) * 16)
 
 
-def stage_bytes_for(input_size: int, max_batch: int) -> int:
+def stage_bytes_for(input_size: int, max_batch: int, target_bytes: int = LABEL_BYTES) -> int:
     """The staging buffer a firmware holds (`RCT_APP_STAGE_BYTES`): a micro-batch of samples
     when they are staged, else none."""
-    return int(max_batch) * int(input_size) if stages_samples(input_size) else 0
+    return int(max_batch) * int(input_size) if stages_samples(input_size, target_bytes) else 0
 
 
 HPARAMS_FMT = "<BiiIII"  # 21 bytes

@@ -257,7 +257,8 @@ class Link:
     @staticmethod
     def _staged(h: m.Hello) -> bool:
         """Samples go through the staging buffer: one does not fit a frame and the board has one."""
-        return h.input_size + 1 > h.max_payload - 2 and bool(h.capabilities & m.CAP_STAGE) \
+        return h.input_size + h.target_bytes > h.max_payload - 2 \
+            and bool(h.capabilities & m.CAP_STAGE) \
             and h.stage_bytes >= h.input_size
 
     def _stage(self, x: np.ndarray) -> None:
@@ -276,7 +277,8 @@ class Link:
             off += n
 
     def _samples_per_stage(self, h: m.Hello, batch: int) -> int:
-        per = min(255, h.stage_bytes // h.input_size)
+        per = min(255, h.stage_bytes // h.input_size,
+                  (h.max_payload - 2) // max(1, h.target_bytes))  # records fit TRAIN_STAGED
         per -= per % batch
         if per == 0:
             raise UserError(f"a micro-batch of {batch} samples does not fit the board's staging "
@@ -316,7 +318,7 @@ class Link:
 
     @staticmethod
     def _samples_per_frame(h: m.Hello, batch: int) -> int:
-        per = min(255, (h.max_payload - 2) // (h.input_size + 1))
+        per = min(255, (h.max_payload - 2) // (h.input_size + h.target_bytes))
         return per - per % batch
 
     def samples_per_frame(self, batch: int = 1) -> int:
@@ -327,46 +329,76 @@ class Link:
         per = self._samples_per_frame(h, batch)
         if per == 0:
             raise UserError(f"a micro-batch of {batch} samples does not fit one frame "
-                            f"({h.max_payload} B payload, {h.input_size + 1} B per sample); "
+                            f"({h.max_payload} B payload, {h.input_size + h.target_bytes} B per "
+                            f"sample); "
                             f"use a smaller --batch-size")
         return per
 
-    def train_frame(self, x: np.ndarray, labels: np.ndarray, batch: int = 1) -> int:
-        """One TRAIN frame: len(labels) samples (a multiple of `batch`) in micro-batches of
-        `batch`. Returns the board's count of samples trained since RESET."""
-        labels = np.asarray(labels, dtype=np.uint8)
-        x = np.ascontiguousarray(x, dtype=np.int8).reshape(len(labels), -1)
-        if self._staged(self._need_hello()):
+    def _records(self, h: m.Hello, targets: np.ndarray | None, n: int, infer: bool = False
+                 ) -> bytes:
+        """The target records of n samples (protocol 5): uint16 LE labels, int8 vectors, or
+        none (an autoencoder; INFER: none unless the model is a regression)."""
+        size = h.infer_target_bytes if infer else h.target_bytes
+        if size == 0:
+            return b""
+        if targets is None:
+            raise UserError("this board's model trains on targets (labels or a regression "
+                            "vector per sample); give data with y")
+        if h.loss == m.LOSS_SOFTMAX_CE:
+            return np.asarray(targets).astype("<u2").reshape(n).tobytes()
+        t = np.ascontiguousarray(targets, np.int8).reshape(n, -1)
+        if t.shape[1] != size:
+            raise UserError(f"the board's model takes {size} target values per sample, the data "
+                            f"has {t.shape[1]}")
+        return t.tobytes()
+
+    def train_frame(self, x: np.ndarray, labels: np.ndarray | None, batch: int = 1) -> int:
+        """One TRAIN frame: len(x) samples (a multiple of `batch`) in micro-batches of `batch`,
+        with their targets (labels, int8 regression vectors, or None for an autoencoder).
+        Returns the board's count of samples trained since RESET."""
+        h = self._need_hello()
+        x = np.ascontiguousarray(x, dtype=np.int8).reshape(len(x), -1)
+        rec = self._records(h, labels, len(x))
+        if self._staged(h):
             self._stage(x)
-            msg, payload = m.TRAIN_STAGED, bytes([batch, len(labels)]) + labels.tobytes()
+            msg, payload = m.TRAIN_STAGED, bytes([batch, len(x)]) + rec
         else:
-            msg, payload = m.TRAIN, bytes([batch, len(labels)]) + x.tobytes() + labels.tobytes()
+            msg, payload = m.TRAIN, bytes([batch, len(x)]) + x.tobytes() + rec
         done, session = self._parse(lambda p: struct.unpack(m.TRAIN_ACK, p),
                                     self.request(msg, payload), "TRAIN")
         self._same_session("TRAIN", session)
         return done
 
-    def train(self, x: np.ndarray, labels: np.ndarray, batch: int = 1) -> int:
-        """Train on `x` (n, input_size) int8 in frames of an adaptive size (whole micro-batches,
-        fewer samples while tries fail); returns the board's count."""
+    def train(self, x: np.ndarray, labels: np.ndarray | None, batch: int = 1) -> int:
+        """Train on `x` (n, input_size) int8 with their targets (see train_frame) in frames of an
+        adaptive size (whole micro-batches, fewer samples while tries fail); returns the
+        board's count."""
         self._need_hello()
         size = self.train_size
         size.high = self.samples_per_frame(batch)
         size.size = min(max(size.size - size.size % batch, batch), size.high)
         done, s = 0, 0
-        while s < len(labels):
+        while s < len(x):
             n = size.size
-            done = self.train_frame(x[s:s + n], labels[s:s + n], batch)
+            done = self.train_frame(x[s:s + n], None if labels is None else labels[s:s + n],
+                                    batch)
             size.update(self.last_tries, batch)
             s += n
         return done
 
-    def infer(self, x: np.ndarray, logits: bool = False):
-        """Class per row of `x`; with logits=True also the (n, classes) int32 logits."""
+    def infer(self, x: np.ndarray, logits: bool = False, targets: np.ndarray | None = None):
+        """Per row of `x` the class, or an MSE model's Q16.16 score (a regression model needs
+        its `targets`); with logits=True also the (n, outputs) int32 outputs."""
         h = self._need_hello()
         x = np.ascontiguousarray(x, dtype=np.int8).reshape(-1, h.input_size)
+        if h.infer_target_bytes and targets is None:
+            raise UserError("the board's model is a regression: its scores need the targets")
+        tg = None if not h.infer_target_bytes else \
+            np.ascontiguousarray(targets, np.int8).reshape(len(x), -1)
+        rec = lambda a, b: b"" if tg is None else self._records(h, tg[a:b], b - a, True)  # noqa: E731
         staged = self._staged(h)
-        per_sample = max(0 if staged else h.input_size, 1 + (4 * h.num_classes if logits else 0))
+        per_sample = max(0 if staged else h.input_size + h.infer_target_bytes,
+                         4 + (4 * h.num_classes if logits else 0))
         size = self.infer_size
         size.high = max(1, min(255, (h.max_payload - 2) // per_sample))
         if staged:
@@ -378,22 +410,23 @@ class Link:
             if staged:
                 n = min(size.size, len(x) - s)
                 self._stage(x[s:s + n])
-                p = self.request(m.INFER_STAGED, bytes([n, int(logits)]))
+                p = self.request(m.INFER_STAGED, bytes([n, int(logits)]) + rec(s, s + n))
             else:
                 n, p = self._shrinking(m.INFER, lambda k: bytes([k, int(logits)])
-                                       + x[s:s + k].tobytes(), size, len(x) - s)
+                                       + x[s:s + k].tobytes() + rec(s, s + k), size, len(x) - s)
             xs = x[s:s + n]
             s += n
-            want = len(xs) * (1 + (4 * h.num_classes if logits else 0))
+            want = len(xs) * (4 + (4 * h.num_classes if logits else 0))
             if len(p) != want:
                 raise self._bad("INFER", p, f"expected {want} B for {len(xs)} samples")
-            c = np.frombuffer(p[:len(xs)], np.uint8)
-            if c.size and int(c.max()) >= h.num_classes:
+            c = np.frombuffer(p[:4 * len(xs)], "<i4")
+            if h.loss == m.LOSS_SOFTMAX_CE and c.size and not 0 <= int(c.min()) <= int(c.max()) \
+                    < h.num_classes:
                 raise self._bad("INFER", p, f"class {int(c.max())} of a {h.num_classes}-class "
                                             f"model")
             classes.append(c)
             if logits:
-                lg.append(np.frombuffer(p[len(xs):], "<i4").reshape(len(xs), h.num_classes))
+                lg.append(np.frombuffer(p[4 * len(xs):], "<i4").reshape(len(xs), h.num_classes))
         cls = np.concatenate(classes).astype(np.int64) if classes else np.zeros(0, np.int64)
         return (cls, np.concatenate(lg)) if logits else cls
 

@@ -156,6 +156,9 @@ def profile_firmware(fw: Path, art: Any, board: Board, x: np.ndarray | None = No
         raise UserError(f"--steps must be >= 1, got {steps}")
     f = Firmware.load(fw, art, board)
     dm = f.dm
+    if dm.model.loss_kind != "softmax_ce":
+        raise UserError("profile drives a classifier's training steps (uint16 labels); this "
+                        "model has an MSE head: measure it with `rct-tflm emulate`")
     size, classes = dm.model.input_size, dm.model.num_classes
     if x is None or y is None:
         x, y = synthetic_samples(size, classes, max(steps, 64), seed)
@@ -175,7 +178,7 @@ def profile_firmware(fw: Path, art: Any, board: Board, x: np.ndarray | None = No
         nonlocal stack
         xi, yi = x[i % len(x)], int(y[i % len(y)])
         f.m.uc.mem_write(xa, xi.tobytes())
-        f.m.uc.mem_write(la, bytes([yi]))
+        f.m.uc.mem_write(la, int(yi).to_bytes(2, "little"))  # a uint16 label
         rc, tr, st = f.call("rct_model_train", xa, la, 1, traced=traced)
         if rc != 0:
             raise UserError(f"rct_model_train returned {rc} on the emulated firmware")
@@ -198,7 +201,7 @@ def profile_firmware(fw: Path, art: Any, board: Board, x: np.ndarray | None = No
         raise UserError(_mismatch(fw_blob, gold_blob, dm, done))
     logits = f.m.alloc(4 * classes)
     f.m.uc.mem_write(xa, x[0].tobytes())
-    am, itr, st = f.call("rct_model_infer", xa, logits, traced=True)
+    am, itr, st = f.call("rct_model_infer", xa, 0, logits, traced=True)  # no target: NULL
     stack = max(stack, st)
     fw_logits = np.frombuffer(f.m.read(logits, 4 * classes), "<i4")
     g_logits = gold.logits(x[:1])[0].astype(np.int32)

@@ -9,7 +9,7 @@ model artefact: the file's checks, then the kinds' (program/load.py).
 from .golden import Engine, State, StepResult
 from .load import load_artefact
 from .lower import lower, select_trainable
-from .model import FORMAT, INPUT, VERSION, BufferSpec, Call, LayerFacts, Program, TensorEntry
+from .model import FORMAT, INPUT, TARGETS, VERSION, BufferSpec, Call, LayerFacts, Program, TensorEntry
 
 __all__ = ["Engine", "State", "StepResult", "load_artefact", "lower", "select_trainable", "FORMAT", "INPUT",
-           "VERSION", "BufferSpec", "Call", "LayerFacts", "Program", "TensorEntry"]
+           "TARGETS", "VERSION", "BufferSpec", "Call", "LayerFacts", "Program", "TensorEntry"]

@@ -30,23 +30,26 @@ from .model import INPUT, Call, LayerFacts, Program
 @dataclass
 class StepResult:
     loss_q16_sum: int
-    correct: int
+    correct: int  # classification: samples whose argmax is the label (MSE: 0)
+    scores: np.ndarray | None = None  # MSE: the samples' Q16.16 mean squared errors
 
 
 class State:
     """What a call's numpy kernel reads and writes: buffers ([n, per sample] arrays), tensors,
-    the PRNG, the error exponents (e_exp, dx_exp) and the last Gavg per tensor."""
+    the PRNG, the error exponents (e_exp, dx_exp) and the last Gavg per tensor. `targets`: the
+    labels (classification) or the int8 target vectors (regression); None for an autoencoder."""
 
-    def __init__(self, engine: "Engine", x: np.ndarray, labels: np.ndarray | None = None) -> None:
+    def __init__(self, engine: "Engine", x: np.ndarray, targets: np.ndarray | None = None) -> None:
         self.n = x.shape[0]
         self.bufs: dict[str, np.ndarray] = {INPUT: x}
         self.t, self.rng, self.gavg = engine.t, engine.rng, engine.last_gavg
         self.lr_shift, self.stochastic = engine.cfg.lr_shift, engine.cfg.stochastic
         self.layers = engine.program.layers
         self.plans = engine.program.plans  # frozen .tflite parts (kinds/tflite_frozen.py)
-        self.labels = labels
+        self.targets = targets
         self.regs = {"e_exp": 0, "dx_exp": 0}
         self.loss = self.correct = 0
+        self.scores: np.ndarray | None = None
 
     def layer(self, index: int) -> LayerFacts:
         return self.layers[index]
@@ -96,18 +99,43 @@ class Engine:
         st.run(self.program.forward)
         return st.buf(self.program.output)
 
-    def predict(self, x: np.ndarray, chunk: int = 256) -> np.ndarray:
+    def scores(self, x: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
+        """MSE model: the Q16.16 score (mean squared error) per sample, as INFER reports it:
+        the forward and the loss call (targets: regression's int8 vectors; None: the input)."""
         x = np.asarray(x, np.int8)
+        st = State(self, x.reshape(x.shape[0], -1), targets)
+        st.run([*self.program.forward, self.program.loss])
+        return np.asarray(st.scores, np.int64)
+
+    def predict(self, x: np.ndarray, targets: np.ndarray | None = None,
+                chunk: int = 256) -> np.ndarray:
+        """Per sample what INFER answers: the class (argmax) or, for an MSE model, the score."""
+        x = np.asarray(x, np.int8)
+        if not len(x):
+            return np.zeros(0, np.int64)
+        if self.program.loss_kind == "mse":
+            return np.concatenate([self.scores(x[i:i + chunk], None if targets is None
+                                               else targets[i:i + chunk])
+                                   for i in range(0, len(x), chunk)])
         return np.concatenate([np.argmax(self.logits(x[i:i + chunk]), axis=1)
-                               for i in range(0, len(x), chunk)]) if len(x) else np.zeros(0, int)
+                               for i in range(0, len(x), chunk)])
 
     # -- training -----------------------------------------------------------------------------
-    def train_step(self, x: np.ndarray, labels: np.ndarray) -> StepResult:
-        """One step on n = len(labels) samples (a micro-batch when n > 1)."""
-        n = len(labels)
+    def train_step(self, x: np.ndarray, targets: np.ndarray | None) -> StepResult:
+        """One step on n = len(x) samples (a micro-batch when n > 1); targets: labels, int8
+        target vectors (regression) or None (an autoencoder: the input)."""
+        x = np.asarray(x, np.int8)
+        n = len(x)
         if not 1 <= n <= self.cfg.max_batch:
             raise ValueError(f"batch of {n} samples; this engine takes 1..{self.cfg.max_batch}")
-        st = State(self, np.asarray(x, np.int8).reshape(n, -1), np.asarray(labels, np.int64))
+        kind = self.program.targets
+        if kind == "labels":
+            targets = np.asarray(targets, np.int64).reshape(n)
+        elif kind == "vector":
+            targets = np.asarray(targets, np.int8).reshape(n, self.program.target_size)
+        else:
+            targets = None
+        st = State(self, x.reshape(n, -1), targets)
         st.run(self.program.calls())
         for name in self.program.trainable:
             self.ctrl.observe(name, self.last_gavg[name])
@@ -115,7 +143,7 @@ class Engine:
         self.samples += n
         self.steps += 1
         self.last_loss_q16 = int(st.loss)
-        return StepResult(int(st.loss), int(st.correct))
+        return StepResult(int(st.loss), int(st.correct), st.scores)
 
     # -- state --------------------------------------------------------------------------------
     def trainable_tensors(self) -> list[QTensor]:

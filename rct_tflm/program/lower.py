@@ -5,7 +5,8 @@ trainable tensors) and derives every buffer's lifetime from the calls that use i
 
 Model split: parametric layers form a frozen prefix (int8 `const` tables on the device) and a
 trainable suffix (RAM, RCT bitwidths). One training step on n samples: forward through every
-layer; softmax + cross-entropy on the int8 logits (int16 error at exponent -15); backward from
+layer; the loss head (training.loss: softmax + cross-entropy on the int8 logits, int16 error at
+exponent -15, or the mean squared error against targets; program/kinds/softmax_ce.py, mse.py); backward from
 the last layer down to the first trainable one (activation mask, error w.r.t. the input with
 the OLD weights, kernel update, bias update); then the controller (program/golden.py).
 """
@@ -160,12 +161,8 @@ def lower(art: ModelArtefact, cfg: EngineConfig, trainable_layers: int | None = 
                         f"graphs with one output (the last layer's logits)")
     if not low.table or not any(t.trainable for t in low.table):
         raise UserError("no trainable tensors: choose --trainable-layers K >= 1")
-    last = art.layers[-1]
-    if int(np.prod(last.output_shape)) != art.num_classes:
-        raise UserError(f"the last layer {last.name} outputs {last.output_shape}, expected the "
-                        f"{art.num_classes} class logits (softmax is applied by the engine)")
-    if art.num_classes > 255:
-        raise UserError(f"{art.num_classes} classes: labels are uint8, at most 255 are supported")
+    head = kinds.loss(art.training.get("loss", kinds.DEFAULT_LOSS))  # softmax_ce.py, mse.py
+    head.check(art, low)  # output size against classes / targets
     layers = low.layers
     low.first = first = next(f.index for f in layers if f.trainable)
     for f in layers:
@@ -192,8 +189,7 @@ def lower(art: ModelArtefact, cfg: EngineConfig, trainable_layers: int | None = 
 
     err = low.new_buffer("err_logits", "error", "int16", art.num_classes,
                          2 * mb * art.num_classes)
-    loss = Call("softmax_ce", low.loss_step, None, {"logits": low.act_of[-1], "dz": err},
-                args={"z_exp": layers[-1].y_exp, "classes": art.num_classes}, ret="e_exp")
+    loss = head.call(art, low, err)
     backward = ErrorFlow(low, err).run()
 
     for t in low.table:

@@ -26,6 +26,7 @@ from ..fixedpoint.qtensor import QTensor
 FORMAT = "rct-tflm-program"
 VERSION = 1
 INPUT = "input"  # the caller's input buffer (not in the arena)
+TARGETS = "targets"  # the caller's regression targets (int8, not in the arena)
 
 
 @dataclass
@@ -156,6 +157,30 @@ class Program:
     def steps(self) -> int:
         """Number of schedule steps (0..2L)."""
         return 2 * len(self.layers) + 1
+
+    @property
+    def loss_kind(self) -> str:
+        """"softmax_ce" (classification: labels) or "mse" (targets: a vector or the input)."""
+        return "mse" if self.loss.kernel == "mse_loss" else "softmax_ce"
+
+    @property
+    def targets(self) -> str:
+        """What a training sample carries besides its input: "labels" (one class index),
+        "vector" (regression: num_classes int8 values at target_exp) or "input" (autoencoder:
+        the input is the target, nothing is sent)."""
+        if self.loss_kind == "softmax_ce":
+            return "labels"
+        return "input" if self.loss.buffers["t"] == INPUT else "vector"
+
+    @property
+    def target_size(self) -> int:
+        """Target values per sample the caller hands over: 1 label, m values, or 0."""
+        return {"labels": 1, "vector": self.num_classes, "input": 0}[self.targets]
+
+    @property
+    def target_exp(self) -> int:
+        """Exponent of the int8 targets (regression) or of the input (autoencoder)."""
+        return int(self.loss.args.get("t_exp", 0))
 
     def tensor(self, name: str) -> TensorEntry:
         return next(t for t in self.table if t.name == name)

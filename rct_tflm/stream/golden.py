@@ -53,9 +53,14 @@ class GoldenDevice:
         self.model_hash = model_hash_of(self.model, art)
         self.board = board
         self.engine = Engine(self.model, self.base_cfg)
-        self.max_payload = m.max_payload_for(self.model.input_size)  # = RCT_LINK_MAX_PAYLOAD
+        mdl = self.model
+        # a sample's target record (TRAIN) and the one INFER takes (a regression's targets)
+        self.target_bytes = m.target_bytes_of(mdl.targets, mdl.target_size)
+        self.infer_target_bytes = self.target_bytes if mdl.loss_kind == "mse" else 0
+        self.max_payload = m.max_payload_for(mdl.input_size, self.target_bytes)
         # = RCT_APP_STAGE_BYTES: a micro-batch of large samples, written by SAMPLE_WRITE
-        self.stage = bytearray(m.stage_bytes_for(self.model.input_size, self.base_cfg.max_batch))
+        self.stage = bytearray(m.stage_bytes_for(mdl.input_size, self.base_cfg.max_batch,
+                                                 self.target_bytes))
         self.stage_fill = 0
         raw = self.max_payload + 4
         self.max_wire = raw + raw // 254 + 2  # = RCT_LINK_MAX_WIRE, the receive buffer
@@ -188,7 +193,9 @@ class GoldenDevice:
         caps = m.CAP_TRAIN | m.CAP_INFER | m.CAP_WEIGHTS | (m.CAP_STAGE if self.stage else 0)
         h = m.Hello(m.PROTO_VERSION, caps, self.max_payload, mdl.input_size, mdl.num_classes,
                     len(mdl.trainable), len(self.engine.weights_blob()), self.model_hash,
-                    self.board, self.session, len(self.stage))
+                    self.board, self.session, len(self.stage),
+                    m.LOSS_MSE if mdl.loss_kind == "mse" else m.LOSS_SOFTMAX_CE, self.target_bytes,
+                    self.infer_target_bytes)
         self._last = None
         self.stage_fill = 0
         self._send(m.ACK, seq, h.pack())
@@ -204,12 +211,22 @@ class GoldenDevice:
             return self._nak_cached(t, seq, m.NAK_BAD_ARG, "train: batch > RCT_MODEL_MAX_BATCH")
         return batch, count
 
+    def _targets(self, p: bytes, count: int, offset: int) -> np.ndarray | None:
+        """count target records at p[offset:]: uint16 labels, int8 vectors, or None."""
+        if self.model.targets == "labels":
+            return np.frombuffer(p, "<u2", count, offset).astype(np.int64)
+        if self.model.targets == "vector":
+            return np.frombuffer(p, np.int8, count * self.target_bytes, offset) \
+                .reshape(count, self.target_bytes)
+        return None
+
     def _train_samples(self, t: int, seq: int, batch: int, x: np.ndarray,
-                       labels: np.ndarray) -> None:
-        if np.any(labels >= self.model.num_classes):
+                       targets: np.ndarray | None) -> None:
+        if self.model.targets == "labels" and np.any(targets >= self.model.num_classes):
             return self._nak_cached(t, seq, m.NAK_BAD_ARG, "train: label >= number of classes")
-        for s in range(0, len(labels), batch):
-            self.engine.train_step(x[s:s + batch], labels[s:s + batch].astype(np.int64))
+        for s in range(0, len(x), batch):
+            self.engine.train_step(x[s:s + batch], None if targets is None
+                                   else targets[s:s + batch])
             self.app_samples += batch
         self._reply(t, seq, struct.pack(m.TRAIN_ACK, self.app_samples & 0xFFFFFFFF, self.session))
 
@@ -219,18 +236,19 @@ class GoldenDevice:
         if head is None:
             return
         batch, count = head
-        if len(p) != 2 + count * (n_in + 1):
+        if len(p) != 2 + count * (n_in + self.target_bytes):
             return self._nak_cached(t, seq, m.NAK_BAD_LENGTH,
                                     "train: sample size != model input size")
         x = np.frombuffer(p, np.int8, count * n_in, 2).reshape(count, n_in)
-        self._train_samples(t, seq, batch, x, np.frombuffer(p, np.uint8, count, 2 + count * n_in))
+        self._train_samples(t, seq, batch, x, self._targets(p, count, 2 + count * n_in))
 
-    def _infer_samples(self, seq: int, logits: int, x: np.ndarray) -> None:
+    def _infer_samples(self, seq: int, logits: int, x: np.ndarray,
+                       targets: np.ndarray | None = None) -> None:
         count, nc = len(x), self.model.num_classes
-        if count * (1 + (4 * nc if logits else 0)) > self.max_payload:
+        if count * (4 + (4 * nc if logits else 0)) > self.max_payload:
             return self._nak(seq, m.NAK_BAD_ARG, "infer: response would exceed max payload")
         lg = self.engine.logits(x).astype(np.int32) if count else np.zeros((0, nc), np.int32)
-        out = np.argmax(lg, axis=1).astype(np.uint8).tobytes() if count else b""
+        out = self.engine.predict(x, targets).astype("<i4").tobytes() if count else b""
         if logits:
             out += lg.astype("<i4").tobytes()
         self._send(m.ACK, seq, out)
@@ -240,10 +258,11 @@ class GoldenDevice:
         if len(p) < 2:
             return self._nak(seq, m.NAK_BAD_LENGTH, "infer: missing count/flags header")
         count, logits = p[0], p[1] & 1
-        if len(p) != 2 + count * n_in:
+        if len(p) != 2 + count * (n_in + self.infer_target_bytes):
             return self._nak(seq, m.NAK_BAD_LENGTH, "infer: sample size != model input size")
+        tg = self._targets(p, count, 2 + count * n_in) if self.infer_target_bytes else None
         self._infer_samples(seq, logits, np.frombuffer(p, np.int8, count * n_in, 2)
-                            .reshape(count, n_in))
+                            .reshape(count, n_in), tg)
 
     # staged samples (firmware: RCT_APP_STAGE_BYTES > 0)
     def _sample_write(self, t: int, seq: int, p: bytes) -> None:
@@ -266,21 +285,23 @@ class GoldenDevice:
         if head is None:
             return
         batch, count = head
-        if len(p) != 2 + count:
-            return self._nak_cached(t, seq, m.NAK_BAD_LENGTH, "train_staged: need count labels")
+        if len(p) != 2 + count * self.target_bytes:
+            return self._nak_cached(t, seq, m.NAK_BAD_LENGTH,
+                                    "train_staged: need count target records")
         if self.stage_fill != count * self.model.input_size:
             return self._nak_cached(t, seq, m.NAK_BAD_LENGTH,
                                     "train_staged: staged bytes != count samples")
         self.stage_fill = 0
-        self._train_samples(t, seq, batch, self._staged(count), np.frombuffer(p, np.uint8, count, 2))
+        self._train_samples(t, seq, batch, self._staged(count), self._targets(p, count, 2))
 
     def _infer_staged(self, t: int, seq: int, p: bytes) -> None:
-        if len(p) != 2:
+        if len(p) < 2 or len(p) != 2 + p[0] * self.infer_target_bytes:
             return self._nak(seq, m.NAK_BAD_LENGTH, "infer_staged: need count/flags header")
         count, logits = p[0], p[1] & 1
         if self.stage_fill != count * self.model.input_size:
             return self._nak(seq, m.NAK_BAD_LENGTH, "infer_staged: staged bytes != count samples")
-        self._infer_samples(seq, logits, self._staged(count))
+        tg = self._targets(p, count, 2) if self.infer_target_bytes else None
+        self._infer_samples(seq, logits, self._staged(count), tg)
 
     def _stats(self, t: int, seq: int, p: bytes) -> None:
         self._send(m.ACK, seq, self.stats().pack())

@@ -33,9 +33,9 @@ import numpy as np
 
 from ..artefact import known_classes
 from ..program import load_artefact
-from ..data import Dataset, confusion, f1_score, load_dataset, split_accuracy
+from ..data import Dataset, confusion, f1_score, load_dataset, score_metrics, split_accuracy
 from ..errors import UserError
-from ..fixedpoint.config import LR_SHIFT_MAX
+from ..fixedpoint.config import LR_SHIFT_MAX, quantise_inputs
 from ..fixedpoint.state import bitwidth_history, parse_weights_blob, weights_sha256
 from ..link import BoardReset, Link, LinkError
 from ..link import messages as msg
@@ -82,8 +82,10 @@ class Prepared:
     x_train: np.ndarray  # int8 [n, input_size]
     y_train: np.ndarray
     x_test: np.ndarray
-    y_test: np.ndarray
+    y_test: np.ndarray  # labels; an MSE model: anomaly marks (0/1) for the AUC
     resume: tuple[dict, bytes] | None = None
+    t_train: np.ndarray | None = None  # a step's targets: labels, int8 vectors, None (input)
+    t_test: np.ndarray | None = None
 
 
 def prepare(cfg: StreamConfig, firmware: str | None = None) -> Prepared:
@@ -118,15 +120,31 @@ def prepare(cfg: StreamConfig, firmware: str | None = None) -> Prepared:
         return m.quantise_inputs(x)
 
     xtr, xte = q(d.x_train), q(d.x_test)
+    if len(d.y_test) == 0 or len(d.y_train) == 0:
+        raise UserError(f"data set '{cfg.data}' has an empty training or test split")
+    resume = load_checkpoint(cfg.resume) if cfg.resume else None
+    if m.loss_kind == "mse":  # the targets of the loss head: int8 vectors, or the input
+        d = d if m.targets == "vector" or d.targets == "input" else d.as_autoencoder()
+        if m.targets == "vector" and (d.targets != "vector" or d.y_train.shape[1:] !=
+                                      (m.num_classes,)):
+            raise UserError(f"the model regresses {m.num_classes} values per sample (MSE), data "
+                            f"set '{cfg.data}' has no such targets; give y_train of shape "
+                            f"(N, {m.num_classes})")
+        tq = (lambda y: quantise_inputs(y, m.target_exp).reshape(len(y), -1)) \
+            if m.targets == "vector" else (lambda y: None)
+        flags = (lambda y: np.zeros(len(y), np.int64)) if m.targets == "vector" \
+            else (lambda y: y.astype(np.int64))
+        return Prepared(cfg, dm, d, split_seed, xtr, flags(d.y_train), xte, flags(d.y_test),
+                        resume, tq(d.y_train), tq(d.y_test))
+    if d.targets != "labels":
+        raise UserError(f"data set '{cfg.data}' has {d.targets} targets, the model is a "
+                        f"classifier (softmax cross-entropy): stream labelled data")
     for y, part in ((d.y_train, "training"), (d.y_test, "test")):
         if len(y) and int(np.max(y)) >= m.num_classes:
             raise UserError(f"data set '{cfg.data}' has {part} label {int(np.max(y))}, the model "
                             f"has {m.num_classes} classes; stream the data it was trained on")
-    if len(d.y_test) == 0 or len(d.y_train) == 0:
-        raise UserError(f"data set '{cfg.data}' has an empty training or test split")
-    resume = load_checkpoint(cfg.resume) if cfg.resume else None
-    return Prepared(cfg, dm, d, split_seed, xtr, d.y_train.astype(np.int64), xte,
-                    d.y_test.astype(np.int64), resume)
+    ytr, yte = d.y_train.astype(np.int64), d.y_test.astype(np.int64)
+    return Prepared(cfg, dm, d, split_seed, xtr, ytr, xte, yte, resume, ytr, yte)
 
 
 @dataclass
@@ -164,9 +182,21 @@ class _Record:
 
 
 def _evaluate(link: Link, dm: DeviceModel, x: np.ndarray, y: np.ndarray, metric: str,
-              known: list[int] | None = None) -> tuple[dict, bytes]:
+              known: list[int] | None = None, t: np.ndarray | None = None) -> tuple[dict, bytes]:
     """Held-out accuracy on the board (INFER; split into the classes the model knew and the
-    new ones) and on the golden engine with the board's weights."""
+    new ones) and on the golden engine with the board's weights. An MSE model: its scores
+    (t: a regression's targets); "accuracy" is then the ROC AUC of the scores (0 without
+    anomaly marks)."""
+    if dm.model.loss_kind == "mse":
+        board = link.infer(x, targets=t if dm.model.targets == "vector" else None)
+        blob = link.weights_read()
+        golden = dm.engine_with(blob).predict(x, t)
+        sb, sg = score_metrics(board, y), score_metrics(golden, y)
+        return {"board_accuracy": sb["auc"] or 0.0, "golden_accuracy": sg["auc"] or 0.0,
+                "board_golden_mismatches": int(np.sum(board != golden)),
+                "split": {"all": sb["auc"] or 0.0}, "confusion": None,
+                "board_auc": sb["auc"], "board_score_mean": sb["score_mean"],
+                "board_scores_q16": [int(v) for v in board]}, blob
     board = link.infer(x)
     blob = link.weights_read()
     golden = dm.engine_with(blob).predict(x)
@@ -244,7 +274,8 @@ def run_stream(prep: Prepared, link: Link, target: str,
     else:
         start = 0
         link.set_hparams(hp)
-        before, blob0 = _evaluate(link, dm, prep.x_test, prep.y_test, prep.data.metric, known)
+        before, blob0 = _evaluate(link, dm, prep.x_test, prep.y_test, prep.data.metric, known,
+                                     prep.t_test)
         rec = _Record({n: (t.bits, t.exp) for n, t in zip(names, parse_weights_blob(blob0, like))},
                       before=before, curve=[(0, before["split"])])
         last_ck = None
@@ -258,7 +289,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
     if faults is not None:
         faults.plan_resets(sched.total - start)
     order = sched.order()
-    x, y = prep.x_train, prep.y_train
+    x, ty = prep.x_train, prep.t_train
     c = link.counters
     t0 = time.monotonic()
     t_base = rec.throughput_trace[-1][0] if rec.throughput_trace else 0.0
@@ -278,7 +309,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
                 for i, (a, b) in enumerate(sched.frames(pos)):
                     idx = order[a:b]
                     w = c.wire_bytes
-                    done = link.train(x[idx], y[idx], cfg.batch)
+                    done = link.train(x[idx], None if ty is None else ty[idx], cfg.batch)
                     train_wire += c.wire_bytes - w
                     input_bytes += (b - a) * x.shape[1]  # the inputs; labels count as overhead
                     if done != b - origin:
@@ -305,7 +336,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
                     if due is not None and b >= due:  # INFER leaves the training state alone
                         te = time.monotonic()
                         ev, _ = _evaluate(link, dm, prep.x_test, prep.y_test, prep.data.metric,
-                                          known)
+                                          known, prep.t_test)
                         eval_s += time.monotonic() - te  # samples/s counts training only
                         rec.curve.append((b, ev["split"]))
                         due = next_eval(b)
@@ -328,7 +359,7 @@ def run_stream(prep: Prepared, link: Link, target: str,
                 # the evaluation is recovered like any other, never reported as the result
                 final = link.stats()
                 after, blob = _evaluate(link, dm, prep.x_test, prep.y_test, prep.data.metric,
-                                        known)
+                                        known, prep.t_test)
                 confirm_digest(link, blob, sched.total - origin)
                 finished = (final, after, blob)
             except BoardReset as e:
@@ -400,6 +431,11 @@ def run_stream(prep: Prepared, link: Link, target: str,
         "classes_known": known,
         "confusion": after["confusion"],  # [true][predicted], on the board, at the end
     }
+    if dm.model.loss_kind == "mse":  # scores, not classes: their AUC and mean on the board
+        result.update(loss="mse", targets=dm.model.targets, test_auc_before=rec.before["board_auc"],
+                      test_auc_after=after["board_auc"],
+                      test_score_mean_after=after["board_score_mean"],
+                      test_scores_q16=after["board_scores_q16"])
     dm.artefact_with(blob, {k: result[k] for k in (
         "target", "data", "seed", "epochs", "batch", "hparams", "samples", "weights_sha256",
         "test_accuracy_before", "test_accuracy_after")}).save(out / TRAINED)

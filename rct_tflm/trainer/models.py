@@ -9,10 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from ..data import Dataset
 from ..errors import UserError
 
-BUILTIN = ("mlp", "mlp784", "mlp196", "cnn", "resnet8", "text", "tabular")
+BUILTIN = ("mlp", "mlp784", "mlp196", "cnn", "resnet8", "text", "tabular", "autoencoder")
 MODEL_HELP = "builtin, builtin:NAME (NAME one of " + ", ".join(BUILTIN) + "), or a .keras/.h5 file"
 
 
@@ -54,6 +56,25 @@ def _resnet8(k: Any, shape: tuple, n_cls: int) -> Any:
     return k.Model(i, L.Dense(n_cls, name="logits")(x), name="resnet8")
 
 
+AE_HIDDEN, AE_CODE = 128, 8
+
+
+def autoencoder_layers(size: int) -> list[tuple[str, int, str]]:
+    """MLPerf Tiny's anomaly-detection autoencoder (FC-AE, 640 inputs there): dense ReLU layers
+    size -> 128 x 3 -> 8 -> 128 x 3 -> size, linear output; (name, units, activation)."""
+    enc = [(f"enc{i}", AE_HIDDEN, "relu") for i in range(1, 4)] + [("code", AE_CODE, "relu")]
+    dec = [(f"dec{i}", AE_HIDDEN, "relu") for i in range(1, 4)]
+    return enc + dec + [("recon", size, "linear")]
+
+
+def _autoencoder(k: Any, shape: tuple) -> Any:
+    L = k.layers
+    size = int(np.prod(shape))
+    return k.Sequential([L.Input(shape), L.Flatten(name="flatten"),
+                         *[L.Dense(u, activation=a, name=n) for n, u, a in
+                           autoencoder_layers(size)]], name="autoencoder")
+
+
 def _text(k: Any, shape: tuple, n_cls: int, vocab: int) -> Any:
     """Word embeddings -> 3-word ReLU filters -> mean over the message -> logits.
 
@@ -70,13 +91,16 @@ def _text(k: Any, shape: tuple, n_cls: int, vocab: int) -> Any:
 
 _EXPECT = {"mlp": "8x8x1 images", "mlp784": "28x28x1 images", "mlp196": "14x14x1 images",
            "cnn": "HxWxC images", "resnet8": "HxWxC images of at least 8x8 (CIFAR: 32x32x3)",
-           "text": "token-id sequences (sms:)", "tabular": "any non-text data"}
+           "text": "token-id sequences (sms:)", "tabular": "any non-text data",
+           "autoencoder": "non-text data whose targets are the inputs (--autoencoder, anomaly)"}
 
 
 def builtin_name_for(data: Dataset) -> str:
     """The default built-in model for a data set."""
     if data.kind == "text":
         return "text"
+    if data.targets == "input":
+        return "autoencoder"
     shape = data.input_shape
     if data.kind == "image" and len(shape) == 3:
         return {(8, 8): "mlp", (14, 14): "mlp196", (28, 28): "cnn"}.get(shape[:2], "cnn")
@@ -90,7 +114,8 @@ def check_builtin(name: str, data: Dataset) -> None:
     ok = {"mlp": shape == (8, 8, 1), "mlp784": shape == (28, 28, 1), "mlp196": shape == (14, 14, 1),
           "cnn": data.kind == "image" and len(shape) == 3 and min(shape[:2]) >= 4,
           "resnet8": data.kind == "image" and len(shape) == 3 and min(shape[:2]) >= 8,
-          "text": data.kind == "text", "tabular": data.kind != "text"}
+          "text": data.kind == "text", "tabular": data.kind != "text",
+          "autoencoder": data.kind != "text" and data.targets == "input"}
     if not ok[name]:
         raise UserError(f"built-in model '{name}' needs {_EXPECT[name]}; {fix}")
 
@@ -112,6 +137,7 @@ def build_builtin(name: str, data: Dataset, seed: int) -> Any:
         "resnet8": lambda: _resnet8(k, shape, c),
         "text": lambda: _text(k, shape, c, int(data.preprocess.get("vocab_size", 2002))),
         "tabular": lambda: _mlp(k, shape, c, 32, "tabular"),
+        "autoencoder": lambda: _autoencoder(k, shape),
     }
     return makers[name]()
 

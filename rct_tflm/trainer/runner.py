@@ -25,6 +25,8 @@ from ..program import kinds
 from ..report.compare import json_safe
 
 METHODS = ("rct", "qat", "fp32")
+LOSSES = ("auto", "softmax_ce", "mse")
+MSE_NAMES = ("mse", "mean_squared_error", "MeanSquaredError")  # Keras' spellings of MSE
 
 
 @dataclass
@@ -39,8 +41,12 @@ class TrainConfig:
     rounding: str = "stochastic"
     bits: str = "dynamic"  # "dynamic" (controller on) | "fixed" (stay at bits_init)
     controller: ControllerConfig = field(default_factory=ControllerConfig)
+    loss: str = "auto"  # "auto" (the Keras model's compile loss, else the data's), softmax_ce, mse
+    autoencoder: bool = False  # train to reconstruct the inputs (MSE; y: anomaly marks or none)
 
     def validate(self) -> None:
+        if self.loss not in LOSSES:
+            raise UserError(f"unknown --loss '{self.loss}'; use {', '.join(LOSSES)}")
         if self.method not in METHODS:
             raise UserError(f"unknown method '{self.method}'; use one of {', '.join(METHODS)}")
         if self.rounding not in ROUNDING_MODES:
@@ -73,13 +79,26 @@ def prepare(cfg: TrainConfig) -> Prepared:
     """Load data and model and import the graph; every user error surfaces here."""
     cfg.validate()
     data = load_dataset(cfg.data, cfg.seed)
+    if cfg.autoencoder:
+        data = data.as_autoencoder()
     from .models import parse_model_spec
     parse_model_spec(cfg.model)  # fail on a bad spec before importing TensorFlow
     from .models import resolve_model
     from .keras_import import import_keras
     model, name = resolve_model(cfg.model, data, cfg.seed)
+    data = _data_for_loss(cfg, data, _keras_loss(model), name)
     art, notes = import_keras(model)
     data = data.shaped_for(tuple(art.input_shape), f"model {name}")
+    if data.targets == "input" and art.num_classes != data.num_classes:
+        raise UserError(f"autoencoder: model {name} outputs {art.num_classes} values, the input "
+                        f"has {data.num_classes}; its output must be as large as its input")
+    if data.targets == "vector" and art.num_classes != data.num_classes:
+        raise UserError(f"model {name} has {art.num_classes} outputs, the regression targets "
+                        f"have {data.num_classes} values; end the model with "
+                        f"Dense({data.num_classes})")
+    if cfg.method != "rct" and data.targets != "labels":
+        raise UserError(f"--method {cfg.method} trains classifiers only; an MSE model (regression "
+                        f"or autoencoder) trains with --method rct")
     if art.num_classes != data.num_classes:
         raise UserError(f"model {name} has {art.num_classes} outputs, data set {data.name} has "
                         f"{data.num_classes} classes; end the model with Dense({data.num_classes})")
@@ -94,6 +113,31 @@ def prepare(cfg: TrainConfig) -> Prepared:
         raise UserError(f"model {name} starts with an {table} but data set {data.name} is not "
                         "text; use sms:PATH data or another model")
     return Prepared(data, art, notes, name)
+
+
+def _keras_loss(model: Any) -> str | None:
+    """"mse" when the Keras model was compiled with mean squared error, else None."""
+    loss = getattr(model, "loss", None)
+    name = loss if isinstance(loss, str) else getattr(loss, "__name__", type(loss).__name__)
+    return "mse" if loss is not None and name in MSE_NAMES else None
+
+
+def _data_for_loss(cfg: TrainConfig, data: Dataset, keras_loss: str | None,
+                   name: str) -> Dataset:
+    """The data with the targets the chosen loss trains on (--loss, else the Keras model's
+    compile loss, else the data's own), or a one-line UserError when they cannot agree."""
+    loss = cfg.loss if cfg.loss != "auto" else (keras_loss or data.loss)
+    if loss == data.loss:
+        return data
+    if loss == "mse":
+        why = "--loss mse" if cfg.loss == "mse" else f"model {name} is compiled with MSE"
+        raise UserError(f"{why} but data set {data.name} has class labels; give regression "
+                        f"targets (npz y_train of shape (N, m)) or train an autoencoder "
+                        f"(--autoencoder)")
+    has = "the inputs as targets (an autoencoder)" if data.targets == "input" else \
+        "regression targets"
+    raise UserError(f"--loss softmax_ce needs class labels; data set {data.name} has {has}: "
+                    f"use --loss mse")
 
 
 def steps_per_run(n_train: int, cfg: TrainConfig) -> int:
@@ -170,10 +214,16 @@ def run_method(prep: Prepared, cfg: TrainConfig, method: str,
                 "epochs": cfg.epochs, "rounding": cfg.rounding if method == "rct" else None,
                 "bits": cfg.bits if method == "rct" else None,
                 "controller": asdict(rcfg.controller) if method == "rct" else None,
-                "optimizer": "SGD (no momentum)", "loss": "softmax cross-entropy",
+                "optimizer": "SGD (no momentum)",
+                # the loss head the device runs (program/kinds: softmax_ce.py's alias, mse.py)
+                "loss": "softmax cross-entropy" if data.targets == "labels" else "mse",
+                **({} if data.targets == "labels" else {"targets": data.targets}),
                 "model": prep.model_name, "data": cfg.data, "import": prep.notes,
                 # the classes the model has seen: after deployment these are the "known" ones
-                "classes_seen": sorted(int(c) for c in np.unique(data.y_train))}
+                "classes_seen": sorted(int(c) for c in np.unique(data.y_train))
+                if data.targets == "labels" else None}
+    if training["classes_seen"] is None:
+        del training["classes_seen"]
     art.training = {**art.training, **training}
     art.preprocess = dict(data.preprocess)
     acc_curve = hist["test_accuracy_curve"]
@@ -184,7 +234,12 @@ def run_method(prep: Prepared, cfg: TrainConfig, method: str,
         "rounding": training["rounding"], "bits_mode": training["bits"],
         "controller_config": training["controller"],
         "steps": int(hist["steps"]), "samples": int(hist["samples"]),
-        "test_accuracy": acc_curve[-1], "test_f1": f1_curve[-1] if data.metric == "f1" else None,
+        "test_accuracy": acc_curve[-1] if data.targets == "labels" else None,
+        "test_f1": f1_curve[-1] if data.metric == "f1" else None,
+        **({} if data.targets == "labels" else {
+            "loss": "mse", "targets": data.targets,
+            "test_auc": acc_curve[-1] if data.metric == "auc" else None,
+            "test_score_mean": hist["test_score_mean_curve"][-1]}),
         "metric": data.metric,
         "train_loss_curve": hist["train_loss_curve"], "test_accuracy_curve": acc_curve,
         "test_f1_curve": f1_curve if data.metric == "f1" else None,
@@ -238,6 +293,9 @@ def compare_run(cfg: TrainConfig, out_dir: Path | None = None, progress: bool = 
                 on_done: Callable[[str, dict], None] | None = None) -> dict[str, dict]:
     """fp32, qat and rct from one prepared model; writes <out>/<method>/ and compare.*."""
     prep = prepare(cfg)
+    if prep.data.targets != "labels":
+        raise UserError("compare trains the fp32 and qat baselines, classifiers only; train an "
+                        "MSE model (regression or autoencoder) with `rct-tflm train`")
     runs = {}
     for method in ("fp32", "qat", "rct"):
         art, m = run_method(prep, cfg, method, progress)

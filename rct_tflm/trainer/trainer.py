@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..artefact import ModelArtefact
-from ..data import Dataset, epoch_order, f1_score
+from ..data import Dataset, epoch_order, f1_score, score_metrics
 from ..errors import UserError
 from ..fixedpoint import BitwidthController, ControllerConfig, QTensor, Rng, apply_update
 from ..fixedpoint.qtensor import exponent_for
@@ -62,6 +62,12 @@ def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarr
 
 
 def evaluate(pred: np.ndarray, y: np.ndarray, metric: str) -> dict[str, float | None]:
+    """Classes against labels; an MSE model's per-sample scores (metric "auc"/"mse"): the ROC
+    AUC against anomaly marks (the "accuracy" of its curve; 0 without marks) and the mean."""
+    if metric in ("auc", "mse"):
+        sm = score_metrics(np.asarray(pred) * 65536.0, y)
+        return {"accuracy": sm["auc"] or 0.0, "f1": None, "auc": sm["auc"],
+                "score_mean": sm["score_mean"]}
     acc = float(np.mean(pred == y))
     return {"accuracy": acc, "f1": f1_score(y, pred) if metric == "f1" else None}
 
@@ -92,8 +98,10 @@ class RCTTrainer:
         self.in_scale = np.float32(2.0 ** int(data.preprocess.get("input_exp", -(ACT_BITS - 1))))
         self.act_max = np.zeros(self.fwd.n_scales, np.float64)
         self.step = 0
+        self.mse = data.targets != "labels"  # the loss head: mean squared error (mse.py)
         self.history: dict[str, Any] = {"train_loss_curve": [], "test_accuracy_curve": [],
-                                        "test_f1_curve": [], "bitwidth_history": []}
+                                        "test_f1_curve": [], "bitwidth_history": [],
+                                        "test_score_mean_curve": []}
         self._train_fn = tf.function(self._train_step, reduce_retracing=True)
         self._pred_fn = tf.function(self._predict, reduce_retracing=True)
 
@@ -103,13 +111,20 @@ class RCTTrainer:
         with tf.GradientTape() as tape:
             tape.watch(ws)
             logits, amax = self.fwd(ws, x, scales, in_scale, training=True, seed=seed)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+            if self.mse:  # y: the float targets (regression) or the inputs (autoencoder)
+                out = tf.reshape(logits, [tf.shape(logits)[0], -1])
+                loss = tf.reduce_mean(tf.square(out - tf.reshape(y, tf.shape(out))))
+            else:
+                loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
         grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, ws)]
         return loss, grads, amax
 
-    def _predict(self, ws: list[tf.Tensor], x: tf.Tensor, scales: tf.Tensor,
+    def _predict(self, ws: list[tf.Tensor], x: tf.Tensor, y: tf.Tensor, scales: tf.Tensor,
                  in_scale: tf.Tensor) -> tuple:
         logits, amax = self.fwd(ws, x, scales, in_scale, training=False)
+        if self.mse:  # the per-sample score: mean squared error against the targets
+            out = tf.reshape(logits, [tf.shape(logits)[0], -1])
+            return tf.reduce_mean(tf.square(out - tf.reshape(y, tf.shape(out))), axis=1), amax
         return tf.argmax(logits, axis=-1), amax
 
     # -- helpers ---------------------------------------------------------------------------
@@ -125,13 +140,23 @@ class RCTTrainer:
         x = self.data.x_train[idx] if split == "train" else self.data.x_test[idx]
         return tf.constant(x.astype(np.int32) if self.fwd.int_input else x.astype(np.float32))
 
+    def _y(self, idx: np.ndarray | slice, split: str = "train") -> tf.Tensor:
+        """A batch's targets: labels, regression targets, or (autoencoder) the inputs."""
+        if self.data.targets == "input":
+            x = self.data.x_train[idx] if split == "train" else self.data.x_test[idx]
+            return tf.constant(x.reshape(len(x), -1).astype(np.float32))
+        y = self.data.y_train[idx] if split == "train" else self.data.y_test[idx]
+        return tf.constant(y.astype(np.float32) if self.mse else y.astype(np.int32))
+
     def predict(self, x_split: str = "test") -> tuple[np.ndarray, np.ndarray]:
-        """(predicted classes, max |activation| per quantised layer) over a whole split."""
+        """(predicted classes or an MSE model's scores, max |activation| per quantised layer)
+        over a whole split."""
         n = len(self.data.x_test if x_split == "test" else self.data.x_train)
         ws, scales = self._views(), tf.constant(self._scales())
         preds, amax = [], np.zeros(self.fwd.n_scales)
         for i in range(0, n, EVAL_BATCH):
-            p, a = self._pred_fn(ws, self._x(slice(i, i + EVAL_BATCH), x_split), scales,
+            sl = slice(i, i + EVAL_BATCH)
+            p, a = self._pred_fn(ws, self._x(sl, x_split), self._y(sl, x_split), scales,
                                  tf.constant(self.in_scale))
             preds.append(p.numpy())
             amax = np.maximum(amax, a.numpy())
@@ -156,7 +181,7 @@ class RCTTrainer:
     # -- training --------------------------------------------------------------------------
     def train_step(self, idx: np.ndarray) -> float:
         cfg = self.cfg
-        x, y = self._x(idx), tf.constant(self.data.y_train[idx].astype(np.int32))
+        x, y = self._x(idx), self._y(idx)
         seed = tf.constant([cfg.seed, self.step], tf.int32)
         loss, grads, amax = self._train_fn(self._views(), x, y, tf.constant(self._scales()),
                                            tf.constant(self.in_scale), seed)
@@ -189,6 +214,7 @@ class RCTTrainer:
         m = evaluate(pred, self.data.y_test, self.data.metric)
         self.history["test_accuracy_curve"].append(m["accuracy"])
         self.history["test_f1_curve"].append(m["f1"])
+        self.history["test_score_mean_curve"].append(m.get("score_mean"))
 
     def train(self, progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
         """Run all epochs; returns the history (curves, bitwidth_history, controller log)."""

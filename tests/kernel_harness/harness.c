@@ -475,7 +475,7 @@ static void dispatch(uint32_t op)
         int16_t *dz = (int16_t *)out_array(T_I16, I(1) * I(2));
         int32_t loss = 0;
         if (dz == NULL) break;
-        out_int(rct_softmax_ce((const int8_t *)A(0), I(0), (const uint8_t *)A(1), dz, I(1), I(2),
+        out_int(rct_softmax_ce((const int8_t *)A(0), I(0), (const uint16_t *)A(1), dz, I(1), I(2),
                                &loss));
         out_int(loss);
         break;

@@ -231,7 +231,8 @@ class CKernels:
 
     def softmax_ce(self, z, z_exp, labels):
         n, c = z.shape
-        ints, arrs = self.h.call(27, [z_exp, n, c], [_i8(z), np.asarray(labels, np.uint8)])
+        lab = np.asarray(labels, np.uint16).view(np.int16)  # the uint16 labels' bits
+        ints, arrs = self.h.call(27, [z_exp, n, c], [_i8(z), lab])
         return arrs[0].reshape(n, c), ints[1], ints[0]
 
     def argmax_i8(self, z):

@@ -35,7 +35,8 @@ functions
   runs on the host only (TensorFlow); lower() refuses it with one line.
 
 Any module may declare `KERNELS` (program/kernel.py); modules named `_*` hold what several
-kinds share.
+kinds share. A loss head is a module declaring `LOSS` (its `training.loss` name), `check(art,
+lowering)` and `call(art, lowering, err)`: softmax_ce.py, mse.py.
 """
 from __future__ import annotations
 
@@ -55,18 +56,22 @@ if TYPE_CHECKING:
 
 
 @lru_cache(maxsize=1)
-def _registry() -> tuple[dict[str, ModuleType], dict[str, Kernel]]:
+def _registry() -> tuple[dict[str, ModuleType], dict[str, Kernel], dict[str, ModuleType]]:
     kinds: dict[str, ModuleType] = {}
     kernels: dict[str, Kernel] = {}
+    losses: dict[str, ModuleType] = {}
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
         mod = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(mod, "LOSS"):
+            for name in (mod.LOSS, *getattr(mod, "ALIASES", ())):
+                losses[name] = mod
         for k in getattr(mod, "KINDS", ()):
             assert k not in kinds, f"layer kind {k} declared twice"
             kinds[k] = mod
         for name, kern in getattr(mod, "KERNELS", {}).items():
             assert name not in kernels, f"kernel {name} declared twice"
             kernels[name] = kern
-    return kinds, kernels
+    return kinds, kernels, losses
 
 
 def known() -> tuple[str, ...]:
@@ -85,6 +90,18 @@ def kind(name: str) -> ModuleType | None:
 
 def kernel(name: str) -> Kernel:
     return _registry()[1][name]
+
+
+DEFAULT_LOSS = "softmax_ce"  # an artefact without training.loss is a classifier
+
+
+def loss(name: str) -> ModuleType:
+    """The loss head module named `name` (an artefact's `training.loss`, a Program's loss_kind)."""
+    mods = _registry()[2]
+    if name not in mods:
+        raise UserError(f"the artefact's training.loss is {name!r}; the engine has "
+                        f"{', '.join(sorted({m.LOSS for m in mods.values()}))}; {RECREATE}")
+    return mods[name]
 
 
 def _fact(name: str, attr: str, default: Any) -> Any:
