@@ -124,5 +124,5 @@ def run_demo(out: Path, cfg: DemoConfig, say: Callable[[str], None] = print) -> 
     from .demo_tflite import run_tflite_stage
     d = stage(8, "tflite", "TFLite in, TFLite out: a Keras CNN's int8 .tflite, its head trained "
                            "on the board")
-    run_tflite_stage(d, spec, cfg, say)
+    run_tflite_stage(d, spec, cfg.board, cfg.seed, cfg.device_epochs, cfg.progress, say)
     return summary

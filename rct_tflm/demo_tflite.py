@@ -10,12 +10,9 @@ command uses (partition --model x.tflite, verify, build, stream, export).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .demo import DemoConfig
 
 PRETRAIN_EPOCHS = 20  # Adam on ~900 digits: seconds, so --quick keeps them
 # on-device learning rate 2^-7: this head reads features at 2^-3 and writes logits at 2^1 (the
@@ -30,7 +27,10 @@ def per_class(pred: np.ndarray, y: np.ndarray, classes: int) -> list[float | Non
             for c in range(classes)]
 
 
-def run_tflite_stage(d: Path, field: str, cfg: "DemoConfig", say: Callable[[str], None]) -> dict:
+def run_tflite_stage(d: Path, field: str, board: str, seed: int, device_epochs: int,
+                     progress: bool, say: Callable[[str], None]) -> dict:
+    """Into `d`: the scenario above on `board`, pretrained on the data spec `field` (digits
+    0-4), streamed `device_epochs` passes over all ten digits."""
     from .data import load_dataset
     from .firmware_build import build_artefact
     from .fixedpoint.config import EngineConfig
@@ -45,25 +45,25 @@ def run_tflite_stage(d: Path, field: str, cfg: "DemoConfig", say: Callable[[str]
     from .trainer.keras_tflite import keras_file_to_tflite
     from .verify.run import VerifyConfig, run_verify
 
-    pre = pretrain_keras("cnn", field, d / "cnn.keras", PRETRAIN_EPOCHS, cfg.seed)
+    pre = pretrain_keras("cnn", field, d / "cnn.keras", PRETRAIN_EPOCHS, seed)
     say(f"   Keras CNN pretrained on digits 0-4 (float, Adam): {100 * pre['test_accuracy']:.2f}% "
         f"on all ten")
-    tfl = keras_file_to_tflite(str(d / "cnn.keras"), field, d / "cnn.tflite", cfg.seed)
+    tfl = keras_file_to_tflite(str(d / "cnn.keras"), field, d / "cnn.tflite", seed)
     v = run_verify(VerifyConfig(model=str(tfl), data="digits", target="golden",
-                                out=str(d / "verify"), samples=500, seed=cfg.seed))
+                                out=str(d / "verify"), samples=500, seed=seed))
     say(f"   {tfl.name}: frozen part vs tflite-micro, {v['compared']} samples, "
         f"{v['mismatches']} mismatches")
-    part = partition_tflite(tfl, cfg.board, trainable_layers=1)
+    part = partition_tflite(tfl, board, trainable_layers=1)
     part_path = part.save(d / "model.rct")
     say("   " + plan_table(part.partition).replace("\n", "\n   "))
-    engine = EngineConfig(lr_shift=LR_SHIFT, seed=cfg.seed)
-    build_artefact(cfg.board, part, d / "firmware", engine, artefact_name="demo-tflite")
+    engine = EngineConfig(lr_shift=LR_SHIFT, seed=seed)
+    build_artefact(board, part, d / "firmware", engine, artefact_name="demo-tflite")
     sc = StreamConfig(model=str(part_path), data="digits", out=str(d / "device"),
-                      epochs=cfg.device_epochs, seed=cfg.seed, progress=cfg.progress)
+                      epochs=device_epochs, seed=seed, progress=progress)
     prep = prepare_stream(sc, str(d / "firmware"))
-    with open_target(board=cfg.board, firmware=str(d / "firmware"), dm=prep.dm) as link:
-        dev = run_stream(prep, link, cfg.board)
-    data = load_dataset("digits", cfg.seed)
+    with open_target(board=board, firmware=str(d / "firmware"), dm=prep.dm) as link:
+        dev = run_stream(prep, link, board)
+    data = load_dataset("digits", seed)
     before_e, after_e = Engine.from_artefact(part), Engine.from_artefact(
         load_artefact(d / "device" / "model.rct"))
     xq = before_e.program.quantise_inputs(data.x_test)
@@ -78,7 +78,7 @@ def run_tflite_stage(d: Path, field: str, cfg: "DemoConfig", say: Callable[[str]
         f"board_golden_mismatches {dev['board_golden_mismatches']}")
     ex = export(ExportConfig(model=str(d / "device" / "model.rct"), data="digits",
                              tflite=str(d / "cnn_trained.tflite"), keras=None,
-                             report_dir=str(d), seed=cfg.seed))
+                             report_dir=str(d), seed=seed))
     say(f"   exported {Path(ex['tflite']).name}: in tflite-micro it agrees with the board on "
         f"{100 * ex['agreement_with_device']:.2f}% of {ex['test_samples']} test digits")
     r = {"keras_test_accuracy": pre["test_accuracy"], "verify": {k: v[k] for k in (

@@ -311,8 +311,9 @@ def _measured_vs_planned(elf: Path, ci: Path, model_root: Path, board: Board) ->
     except (OSError, ValueError):
         raise UserError(f"'{model_root}' has an unreadable memory.json; regenerate it with "
                         f"`rct-tflm generate`") from None
-    planned = memory_check.planned_items(plan, int(man["input_size"]),
-                                         int(man.get("max_batch", 1)))
+    planned = memory_check.planned_items(
+        plan, int(man["input_size"]), int(man.get("max_batch", 1)),
+        target_bytes_of(man.get("targets", "labels"), int(man.get("target_size", 1))))
     rec = memory_check.compare(planned, memory_check.elf_memory(elf),
                                memory_check.stack_bound(ci), int(plan["flash"]["tables"]))
     memory_check.check(rec, board.name)

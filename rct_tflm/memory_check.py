@@ -21,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .boards import STACK_BYTES, firmware_ram
+from .link.messages import LABEL_BYTES
 from .codegen.stack import ENTRY_POINTS, deepest, parse_callgraph
 from .errors import UserError
 
@@ -98,10 +99,11 @@ def stack_bound(ci_dir: str | Path) -> dict[str, int]:
             "reserved": STACK_BYTES, "model_api": entries}
 
 
-def planned_items(memory: dict, input_size: int, max_batch: int) -> dict[str, int]:
+def planned_items(memory: dict, input_size: int, max_batch: int,
+                  target_bytes: int = LABEL_BYTES) -> dict[str, int]:
     """The plan's RAM items from a generated tree's memory.json and manifest facts."""
     return {"arena": int(memory["ram"]["arena"]), "state": int(memory["ram"]["state"]),
-            **firmware_ram(input_size, max_batch)}
+            **firmware_ram(input_size, max_batch, target_bytes)}
 
 
 def compare(planned: dict[str, int], measured: dict, stack: dict[str, int] | None,

@@ -185,3 +185,33 @@ def test_a_classifier_refuses_regression_data_and_the_trainer_refuses_mismatched
     assert _data_for_loss(TrainConfig(), digits.as_autoencoder(), "mse", "x").targets == "input"
     with pytest.raises(UserError, match="--loss softmax_ce needs class labels"):
         _data_for_loss(TrainConfig(loss="softmax_ce"), digits.as_autoencoder(), None, "x")
+
+
+def test_a_wide_regressions_target_records_are_planned_and_the_image_links_to_plan(
+        capsys, digits, tmp_path):
+    """600 float targets per sample: the TRAIN frames carry them, so the link buffers grow;
+    partition plans that, and the linked qemu-stm32f405 image agrees with the plan (build
+    checks it within 10 %)."""
+    from conftest import require_tools, run_cli
+    from rct_tflm.boards import firmware_ram
+    require_tools("arm-none-eabi-gcc")
+    x = digits.x_train.reshape(len(digits.x_train), -1)[:120]
+    y = np.repeat(x, 10, axis=1)[:, :600] * 0.5
+    np.savez(tmp_path / "wide.npz", x_train=x[:100], y_train=y[:100], x_test=x[100:],
+             y_test=y[100:])
+    reg = load_dataset(f"npz:{tmp_path / 'wide.npz'}")
+    art = artefact(reg, [("out", "dense", {"units": 600})], 4, loss="mse", targets="vector")
+    art.save(tmp_path / "wide.rct")
+    code, _, err = run_cli(capsys, "partition", "--model", str(tmp_path / "wide.rct"), "--board",
+                           "qemu-stm32f405", "--out", str(tmp_path / "p"))
+    assert code == 0, err
+    from rct_tflm.program import load_artefact
+    plan = load_artefact(tmp_path / "p" / "model.rct").partition
+    assert plan["ram"]["items"]["link"] == firmware_ram(64, 1, 600)["link"] \
+        > firmware_ram(64)["link"]
+    code, _, err = run_cli(capsys, "build", "--model", str(tmp_path / "p" / "model.rct"), "--out",
+                           str(tmp_path / "fw"))
+    assert code == 0, err
+    import json
+    mem = json.loads((tmp_path / "fw" / "size.json").read_text())["memory"]["ram"]["link"]
+    assert mem["planned"] == mem["measured"]

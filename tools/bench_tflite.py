@@ -10,12 +10,20 @@ golden (numpy) and host C on 500 samples, qemu-mps2-an500 (Cortex-M7) and qemu-s
 (Cortex-M4, where it fits in 128 KB RAM / 1 MB flash) on 50. Per model: operators, constants
 (flash), arena (RAM), mismatches.
 
+The conversion is the toolchain's own (trainer/keras_tflite.py, what `partition --model m.keras`
+runs), so "imported from Keras" and "imported from its .tflite" are the same bytes; the bench
+then takes the head path a user takes: `partition --model m.tflite` for each QEMU board (the
+trailing FULLY_CONNECTED layers trainable, the rest frozen in TFLite's arithmetic), the frozen
+layer of the resulting program (golden engine) against tflite-micro's tensor at the cut on the
+same samples, and `build` for the boards the plan fits, linked RAM against the plan.
+
     .venv/bin/python tools/bench_tflite.py                       # ~5 min on 2 cores
     .venv/bin/python tools/bench_tflite.py --samples 100 --qemu-samples 10 --models ds-cnn
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -79,20 +87,54 @@ def randomise_bn(m, rng) -> None:
 
 
 def convert(m, shape, seed: int) -> bytes:
+    """The toolchain's Keras -> int8 .tflite conversion on 100 random samples."""
     import numpy as np
-    import tensorflow as tf
+    from rct_tflm.trainer.keras_tflite import int8_tflite
     rng = np.random.default_rng(seed)
+    return int8_tflite(m, rng.normal(0, 1, (100, *shape)).astype(np.float32))
 
-    def rep():
-        for _ in range(100):
-            yield [rng.normal(0, 1, (1, *shape)).astype(np.float32)]
-    c = tf.lite.TFLiteConverter.from_keras_model(m)
-    c.optimizations = [tf.lite.Optimize.DEFAULT]
-    c.representative_dataset = rep
-    c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    c.inference_input_type = tf.int8
-    c.inference_output_type = tf.int8
-    return c.convert()
+
+def head_path(path: Path, n: int, tmp: Path) -> dict:
+    """`partition --model path` per QEMU board, the program's frozen layer vs tflite-micro at
+    the cut on n samples, and `build` where the plan fits."""
+    import numpy as np
+    from rct_tflm.errors import UserError
+    from rct_tflm.firmware_build import build_artefact
+    from rct_tflm.fixedpoint.config import EngineConfig
+    from rct_tflm.formats.tflite_model import read_tflite
+    from rct_tflm.partition.tflite_head import import_tflite, partition_tflite
+    from rct_tflm.program import lower
+    from rct_tflm.program.tflite_lower import run_plan
+    from rct_tflm.verify.tflm_reference import tflm_tensors
+    art = import_tflite(path)
+    p = lower(art, EngineConfig())
+    plan = p.plans[art.layers[0].name]
+    x = np.random.default_rng(1).integers(-128, 128, (n, *plan.shapes[plan.input]), dtype=np.int8)
+    cut = int(art.layers[0].config["output"])
+    ref = tflm_tensors(read_tflite(path), x, [cut])[cut].reshape(n, -1)
+    ours = run_plan(plan, x).reshape(n, -1)
+    out = {"head": [l.name for l in art.layers if l.params],
+           "frozen_vs_tflm_at_cut": {"compared": n, "mismatches": int(np.sum(np.any(ours != ref,
+                                                                                  axis=1)))},
+           "boards": {}}
+    for board in ("qemu-stm32f405", "qemu-mps2-an500"):
+        try:
+            part = partition_tflite(path, board)
+        except UserError as e:
+            out["boards"][board] = {"outcome": "refused by partition", "error": str(e)}
+            continue
+        r = {"trainable_layers": part.partition["trainable_layers"],
+             "planned_ram": part.partition["ram"]["total"]}
+        try:
+            fw = tmp / f"fw-{path.stem}-{board}"
+            build_artefact(board, part, fw, EngineConfig())
+            mem = json.loads((fw / "size.json").read_text())["memory"]["ram_total"]
+            r.update({"outcome": "built", "linked_ram": mem["measured"],
+                      "ram_diff_pct": round(100 * (mem["measured"] / mem["planned"] - 1), 2)})
+        except UserError as e:
+            r.update({"outcome": "failed at build", "error": str(e)})
+        out["boards"][board] = r
+    return out
 
 
 def main() -> None:
@@ -137,6 +179,8 @@ def main() -> None:
                     row["targets"][target] = {"error": str(e)}
                 row["targets"][target]["seconds"] = time.monotonic() - t0
                 print(f"  {name} {target}: {row['targets'][target]}", flush=True)
+            row["head_path"] = head_path(path, a.samples, tmp)
+            print(f"  {name} head path: {row['head_path']}", flush=True)
             rows.append(row)
     print(f"\n{'model':<22} {'calls':>5} {'flash B':>8} {'arena B':>8}  "
           + "  ".join(f"{t:>16}" for t in ("golden", "host", "qemu-mps2-an500", "qemu-stm32f405")))
@@ -148,6 +192,15 @@ def main() -> None:
             cells.append(f"{cell:>16}")
         print(f"{r['model']:<22} {r['calls']:>5} {r['const_bytes']:>8} {r['arena_bytes']:>8}  "
               + "  ".join(cells))
+    print(f"\n{'head path (partition --model x.tflite)':<40} {'at cut':>10}  "
+          + "  ".join(f"{b:>28}" for b in ("qemu-stm32f405", "qemu-mps2-an500")))
+    for r in rows:
+        h = r["head_path"]
+        cut = f"{h['frozen_vs_tflm_at_cut']['mismatches']}/{h['frozen_vs_tflm_at_cut']['compared']}"
+        cells = [(f"{v['outcome']}, RAM {v['ram_diff_pct']:+.1f}%" if v["outcome"] == "built"
+                  else v["outcome"]) for v in h["boards"].values()]
+        print(f"{r['model'] + ' head ' + ','.join(h['head']):<40} {cut:>10}  "
+              + "  ".join(f"{c:>28}" for c in cells))
     write_json(Path(a.out), {"format": "rct-tflm-bench-tflite", "version": 1,
                              "machine": platform.machine(), "cpus": os.cpu_count(),
                              "reference": "tflite-micro interpreter (pip tflite-micro)",

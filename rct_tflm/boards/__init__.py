@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import UserError
-from ..link.messages import max_payload_for, stage_bytes_for
+from ..link.messages import LABEL_BYTES, max_payload_for, stage_bytes_for
 
 DEFAULT_BOARD = "qemu-stm32f405"
 # Kernel sets of a build: "fast" compiles the Cortex-M DSP paths (RCT_FAST_KERNELS: SMLAD and
@@ -27,23 +27,25 @@ STACK_BYTES = 4096
 APP_RAM_BYTES = 256
 
 
-def link_ram_bytes(input_size: int) -> int:
+def link_ram_bytes(input_size: int, target_bytes: int = LABEL_BYTES) -> int:
     """The link buffers the firmware allocates for a model with `input_size` int8 inputs
     (firmware/link/rct_link.h): the receiver's COBS wire buffer with its counters, the sender's
-    raw and wire frames, and the app's response payload, all sized by RCT_LINK_MAX_PAYLOAD."""
-    payload = max_payload_for(input_size)
+    raw and wire frames, and the app's response payload, all sized by RCT_LINK_MAX_PAYLOAD
+    (one sample and its `target_bytes` target record)."""
+    payload = max_payload_for(input_size, target_bytes)
     raw = payload + 4  # + type, seq, CRC-16
     wire = raw + raw // 254 + 2  # + COBS overhead and the 0x00 delimiter
     rx_counters = 16  # rct_link_rx_t: len, overflow, crc_errors, overflows (padded)
     return (-(-wire // 4) * 4 + rx_counters) + raw + wire + payload
 
 
-def firmware_ram(input_size: int, max_batch: int = 1) -> dict[str, int]:
+def firmware_ram(input_size: int, max_batch: int = 1,
+                 target_bytes: int = LABEL_BYTES) -> dict[str, int]:
     """RAM the firmware holds besides the model, by what holds it: the reserved stack, the link
     buffers, the staging buffer for large samples (firmware/app/rct_app_stage.c; none when
     samples travel whole in a frame) and the app's statics."""
-    return {"stack": STACK_BYTES, "link": link_ram_bytes(input_size),
-            "stage": stage_bytes_for(input_size, max_batch), "app": APP_RAM_BYTES}
+    return {"stack": STACK_BYTES, "link": link_ram_bytes(input_size, target_bytes),
+            "stage": stage_bytes_for(input_size, max_batch, target_bytes), "app": APP_RAM_BYTES}
 
 
 def firmware_ram_bytes(input_size: int, max_batch: int = 1) -> int:

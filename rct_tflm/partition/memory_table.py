@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..boards import Board, firmware_ram
+from ..link.messages import target_bytes_of
 from ..codegen.layout import Layout
 from ..program import Program
 
@@ -66,7 +67,7 @@ def layer_rows(m: Program, lay: Layout) -> list[LayerRow]:
 def ram_items(m: Program, lay: Layout, state: int, max_batch: int) -> dict[str, int]:
     """RAM by what holds it: the model's arena and state, then the firmware's own."""
     return {"arena": int(lay.arena_size), "state": int(state),
-            **firmware_ram(m.input_size, max_batch)}
+            **firmware_ram(m.input_size, max_batch, target_bytes_of(m.targets, m.target_size))}
 
 
 def largest_buffers(lay: Layout, k: int = 3) -> str:
