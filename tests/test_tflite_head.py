@@ -182,3 +182,35 @@ def test_golden_host_and_cortex_m7_stream_the_head_to_the_same_weights(capsys, t
         assert r["weights_sha256"] == ref["weights_sha256"], b
         assert r["test_accuracy_after"] == ref["test_accuracy_after"], b
         assert r["board_golden_mismatches"] == 0, b
+
+
+def test_a_mobilenet_style_1x1_conv_classifier_is_the_head_and_exports_exactly(tmp_path):
+    """Keras' MobileNet ends in GAP (keepdims) -> 1x1 Conv2D -> Reshape -> Softmax: the 1x1
+    convolution of a 1x1 map is the dense head. Exported untrained (8-bit weights: stored
+    exactly, the boundary as a QUANTIZE), the .tflite in tflite-micro predicts what the device
+    predicts on every sample."""
+    import tf_keras as K
+    from rct_tflm.trainer.export_tflite_head import export_head
+    from rct_tflm.verify.tflm_reference import tflm_tensors
+    L = K.layers
+    K.utils.set_random_seed(1)
+    i = K.Input((8, 8, 1), batch_size=1)  # a fixed batch: the Reshape's shape is a constant
+    x = L.Conv2D(8, 3, strides=2, padding="same", activation="relu")(i)
+    x = L.GlobalAveragePooling2D(keepdims=True)(x)
+    x = L.Reshape((10,))(L.Conv2D(10, 1, name="conv_preds")(x))
+    p = tmp_path / "mnet.tflite"
+    p.write_bytes(convert(K.Model(i, L.Softmax()(x)), (8, 8, 1)))
+    art = import_tflite(p)
+    assert [(l.name, l.kind) for l in art.layers] == [
+        ("frozen", "tflite_frozen"), ("frozen_flatten", "flatten"), ("conv_preds", "dense")]
+    out = tmp_path / "exported.tflite"
+    out.write_bytes(export_head(art))
+    m = read_tflite(out)
+    assert [op.name for op in m.ops].count("QUANTIZE") == 1  # the boundary
+    e = Engine.from_artefact(art)
+    x_q = np.random.default_rng(0).integers(-128, 128, (200, 8, 8, 1), dtype=np.int8)
+    logits = next(op for op in m.ops if op.name == "SOFTMAX").inputs[0]  # on the device's grid
+    ref = tflm_tensors(m, x_q, [logits])[logits].reshape(200, -1).astype(int)
+    ours = e.logits(x_q.reshape(200, -1)).astype(int)
+    assert np.max(np.abs(ref - ours)) <= 1  # TFLite's requantisation rounds twice at ties
+    assert np.mean(np.all(ref == ours, axis=1)) >= 0.9

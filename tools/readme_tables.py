@@ -122,6 +122,15 @@ def measured() -> str:
                             for t, v in r["targets"].items() if "error" in v) + ")"
             if any("error" in v for r in tfl["rows"] for v in r["targets"].values()) else ""),
          "`tools/bench_tflite.py` → `bench/tflite.json`"),
+        ("head trained on each of those .tflite (`partition --model x.tflite`, then `build`): "
+         "the frozen layer at the cut vs tflite-micro, linked RAM vs the plan",
+         f"{sum(r['head_path']['frozen_vs_tflm_at_cut']['mismatches'] for r in tfl['rows'])} "
+         f"mismatches in {sum(r['head_path']['frozen_vs_tflm_at_cut']['compared'] for r in tfl['rows'])}; "
+         + "; ".join(f"{r['model']}: " + ", ".join(
+             f"{b} {v['outcome']}" + (f" ({v['ram_diff_pct']:+.1f} %)" if v["outcome"] == "built"
+                                      else "")
+             for b, v in r["head_path"]["boards"].items()) for r in tfl["rows"]),
+         "`tools/bench_tflite.py` → `bench/tflite.json`"),
         ("fleet of 4 qemu-stm32f405 boards vs 4 host boards, 3 rounds",
          "identical global weights" if fl["qemu-vs-host: qemu"]["equals_host"] else
          "DIFFERENT global weights", "`bench/fleet.json`, `make test`"),

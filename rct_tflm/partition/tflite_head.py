@@ -37,20 +37,31 @@ def is_tflite(path: str | Path) -> bool:
         return fh.read(8)[4:8] == b"TFL3"
 
 
+def is_dense(model: TfliteModel, op: TfOp) -> bool:
+    """A FULLY_CONNECTED, or a 1x1 CONV_2D on a 1x1 map (Keras MobileNet's classifier): a dense
+    layer either way, weights [out][in]."""
+    if op.name == "FULLY_CONNECTED":
+        return True
+    if op.name != "CONV_2D":
+        return False
+    w, x = model.tensors[op.inputs[1]], model.tensors[op.inputs[0]]
+    return tuple(w.shape[1:3]) == (1, 1) and tuple(x.shape[1:3]) == (1, 1)
+
+
 def head_ops(model: TfliteModel) -> list[TfOp]:
-    """The trailing FULLY_CONNECTED operators, in order (RESHAPEs between them are views)."""
+    """The trailing dense operators, in order (RESHAPEs between and after them are views)."""
     ops, _, _ = body(model)
     head: list[TfOp] = []
     for op in reversed(ops):
-        if op.name == "FULLY_CONNECTED":
+        if is_dense(model, op):
             head.insert(0, op)
-        elif op.name != "RESHAPE" or not head:
+        elif op.name != "RESHAPE":
             break
     if not head:
         last = ops[-1].name if ops else "nothing"
         raise UserError(f"{Path(model.path).name} ends in {last}: rct_tflm trains the "
-                        f"FULLY_CONNECTED layers at the end of a .tflite (then SOFTMAX); add a "
-                        f"Dense head before converting")
+                        f"FULLY_CONNECTED layers (or 1x1 convolutions of a 1x1 map) at the end "
+                        f"of a .tflite (then SOFTMAX); add a Dense head before converting")
     return head
 
 
@@ -63,7 +74,7 @@ def _range(t: TfTensor) -> float:
 def _dense(model: TfliteModel, op: TfOp, name: str, last: bool) -> tuple[Layer, dict]:
     T = model.tensors
     x, w, y = T[op.inputs[0]], T[op.inputs[1]], T[op.outputs[0]]
-    n_out, n_in = int(w.shape[0]), int(w.shape[1])
+    n_out, n_in = int(w.shape[0]), int(np.prod(w.shape[1:]))
     if int(np.prod(x.shape[1:])) != n_in:
         raise UserError(f"{Path(model.path).name}: FULLY_CONNECTED op {op.index} reads "
                         f"{int(np.prod(x.shape[1:]))} values per sample in rows of {n_in}; the "
@@ -74,7 +85,7 @@ def _dense(model: TfliteModel, op: TfOp, name: str, last: bool) -> tuple[Layer, 
                         f"activation {op.options.get('activation')}; the head supports none, "
                         f"RELU, RELU6")
     sw = np.broadcast_to(w.scale.astype(np.float64), (n_out,))
-    kernel = (w.data.astype(np.float64) * sw[:, None]).T.astype(np.float32)
+    kernel = (w.data.reshape(n_out, n_in).astype(np.float64) * sw[:, None]).T.astype(np.float32)
     has_bias = len(op.inputs) > 2 and op.inputs[2] >= 0
     bias = (T[op.inputs[2]].data.astype(np.float64) * float(x.scale[0]) * sw
             if has_bias else np.zeros(n_out)).astype(np.float32)

@@ -57,10 +57,7 @@ def _boundary(m: "object", g: "object", cut: int, exp: int) -> int:
         codes = [len(m.operatorCodes) - 1]
     op = fb.OperatorT()
     op.opcodeIndex, op.inputs, op.outputs = codes[0], [cut], [len(g.tensors) - 1]
-    first = next(k for k, o in enumerate(g.operators) if cut in list(o.inputs) and
-                 max(m.operatorCodes[o.opcodeIndex].builtinCode,
-                     m.operatorCodes[o.opcodeIndex].deprecatedBuiltinCode)
-                 == fb.BuiltinOperator.FULLY_CONNECTED)
+    first = next(k for k, o in enumerate(g.operators) if cut in list(o.inputs))  # the head's
     g.operators.insert(first, op)
     g.operators[first + 1].inputs[0] = len(g.tensors) - 1
     return len(g.tensors) - 1
