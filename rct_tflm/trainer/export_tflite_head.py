@@ -63,6 +63,34 @@ def _boundary(m: "object", g: "object", cut: int, exp: int) -> int:
     return len(g.tensors) - 1
 
 
+def _set_grid(t: "object", scale: float) -> None:
+    t.quantization.scale, t.quantization.zeroPoint = [float(scale)], [0]
+
+
+def _set_dense(m: "object", g: "object", art: ModelArtefact, l: "object", op: "object",
+               s_in: float) -> float:
+    """Layer l's trained weights into the dense operator op (input grid s_in); its output on
+    the device's grid 2^act_exp, which it returns."""
+    w_t, out_t = g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    qw, s = _weights(art.tensors[l.params["kernel"]], int(l.config["units"]))
+    per_channel = bool(np.any(s != s[0]))
+    m.buffers[w_t.buffer].data = np.frombuffer(qw.tobytes(), np.uint8)
+    w_t.quantization.scale = [float(v) for v in s] if per_channel else [float(s[0])]
+    w_t.quantization.zeroPoint = [0] * len(w_t.quantization.scale)
+    w_t.quantization.quantizedDimension = 0
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        b_t = g.tensors[op.inputs[2]]
+        b = art.float_weights(l.params["bias"]).astype(np.float64)
+        sb = s_in * s
+        qb = np.clip(np.round(b / sb), -2 ** 31, 2 ** 31 - 1).astype(np.int32)
+        m.buffers[b_t.buffer].data = np.frombuffer(qb.tobytes(), np.uint8)
+        b_t.quantization.scale = [float(v) for v in sb] if per_channel else [float(sb[0])]
+        b_t.quantization.zeroPoint = [0] * len(b_t.quantization.scale)
+    s_out = 2.0 ** int(l.act_exp)
+    _set_grid(out_t, s_out)
+    return s_out
+
+
 def export_head(art: ModelArtefact) -> bytes:
     """The trained model as an int8 flatbuffer (module doc)."""
     from tensorflow.lite.tools import flatbuffer_utils as fu
@@ -80,26 +108,8 @@ def export_head(art: ModelArtefact) -> bytes:
     _boundary(m, g, ops[0].inputs[0], int(frozen.act_exp))
     s_in = 2.0 ** int(frozen.act_exp)
     for l, op in zip(dense, ops):
-        w_t, out_t = g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
-        qw, s = _weights(art.tensors[l.params["kernel"]], int(l.config["units"]))
-        per_channel = bool(np.any(s != s[0]))
-        m.buffers[w_t.buffer].data = np.frombuffer(qw.tobytes(), np.uint8)
-        w_t.quantization.scale = [float(v) for v in s] if per_channel else [float(s[0])]
-        w_t.quantization.zeroPoint = [0] * len(w_t.quantization.scale)
-        w_t.quantization.quantizedDimension = 0
-        if len(op.inputs) > 2 and op.inputs[2] >= 0:
-            b_t = g.tensors[op.inputs[2]]
-            b = art.float_weights(l.params["bias"]).astype(np.float64)
-            sb = s_in * s
-            qb = np.clip(np.round(b / sb), -2 ** 31, 2 ** 31 - 1).astype(np.int32)
-            m.buffers[b_t.buffer].data = np.frombuffer(qb.tobytes(), np.uint8)
-            b_t.quantization.scale = [float(v) for v in sb] if per_channel else [float(sb[0])]
-            b_t.quantization.zeroPoint = [0] * len(b_t.quantization.scale)
-        s_out = 2.0 ** int(l.act_exp)
-        out_t.quantization.scale, out_t.quantization.zeroPoint = [s_out], [0]
+        s_in = _set_dense(m, g, art, l, op, s_in)
         for r in parsed.ops:  # a RESHAPE between head layers is a view: the same grid
             if r.name == "RESHAPE" and r.inputs[0] == op.outputs[0]:
-                t = g.tensors[r.outputs[0]]
-                t.quantization.scale, t.quantization.zeroPoint = [s_out], [0]
-        s_in = s_out
+                _set_grid(g.tensors[r.outputs[0]], s_in)
     return bytes(fu.convert_object_to_bytearray(m))
