@@ -1,7 +1,8 @@
 """ResNet-8 (MLPerf Tiny, CIFAR-shaped 32x32x3, residual Adds) end to end: trained on the host
 with RCT, partitioned with the last residual block trainable for stm32f746g-disco (320 KB; the
 firmware for it links within the plan), and the same split trained on the device over the link:
-golden == host C == Cortex-M7 on qemu-mps2-an500, weights and test predictions."""
+golden == host C == Cortex-M7 on qemu-mps2-an500, weights and test predictions. And a small
+residual net trained whole on the board: the skips' summed errors alike in C and numpy."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ import pytest
 
 from conftest import require_tools, run_cli
 
-pytestmark = [pytest.mark.qemu, pytest.mark.slow, pytest.mark.tf]
+pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 TARGETS = ("golden", "host", "qemu-mps2-an500")
 
 
@@ -29,6 +30,7 @@ def cifar_shaped(digits, n_train: int, n_test: int) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, digits) -> Path:
+    pytest.importorskip("tensorflow")
     d = tmp_path_factory.mktemp("resnet8")
     np.savez(d / "c32.npz", **cifar_shaped(digits, 400, 100))
     from rct_tflm.cli import main
@@ -37,6 +39,7 @@ def trained(tmp_path_factory, digits) -> Path:
     return d
 
 
+@pytest.mark.tf
 def test_last_block_trainable_on_the_f746_plan_and_link(capsys, trained):
     require_tools("arm-none-eabi-gcc")
     d = trained
@@ -58,6 +61,7 @@ def test_last_block_trainable_on_the_f746_plan_and_link(capsys, trained):
     assert abs(ram["measured"] - ram["planned"]) <= 0.1 * ram["planned"], ram  # the plan holds
 
 
+@pytest.mark.tf
 def test_golden_host_and_cortex_m7_train_the_last_block_to_the_same_weights(capsys, trained):
     require_tools("arm-none-eabi-gcc", "qemu-system-arm")
     d = trained
@@ -89,3 +93,40 @@ def test_golden_host_and_cortex_m7_train_the_last_block_to_the_same_weights(caps
         assert r["weights_sha256"] == ref["weights_sha256"], b
         assert r["test_accuracy_after"] == ref["test_accuracy_after"], b
         assert r["board_golden_mismatches"] == 0, b  # INFER on the board == the golden engine
+
+
+def test_the_skip_errors_sum_alike_on_golden_host_and_cortex_m7(capsys, tmp_path, digits):
+    """resnet_tiny trained whole on the board: both residual joins' errors are summed at their
+    skips (err_add, the waiting exponent in a register) in C on the Cortex-M7 as in numpy."""
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
+    from rct_tflm.emulator import zoo
+    from rct_tflm.program import lower
+    from rct_tflm.fixedpoint.config import EngineConfig
+    art = zoo.build("resnet_tiny", digits, seed=3)
+    adds = [c for c in lower(art, EngineConfig(), trainable_layers=7).backward
+            if c.kernel == "err_add"]
+    assert len(adds) == 2  # both skips, every layer trainable
+    art.save(tmp_path / "r.rct")
+    code, _, err = run_cli(capsys, "partition", "--model", str(tmp_path / "r.rct"), "--board",
+                           "qemu-mps2-an500", "--trainable-layers", "7", "--out",
+                           str(tmp_path / "p"))
+    assert code == 0, err
+    model = str(tmp_path / "p" / "model.rct")
+    np.savez(tmp_path / "d.npz", x_train=digits.x_train[:96], y_train=digits.y_train[:96],
+             x_test=digits.x_test[:32], y_test=digits.y_test[:32])
+    for b in ("host", "qemu-mps2-an500"):
+        code, _, err = run_cli(capsys, "build", "--board", b, "--model", model, "--out",
+                               str(tmp_path / f"fw-{b}"))
+        assert code == 0, err
+    shas = {}
+    for b in TARGETS:
+        fw = tmp_path / ("fw-qemu-mps2-an500" if b == "qemu-mps2-an500" else "fw-host")
+        code, _, err = run_cli(capsys, "stream", "--target", b, "--firmware", str(fw), "--model",
+                               model, "--data", f"npz:{tmp_path / 'd.npz'}", "--seed", "5",
+                               "--checkpoint-every", "0", "--out", str(tmp_path / f"s-{b}"),
+                               "--no-progress")
+        assert code == 0, err
+        r = json.loads((tmp_path / f"s-{b}" / "stream.json").read_text())
+        assert r["samples"] == 96 and r["board_golden_mismatches"] == 0, b
+        shas[b] = r["weights_sha256"]
+    assert len(set(shas.values())) == 1, shas
