@@ -27,6 +27,10 @@ def export_cmd(model_path: str, tflite: str | None, keras: str | None, data: str
                    f"{r['test_samples']} test samples (test accuracy: device "
                    f"{100 * r['device_test_accuracy']:.2f}%, .tflite "
                    f"{100 * r['tflite_test_accuracy']:.2f}%)")
+        if r["device_ties"]:
+            click.echo(f"  {r['device_ties']} of those samples tie on the device (its top "
+                       f"logits equal: any tied class is its answer); counting them so: "
+                       f"{100 * r['agreement_ties_accepted']:.2f}%")
     if keras:
         click.echo(f"wrote {keras}")
 

@@ -21,7 +21,7 @@ from ..formats import results
 from ..formats.atomic import atomic_path
 from ..program import Engine, load_artefact
 from .baselines import keras_from_artefact
-from .export_tflite_head import export_head, is_tflite_head
+from .export_tflite_head import device_grids, export_head, is_tflite_head
 from .keras_tflite import REPRESENTATIVE, int8_tflite
 
 RESULT = "export.json"
@@ -35,6 +35,12 @@ class ExportConfig:
     keras: str | None
     report_dir: str | None = None  # where export.json goes (default: beside the .tflite)
     seed: int | None = None
+
+
+def _device_top_classes(engine: Engine, xq: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """[n, classes] bool: the classes holding the device's largest logit (several on a tie)."""
+    lg = np.concatenate([engine.logits(xq[i:i + chunk]) for i in range(0, len(xq), chunk)])
+    return lg == lg.max(axis=1, keepdims=True)
 
 
 def _tflm_predict(path: Path, x: np.ndarray) -> np.ndarray:
@@ -72,14 +78,29 @@ def export(cfg: ExportConfig) -> dict:
         r["keras"] = str(cfg.keras)
     if cfg.tflite:
         rep = x_train[np.random.default_rng(seed).permutation(len(x_train))[:REPRESENTATIVE]]
-        blob = export_head(art) if head else int8_tflite(model, rep)
+        if head:
+            blob, grids = export_head(art), "device"
+        else:  # a dense model moves onto the device's grids; convolutions stay calibrated
+            blob = int8_tflite(model, rep)
+            moved = device_grids(blob, art)
+            blob, grids = (moved, "device") if moved is not None else (blob, "calibrated")
         with atomic_path(cfg.tflite) as tmp:
             tmp.write_bytes(blob)
         engine = Engine.from_artefact(art)
-        device = engine.predict(engine.program.quantise_inputs(x_test))
+        xq = engine.program.quantise_inputs(x_test)
+        device = engine.predict(xq)
         exported = _tflm_predict(Path(cfg.tflite), x_test)
-        r.update({"tflite": str(cfg.tflite), "tflite_bytes": len(blob),
+        # where the device's top logits tie, its argmax (the first) is arbitrary: any tied
+        # class is its answer
+        top = _device_top_classes(engine, xq)
+        tied = top.sum(axis=1) > 1
+        r.update({"tflite": str(cfg.tflite), "tflite_bytes": len(blob), "grids": grids,
                   "agreement_with_device": float(np.mean(exported == device)),
+                  "device_ties": int(np.sum(tied)),
+                  "agreement_where_device_decides": float(np.mean(exported[~tied] ==
+                                                                  device[~tied]))
+                  if np.any(~tied) else None,
+                  "agreement_ties_accepted": float(np.mean(top[np.arange(len(top)), exported])),
                   "device_test_accuracy": float(np.mean(device == d.y_test)),
                   "tflite_test_accuracy": float(np.mean(exported == d.y_test)),
                   "reference": "tflite-micro interpreter"})

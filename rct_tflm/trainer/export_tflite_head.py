@@ -21,6 +21,7 @@ from ..errors import UserError
 from ..formats.tflite_model import parse_tflite
 from ..partition.tflite_head import head_ops
 from ..program import kinds
+from ..program.tflite_graph import body
 
 
 def is_tflite_head(art: ModelArtefact) -> bool:
@@ -89,6 +90,37 @@ def _set_dense(m: "object", g: "object", art: ModelArtefact, l: "object", op: "o
     s_out = 2.0 ** int(l.act_exp)
     _set_grid(out_t, s_out)
     return s_out
+
+
+MLP_OPS = ("FULLY_CONNECTED", "RESHAPE")  # the graphs device_grids rewrites
+
+
+def device_grids(blob: bytes, art: ModelArtefact) -> bytes | None:
+    """A converted dense model (FULLY_CONNECTED and RESHAPE only, e.g. the demo's MLP) moved
+    onto the device's grids: input at 2^input_exp, every layer's weights as export_head stores
+    them, outputs at 2^act_exp, so TFLite computes what the board computes up to TFLite's
+    rounding and the int8 storage of a widened head. None for other graphs (convolutions keep
+    the converter's calibrated scales)."""
+    from tensorflow.lite.tools import flatbuffer_utils as fu
+    parsed = parse_tflite(blob, "export")
+    ops, start, _ = body(parsed)
+    dense = [l for l in art.layers if l.params]
+    fc = [op for op in ops if op.name == "FULLY_CONNECTED"]
+    if any(op.name not in MLP_OPS for op in ops) or len(fc) != len(dense) \
+            or "input_scale" in art.preprocess:
+        return None
+    m = fu.convert_bytearray_to_object(bytearray(blob))
+    g = m.subgraphs[0]
+    grid = {start: 2.0 ** int(art.preprocess["input_exp"])}
+    _set_grid(g.tensors[start], grid[start])
+    layers = iter(dense)
+    for op in ops:
+        if op.name == "FULLY_CONNECTED":
+            grid[op.outputs[0]] = _set_dense(m, g, art, next(layers), op, grid[op.inputs[0]])
+        else:  # RESHAPE: a view
+            grid[op.outputs[0]] = grid[op.inputs[0]]
+            _set_grid(g.tensors[op.outputs[0]], grid[op.outputs[0]])
+    return bytes(fu.convert_object_to_bytearray(m))
 
 
 def export_head(art: ModelArtefact) -> bytes:
