@@ -26,7 +26,13 @@ def int8_tflite(model, x_rep: np.ndarray) -> bytes:
     conv.target_spec.supported_ops = [t.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = t.int8
     conv.inference_output_type = t.int8
-    return conv.convert()
+    try:
+        return conv.convert()
+    except Exception as e:  # noqa: BLE001 - the converter raises several kinds, all terminal
+        first = (str(e).strip().splitlines() or [""])[0][:160]
+        raise UserError(f"TFLiteConverter cannot convert the model to full int8 "
+                        f"({type(e).__name__}: {first}); keep to layers TFLite quantises "
+                        f"(docs/tflite.md) or convert it yourself and give the .tflite") from None
 
 
 def keras_file_to_tflite(path: str, data: str, out: str | Path, seed: int = 0) -> Path:
