@@ -5,7 +5,9 @@ A CNN pretrained in float with Keras on digits 0-4 is converted to a fully int8 
 frozen on the board in TFLite's arithmetic — verified integer for integer against the
 tflite-micro interpreter — and its head trains on the board over serial on all ten digits; the
 result is exported as `.tflite` and run in tflite-micro. Each step is the module the matching
-command uses (partition --model x.tflite, verify, build, stream, export).
+command uses (partition --model x.tflite, verify, build, stream, export). Writes cnn.keras,
+cnn.tflite, verify/, model.rct, firmware/, device/ (the stream), cnn_trained.tflite,
+export.json, per_class.png and tflite.json.
 """
 from __future__ import annotations
 
@@ -25,6 +27,24 @@ LR_SHIFT = 7
 def per_class(pred: np.ndarray, y: np.ndarray, classes: int) -> list[float | None]:
     return [float(np.mean(pred[y == c] == c)) if np.any(y == c) else None
             for c in range(classes)]
+
+
+def plot_per_class(before: list, after: list, path: Path) -> None:
+    """per_class.png: test accuracy per digit before and after the board trained the head."""
+    from .report.train_plots import figure, save_png
+    plt = figure()
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    c = np.arange(len(before))
+    for off, name, row in ((-0.2, "before (Keras, digits 0-4)", before),
+                           (0.2, "after the board trained the head", after)):
+        ax.bar(c + off, [100 * (a or 0) for a in row], 0.4, label=name)
+    ax.set_xticks(c)
+    ax.set_xlabel("digit")
+    ax.set_ylabel("test accuracy %")
+    ax.set_ylim(0, 125)
+    ax.set_title("TFLite backbone frozen on the board, head trained over the UART")
+    ax.legend(fontsize=7, loc="upper center", ncol=2)
+    save_png(fig, path)
 
 
 def run_tflite_stage(d: Path, field: str, board: str, seed: int, device_epochs: int,
@@ -73,6 +93,7 @@ def run_tflite_stage(d: Path, field: str, board: str, seed: int, device_epochs: 
     for name, row in (("before", before), ("after", after)):
         say(f"   {name:9s}  " + " ".join("   -" if a is None else f"{100 * a:4.0f}"
                                        for a in row))
+    plot_per_class(before, after, d / "per_class.png")
     say(f"   test accuracy {100 * dev['test_accuracy_before']:.2f}% -> "
         f"{100 * dev['test_accuracy_after']:.2f}% on the board, "
         f"board_golden_mismatches {dev['board_golden_mismatches']}")

@@ -44,6 +44,7 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     assert tfl["test_accuracy_after"] > tfl["test_accuracy_before"] + 0.15
     assert tfl["export_agreement"] >= 0.99  # the exported .tflite in tflite-micro vs the board
     assert all(a is not None for a in tfl["per_class_after"])
+    assert (out / "8-tflite" / "per_class.png").stat().st_size > 1000
 
 
 def test_demo_refuses_a_real_board(tmp_path, capsys):
