@@ -3,8 +3,8 @@
 A `.rct` file is a zip archive holding
 
 * `model.json` — format name and version, the layer graph (layers in topological order; a
-  layer reads the previous one unless its `inputs` name its producers: residual graphs), per-tensor
-  metadata (shape, dtype, exponent, bitwidth, trainable), preprocessing, training record and,
+  layer reads the previous one unless its `inputs` name its producers: residual graphs),
+  per-tensor metadata (shape, dtype, exponent, bitwidth, trainable), preprocessing, training record and,
   once partitioned, the partition plan;
 * `tensors/<name>.npy` — one array per tensor: int32 integers for quantised tensors (real value
   = q * 2**exp), float32 for float ones (FP32 / QAT baselines).
@@ -31,6 +31,7 @@ import numpy as np
 from .errors import UserError
 from .formats import plan as plan_format
 from .formats.atomic import atomic_path
+from .formats.tflite_model import is_tflite
 from .fixedpoint.qtensor import QTensor
 from .fixedpoint.rounding import qmax, qmin
 
@@ -175,11 +176,10 @@ class ModelArtefact:
             path = path / "model.rct"
         if not path.is_file():
             raise UserError(f"model artefact '{path}' does not exist; {fix}")
-        with open(path, "rb") as fh:
-            if fh.read(8)[4:8] == b"TFL3":  # a TensorFlow Lite flatbuffer, not an artefact
-                raise UserError(f"'{path}' is a .tflite model, not an artefact: partition it "
-                                f"first (`rct-tflm partition --model {path} --board BOARD "
-                                f"--out DIR`), then give DIR/model.rct")
+        if is_tflite(path):
+            raise UserError(f"'{path}' is a .tflite model, not an artefact: partition it "
+                            f"first (`rct-tflm partition --model {path} --board BOARD "
+                            f"--out DIR`), then give DIR/model.rct")
         try:
             with zipfile.ZipFile(path) as z:
                 meta = json.loads(z.read("model.json"))

@@ -100,3 +100,31 @@ def digits_mlp_artefact(digits):
     """The digits 64-32-10 MLP as an 8-bit integer artefact (what `rct-tflm train` writes)."""
     from rct_tflm.emulator.floatref import quantise_artefact
     return quantise_artefact(float_digits_mlp(digits))
+
+
+def stream_golden_host_board(capsys, model: str, data: str, out: Path, seed: int,
+                             board: str = "qemu-mps2-an500") -> dict[str, dict]:
+    """`model` built for the host and for `board`, then `data` streamed to golden, host and the
+    board in QEMU: their stream.json records, by target."""
+    import json
+    for b in ("host", board):
+        code, _, err = run_cli(capsys, "build", "--board", b, "--model", model, "--out",
+                               str(out / f"fw-{b}"))
+        assert code == 0, err
+    res = {}
+    for b in ("golden", "host", board):
+        fw = out / ("fw-host" if b == "golden" else f"fw-{b}")  # golden mirrors the host build
+        code, _, err = run_cli(capsys, "stream", "--target", b, "--firmware", str(fw), "--model",
+                               model, "--data", data, "--seed", str(seed), "--checkpoint-every",
+                               "0", "--out", str(out / f"s-{b}"), "--no-progress")
+        assert code == 0, err
+        res[b] = json.loads((out / f"s-{b}" / "stream.json").read_text())
+    return res
+
+
+def emulate_golden_and_host(model: str, out: Path, **cfg) -> dict[str, dict]:
+    """The same emulate run on the golden engine and the host C build: their records."""
+    from rct_tflm.emulator.run import EmulateConfig, emulate_run, prepare
+    return {t: emulate_run(prepare(EmulateConfig(target=t, model=model, build_dir=str(out / t),
+                                                 **cfg)), None, progress=False)
+            for t in ("golden", "host")}

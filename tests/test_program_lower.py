@@ -114,8 +114,7 @@ def test_residual_backward_sums_the_skip_error_and_keeps_the_skip_alive(digits):
 
 
 def test_an_error_shared_by_two_branches_is_copied_before_one_masks_it_in_place(digits, tmp_path):
-    from conftest import require_tools
-    from rct_tflm.emulator.run import EmulateConfig, emulate_run, prepare
+    from conftest import emulate_golden_and_host, require_tools
     require_tools("gcc")
     """Add(relu-conv(x), relu-conv(x)): the first branch's backward masks its ReLU on the Add's
     error in place, so the other branch's (the same buffer) is copied first; the golden engine
@@ -134,12 +133,8 @@ def test_an_error_shared_by_two_branches_is_copied_before_one_masks_it_in_place(
     assert [c.layer for c in p.backward if c.kernel == "err_add"] == ["a"]
     path = tmp_path / "twin.rct"
     art.save(path)
-    runs = {}
-    for target in ("golden", "host"):
-        cfg = EmulateConfig(target=target, model=str(path), data="digits", epochs=1, seed=5,
-                            batch=2, max_samples=120, eval_every=120,
-                            build_dir=str(tmp_path / target))
-        runs[target] = emulate_run(prepare(cfg), None, progress=False)
+    runs = emulate_golden_and_host(str(path), tmp_path, data="digits", epochs=1, seed=5,
+                                   batch=2, max_samples=120, eval_every=120)
     assert runs["host"]["weights_sha256"] == runs["golden"]["weights_sha256"]
 
 

@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import require_tools, run_cli
+from conftest import require_tools, run_cli, stream_golden_host_board
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
-TARGETS = ("golden", "host", "qemu-mps2-an500")
 
 
 def cifar_shaped(digits, n_train: int, n_test: int) -> dict[str, np.ndarray]:
@@ -74,19 +73,7 @@ def test_golden_host_and_cortex_m7_train_the_last_block_to_the_same_weights(caps
     c = np.load(d / "c32.npz")
     np.savez(data, x_train=c["x_train"][:48], y_train=c["y_train"][:48],
              x_test=c["x_test"][:16], y_test=c["y_test"][:16])
-    for b in ("host", "qemu-mps2-an500"):
-        code, _, err = run_cli(capsys, "build", "--board", b, "--model", model, "--out",
-                               str(d / f"fw-{b}"))
-        assert code == 0, err
-    results = {}
-    for b in TARGETS:
-        fw = d / ("fw-qemu-mps2-an500" if b == "qemu-mps2-an500" else "fw-host")
-        code, _, err = run_cli(capsys, "stream", "--target", b, "--firmware", str(fw), "--model",
-                               model, "--data", f"npz:{data}", "--seed", "3",
-                               "--checkpoint-every", "0", "--out", str(d / f"s-{b}"),
-                               "--no-progress")
-        assert code == 0, err
-        results[b] = json.loads((d / f"s-{b}" / "stream.json").read_text())
+    results = stream_golden_host_board(capsys, model, f"npz:{data}", d, 3)
     ref = results["golden"]
     assert ref["samples"] == 48 and ref["loss_trace"]
     for b, r in results.items():
@@ -114,19 +101,9 @@ def test_the_skip_errors_sum_alike_on_golden_host_and_cortex_m7(capsys, tmp_path
     model = str(tmp_path / "p" / "model.rct")
     np.savez(tmp_path / "d.npz", x_train=digits.x_train[:96], y_train=digits.y_train[:96],
              x_test=digits.x_test[:32], y_test=digits.y_test[:32])
-    for b in ("host", "qemu-mps2-an500"):
-        code, _, err = run_cli(capsys, "build", "--board", b, "--model", model, "--out",
-                               str(tmp_path / f"fw-{b}"))
-        assert code == 0, err
     shas = {}
-    for b in TARGETS:
-        fw = tmp_path / ("fw-qemu-mps2-an500" if b == "qemu-mps2-an500" else "fw-host")
-        code, _, err = run_cli(capsys, "stream", "--target", b, "--firmware", str(fw), "--model",
-                               model, "--data", f"npz:{tmp_path / 'd.npz'}", "--seed", "5",
-                               "--checkpoint-every", "0", "--out", str(tmp_path / f"s-{b}"),
-                               "--no-progress")
-        assert code == 0, err
-        r = json.loads((tmp_path / f"s-{b}" / "stream.json").read_text())
+    for b, r in stream_golden_host_board(capsys, model, f"npz:{tmp_path / 'd.npz'}", tmp_path,
+                                         5).items():
         assert r["samples"] == 96 and r["board_golden_mismatches"] == 0, b
         shas[b] = r["weights_sha256"]
     assert len(set(shas.values())) == 1, shas

@@ -5,13 +5,13 @@ the head's weights are the file's, dequantised; golden == host C == Cortex-M (QE
 on-device training."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import require_tools, run_cli
+from conftest import emulate_golden_and_host, require_tools, run_cli, \
+    stream_golden_host_board
 
 tf = pytest.importorskip("tensorflow")
 from test_tflite_import import convert  # noqa: E402
@@ -99,15 +99,10 @@ def test_the_frozen_part_is_tflite_micros_then_one_requantisation(tfl):
 
 def test_golden_and_host_c_train_the_head_alike(tfl, tmp_path):
     require_tools("gcc")
-    from rct_tflm.emulator.run import EmulateConfig, emulate_run, prepare
     path = tmp_path / "cnn.rct"
     import_tflite(tfl).save(path)
-    runs = {}
-    for target in ("golden", "host"):
-        cfg = EmulateConfig(target=target, model=str(path), data="digits", epochs=1, seed=4,
-                            batch=2, max_samples=300, eval_every=150,
-                            build_dir=str(tmp_path / target))
-        runs[target] = emulate_run(prepare(cfg), None, progress=False)
+    runs = emulate_golden_and_host(str(path), tmp_path, data="digits", epochs=1, seed=4,
+                                   batch=2, max_samples=300, eval_every=150)
     g, h = runs["golden"], runs["host"]
     assert h["weights_sha256"] == g["weights_sha256"]
     assert h["accuracy_curve"] == g["accuracy_curve"]
@@ -163,19 +158,7 @@ def test_golden_host_and_cortex_m7_stream_the_head_to_the_same_weights(capsys, t
     data = tmp_path / "d.npz"
     np.savez(data, x_train=digits.x_train[:120], y_train=digits.y_train[:120],
              x_test=digits.x_test[:60], y_test=digits.y_test[:60])
-    for b in ("host", "qemu-mps2-an500"):
-        code, _, err = run_cli(capsys, "build", "--board", b, "--model", model, "--out",
-                               str(tmp_path / f"fw-{b}"))
-        assert code == 0, err
-    res = {}
-    for b in ("golden", "host", "qemu-mps2-an500"):
-        fw = tmp_path / ("fw-qemu-mps2-an500" if b == "qemu-mps2-an500" else "fw-host")
-        code, _, err = run_cli(capsys, "stream", "--target", b, "--firmware", str(fw), "--model",
-                               model, "--data", f"npz:{data}", "--seed", "2",
-                               "--checkpoint-every", "0", "--out", str(tmp_path / f"s-{b}"),
-                               "--no-progress")
-        assert code == 0, err
-        res[b] = json.loads((tmp_path / f"s-{b}" / "stream.json").read_text())
+    res = stream_golden_host_board(capsys, model, f"npz:{data}", tmp_path, 2)
     ref = res["golden"]
     assert ref["samples"] == 120
     for b, r in res.items():

@@ -58,7 +58,8 @@ def partition_cmd(model_path: str, out: str, data: str, board: str | None,
     from ..boards import DEFAULT_BOARD
     from ..fixedpoint.config import EngineConfig
     from ..partition import partition, plan_table
-    from ..partition.tflite_head import is_tflite, partition_tflite
+    from ..formats.tflite_model import is_tflite
+    from ..partition.tflite_head import partition_tflite
     split = (board or DEFAULT_BOARD, trainable_layers, frozen_layers,
              EngineConfig(max_batch=max_batch), parse_bytes(ram_budget, "--ram-budget"),
              trainable_from)

@@ -203,10 +203,8 @@ def generate(art: ModelArtefact, out: str | os.PathLike, cfg: EngineConfig | Non
             (tmp / name).write_text(env.get_template(name + ".j2").render(**ctx))
         for part in RUNTIME_PARTS:
             shutil.copytree(firmware_dir() / part, tmp / RUNTIME_DIR / part)
-        for l in art.layers:  # a frozen .tflite part: its graph printed as rct_frozen.h/.c
-            frozen_plan = getattr(kinds.kind(l.kind), "frozen_plan", None)
-            if frozen_plan is not None:
-                render_frozen(frozen_plan(art, l), tmp, str(l.config["file"]))
+        for name, plan in m.plans.items():  # a frozen .tflite part, printed as rct_frozen.h/.c
+            render_frozen(plan, tmp, str(art.layer(name).config["file"]))
         write_memory_report(report, tmp)
         write_json(tmp / "program.json", m.to_json())
         manifest = manifest_format.new(

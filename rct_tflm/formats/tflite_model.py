@@ -130,6 +130,15 @@ def _tensor(model, g, buf: bytes, i: int) -> TfTensor:
     return TfTensor(i, name, dtype or object, shape, scale, zp, qdim, data)
 
 
+def is_tflite(path: str | os.PathLike) -> bool:
+    """Whether `path` is a TensorFlow Lite flatbuffer (its file identifier), not an artefact."""
+    p = Path(path)
+    if not p.is_file():
+        return False
+    with open(p, "rb") as fh:
+        return fh.read(8)[4:8] == b"TFL3"
+
+
 def read_tflite(path: str | os.PathLike) -> TfliteModel:
     """The model in `path`, checked (module doc); a one-line UserError otherwise."""
     p = Path(path)

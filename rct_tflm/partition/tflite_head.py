@@ -20,21 +20,12 @@ from ..artefact import Layer, ModelArtefact
 from ..errors import UserError
 from ..fixedpoint.config import EngineConfig
 from ..fixedpoint.qtensor import QTensor, exponent_for
-from ..formats.tflite_model import ACTIVATIONS, TfliteModel, TfOp, TfTensor, read_tflite
+from ..formats.tflite_model import ACTIVATIONS, TfliteModel, TfOp, TfTensor, parse_tflite
 from ..program.tflite_graph import body
 
 HIDDEN_HEADROOM = 1
 LOGITS_HEADROOM = 2
 ACT = {"none": "linear", "relu": "relu", "relu6": "relu6"}
-
-
-def is_tflite(path: str | Path) -> bool:
-    """Whether `path` is a TensorFlow Lite flatbuffer (its file identifier), not an artefact."""
-    p = Path(path)
-    if not p.is_file():
-        return False
-    with open(p, "rb") as fh:
-        return fh.read(8)[4:8] == b"TFL3"
 
 
 def is_dense(model: TfliteModel, op: TfOp) -> bool:
@@ -106,40 +97,55 @@ def _name(weights: str, k: int, taken: list[Layer]) -> str:
 def import_tflite(path: str | Path, head_layers: int | None = None) -> ModelArtefact:
     """The artefact of `path` with its last `head_layers` FULLY_CONNECTED layers (default: all
     trailing ones) as the RCT head and the rest frozen in TFLite's arithmetic."""
-    p = Path(path)
-    model = read_tflite(p)
-    head = head_ops(model)
-    if head_layers is not None:
-        if not 1 <= head_layers <= len(head):
-            raise UserError(f"--trainable-layers {head_layers}: {p.name} ends in {len(head)} "
-                            f"FULLY_CONNECTED layer(s), the trainable head is 1..{len(head)} of "
-                            f"them")
-        head = head[len(head) - head_layers:]
-    _, start, _ = body(model)
-    T = model.tensors
-    cut = T[head[0].inputs[0]]
-    x_in = T[start]
-    file = p.name if p.suffix == ".tflite" else p.name + ".tflite"
-    frozen = Layer("frozen", "tflite_frozen", {"file": file, "output": cut.index},
-                   tuple(int(v) for v in x_in.shape[1:]), tuple(int(v) for v in cut.shape[1:]),
-                   act_exp=exponent_for(_range(cut), 8, 0))
-    layers, floats = [frozen], {}
-    if len(cut.shape) > 2:
-        layers.append(Layer("frozen_flatten", "flatten", {}, frozen.output_shape,
-                            (int(np.prod(cut.shape[1:])),)))
-    for k, op in enumerate(head):
-        l, ws = _dense(model, op, _name(T[op.inputs[1]].name, k, layers), k == len(head) - 1)
-        layers.append(l)
-        floats.update(ws)
-    tensors = {n: QTensor.from_float(v, 8) for n, v in floats.items()}
-    s, zp = float(x_in.scale[0]), int(x_in.zero_point[0])
-    pre = {"kind": "image" if len(x_in.shape) == 4 else "tabular", "input_scale": s,
-           "input_zero_point": zp, "input_exp": exponent_for(_range(x_in), 8, 0),
-           "input_bits": 8}
-    return ModelArtefact(layers, tensors, frozen.input_shape, layers[-1].output_shape[0],
-                         set(tensors), pre, {"method": "tflite", "source": p.name,
-                                             "head_layers": len(head), "seed": 0},
-                         None, {file: p.read_bytes()})
+    return _Source(path).artefact(head_layers)
+
+
+class _Source:
+    """A .tflite read and parsed once, for every head length partition_tflite tries."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.buf = self.path.read_bytes()
+        except OSError as e:
+            raise UserError(f"cannot read '{self.path}' ({e.strerror or e})") from None
+        self.model = parse_tflite(self.buf, str(self.path))
+        self.head = head_ops(self.model)
+
+    def artefact(self, head_layers: int | None = None) -> ModelArtefact:
+        """The artefact with the last `head_layers` dense layers (None: all) as the head."""
+        p, buf, model, head = self.path, self.buf, self.model, self.head
+        if head_layers is not None:
+            if not 1 <= head_layers <= len(head):
+                raise UserError(f"--trainable-layers {head_layers}: {p.name} ends in "
+                                f"{len(head)} FULLY_CONNECTED layer(s), the trainable head is "
+                                f"1..{len(head)} of them")
+            head = head[len(head) - head_layers:]
+        _, start, _ = body(model)
+        T = model.tensors
+        cut = T[head[0].inputs[0]]
+        x_in = T[start]
+        file = p.name if p.suffix == ".tflite" else p.name + ".tflite"
+        frozen = Layer("frozen", "tflite_frozen", {"file": file, "output": cut.index},
+                       tuple(int(v) for v in x_in.shape[1:]), tuple(int(v) for v in cut.shape[1:]),
+                       act_exp=exponent_for(_range(cut), 8, 0))
+        layers, floats = [frozen], {}
+        if len(cut.shape) > 2:
+            layers.append(Layer("frozen_flatten", "flatten", {}, frozen.output_shape,
+                                (int(np.prod(cut.shape[1:])),)))
+        for k, op in enumerate(head):
+            l, ws = _dense(model, op, _name(T[op.inputs[1]].name, k, layers), k == len(head) - 1)
+            layers.append(l)
+            floats.update(ws)
+        tensors = {n: QTensor.from_float(v, 8) for n, v in floats.items()}
+        s, zp = float(x_in.scale[0]), int(x_in.zero_point[0])
+        pre = {"kind": "image" if len(x_in.shape) == 4 else "tabular", "input_scale": s,
+               "input_zero_point": zp, "input_exp": exponent_for(_range(x_in), 8, 0),
+               "input_bits": 8}
+        return ModelArtefact(layers, tensors, frozen.input_shape, layers[-1].output_shape[0],
+                             set(tensors), pre, {"method": "tflite", "source": p.name,
+                                                 "head_layers": len(head), "seed": 0},
+                             None, {file: buf})
 
 
 def partition_tflite(path: str | Path, board: str, trainable_layers: int | None = None,
@@ -154,7 +160,8 @@ def partition_tflite(path: str | Path, board: str, trainable_layers: int | None 
         raise UserError("--frozen-layers counts the layers of a trained artefact; for a .tflite "
                         "give --trainable-layers K (its last K FULLY_CONNECTED layers) or "
                         "--trainable-from LAYER")
-    names = [l.name for l in import_tflite(path).layers if l.params]  # the head
+    src = _Source(path)
+    names = [l.name for l in src.artefact().layers if l.params]  # the head
     if trainable_from is not None:
         if trainable_layers is not None:
             raise UserError("give one of --trainable-layers, --trainable-from")
@@ -164,12 +171,12 @@ def partition_tflite(path: str | Path, board: str, trainable_layers: int | None 
                             f"{', '.join(names)}")
         trainable_layers = len(names) - names.index(trainable_from)
     if trainable_layers is not None:
-        return partition(import_tflite(path, trainable_layers), board, trainable_layers,
-                         cfg=cfg, ram_limit=ram_limit)
+        return partition(src.artefact(trainable_layers), board, trainable_layers, cfg=cfg,
+                         ram_limit=ram_limit)
     refusal: UserError | None = None
     for k in range(len(names), 0, -1):  # the deepest head that fits
         try:
-            art = partition(import_tflite(path, k), board, k, cfg=cfg, ram_limit=ram_limit)
+            art = partition(src.artefact(k), board, k, cfg=cfg, ram_limit=ram_limit)
         except UserError as e:
             refusal = e
             continue

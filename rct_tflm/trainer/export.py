@@ -38,7 +38,8 @@ class ExportConfig:
 
 
 def _device_top_classes(engine: Engine, xq: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """[n, classes] bool: the classes holding the device's largest logit (several on a tie)."""
+    """[n, classes] bool: the classes holding the device's largest logit (several on a tie);
+    the device predicts the first of them (argmax)."""
     lg = np.concatenate([engine.logits(xq[i:i + chunk]) for i in range(0, len(xq), chunk)])
     return lg == lg.max(axis=1, keepdims=True)
 
@@ -87,12 +88,11 @@ def export(cfg: ExportConfig) -> dict:
         with atomic_path(cfg.tflite) as tmp:
             tmp.write_bytes(blob)
         engine = Engine.from_artefact(art)
-        xq = engine.program.quantise_inputs(x_test)
-        device = engine.predict(xq)
+        top = _device_top_classes(engine, engine.program.quantise_inputs(x_test))
+        device = np.argmax(top, axis=1)  # what predict answers, from the same logits
         exported = _tflm_predict(Path(cfg.tflite), x_test)
         # where the device's top logits tie, its argmax (the first) is arbitrary: any tied
         # class is its answer
-        top = _device_top_classes(engine, xq)
         tied = top.sum(axis=1) > 1
         r.update({"tflite": str(cfg.tflite), "tflite_bytes": len(blob), "grids": grids,
                   "agreement_with_device": float(np.mean(exported == device)),

@@ -18,7 +18,8 @@ facts (defaults in the accessors below)
 * `C_ROLES`: C functions of its kernels that no call invokes, by profiler category;
 * `DEVICE_ONLY`: it runs in integer arithmetic only (a frozen `.tflite` part): no float
   reference, no Keras form; `C_HEADERS`: headers rct_model.c includes for its calls;
-  `frozen_plan(art, layer)`: the lowered TFLite graph codegen prints as rct_frozen.h/.c;
+  `frozen_plan(art, layer)`: the lowered TFLite graph (Program.plans keeps it for the golden
+  engine and for codegen, which prints it as rct_frozen.h/.c);
 
 functions
 * `macs(layer)`: multiply-accumulates of one sample's forward GEMM (a GEMM kind; its two

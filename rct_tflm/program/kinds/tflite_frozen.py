@@ -54,8 +54,8 @@ def _plan_of(sha: str, buf: bytes, output: int, name: str) -> "FrozenPlan":
 
 
 def frozen_plan(art: "ModelArtefact", l: "Layer") -> "FrozenPlan":
-    """The lowered frozen graph of layer l (cached per flatbuffer and cut); codegen prints it
-    as rct_frozen.h/.c."""
+    """The lowered frozen graph of layer l (cached per flatbuffer and cut); shape() keeps it in
+    Program.plans, which the golden engine runs and codegen prints as rct_frozen.h/.c."""
     name = str(l.config["file"])
     if name not in art.files:
         raise UserError(f"layer {l.name} runs '{name}', which the artefact does not hold; "
@@ -86,13 +86,12 @@ def shape(l: "Layer", f: LayerFacts, low: "Lowering") -> None:
         raise UserError(f"layer {l.name}: the .tflite part maps {got[0]} -> {got[1]}, the "
                         f"artefact says {tuple(l.input_shape)} -> {tuple(l.output_shape)}; "
                         f"corrupt artefact")
+    low.plans[f.name] = p  # forward's call, the golden engine and codegen read it there
     f.y_exp = int(l.act_exp)
 
 
 def forward(f: LayerFacts, low: "Lowering") -> list[Call]:
-    l = low.art.layers[f.index]
-    p = frozen_plan(low.art, l)
-    low.plans[f.name] = p
+    l, p = low.art.layers[f.index], low.plans[f.name]
     arena = low.new_buffer(f"frozen_arena{f.index}", "activation", "int8", 0,
                            max(4, p.arena_bytes))
     return [Call("tflite_frozen_forward", f.index, f.name,
