@@ -121,10 +121,3 @@ def stream_golden_host_board(capsys, model: str, data: str, out: Path, seed: int
         res[b] = json.loads((out / f"s-{b}" / "stream.json").read_text())
     return res
 
-
-def emulate_golden_and_host(model: str, out: Path, **cfg) -> dict[str, dict]:
-    """The same emulate run on the golden engine and the host C build: their records."""
-    from rct_tflm.emulator.run import EmulateConfig, emulate_run, prepare
-    return {t: emulate_run(prepare(EmulateConfig(target=t, model=model, build_dir=str(out / t),
-                                                 **cfg)), None, progress=False)
-            for t in ("golden", "host")}

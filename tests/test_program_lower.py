@@ -113,7 +113,8 @@ def test_residual_backward_sums_the_skip_error_and_keeps_the_skip_alive(digits):
     assert "r_err0" in {c.args.get("reg") for c in p.backward}
 
 
-def test_an_error_shared_by_two_branches_is_copied_before_one_masks_it_in_place(digits, tmp_path):
+def test_an_error_shared_by_two_branches_is_copied_before_one_masks_it_in_place(digits, tmp_path,
+                                                                             capsys):
     from conftest import emulate_golden_and_host, require_tools
     require_tools("gcc")
     """Add(relu-conv(x), relu-conv(x)): the first branch's backward masks its ReLU on the Add's
@@ -133,9 +134,10 @@ def test_an_error_shared_by_two_branches_is_copied_before_one_masks_it_in_place(
     assert [c.layer for c in p.backward if c.kernel == "err_add"] == ["a"]
     path = tmp_path / "twin.rct"
     art.save(path)
-    runs = emulate_golden_and_host(str(path), tmp_path, data="digits", epochs=1, seed=5,
-                                   batch=2, max_samples=120, eval_every=120)
-    assert runs["host"]["weights_sha256"] == runs["golden"]["weights_sha256"]
+    g, h = emulate_golden_and_host(capsys, tmp_path, "--model", str(path), "--data", "digits",
+                                   "--epochs", "1", "--seed", "5", "--batch-size", "2",
+                                   "--max-samples", "120", "--eval-every", "120")
+    assert h["weights_sha256"] == g["weights_sha256"]
 
 
 def test_graph_lowering_refuses_a_dangling_branch(digits):

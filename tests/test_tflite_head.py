@@ -97,13 +97,13 @@ def test_the_frozen_part_is_tflite_micros_then_one_requantisation(tfl):
         p.plans["frozen"].out_scale / 2.0 ** art.layers[0].act_exp, rel=1e-6)
 
 
-def test_golden_and_host_c_train_the_head_alike(tfl, tmp_path):
+def test_golden_and_host_c_train_the_head_alike(capsys, tfl, tmp_path):
     require_tools("gcc")
     path = tmp_path / "cnn.rct"
     import_tflite(tfl).save(path)
-    runs = emulate_golden_and_host(str(path), tmp_path, data="digits", epochs=1, seed=4,
-                                   batch=2, max_samples=300, eval_every=150)
-    g, h = runs["golden"], runs["host"]
+    g, h = emulate_golden_and_host(capsys, tmp_path, "--model", str(path), "--data", "digits",
+                                   "--epochs", "1", "--seed", "4", "--batch-size", "2",
+                                   "--max-samples", "300", "--eval-every", "150")
     assert h["weights_sha256"] == g["weights_sha256"]
     assert h["accuracy_curve"] == g["accuracy_curve"]
     from rct_tflm.program import load_artefact
